@@ -1,0 +1,1 @@
+"""The conversation: answers, Discord and the console. Builds on `index`."""

@@ -1,0 +1,130 @@
+"""Answers: the sentences that answer best, quoted verbatim, each with its numbered source."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from index.archive import Archive
+from index.chunking import sentence_spans
+from index.search import Filters, Result, SearchResponse, Tuning, search
+
+ABSTAIN_BELOW = 0.40  # best chunk cosine under which nothing is relevant enough (docs/benchmarks.md)
+MIN_QUOTE_WORDS = 6
+NOTHING_FOUND = "I found nothing in the archive that answers that."
+
+
+@dataclass
+class Citation:
+    n: int
+    url: str | None
+    title: str | None
+    outlet: str | None
+    published: str | None
+    quote: str
+
+    def source_line(self) -> str:
+        """`[n] headline — outlet, date — url`"""
+        date = (self.published or "")[:10] or "undated"
+        parts = [f"[{self.n}] {self.title or 'Untitled'}", f"{self.outlet or 'unknown outlet'}, {date}"]
+        if self.url:
+            parts.append(self.url)
+        return " — ".join(parts)
+
+
+@dataclass
+class Answer:
+    question: str
+    quotes: list[tuple[str, int]]  # (verbatim sentence, citation number) in answer order
+    citations: list[Citation]
+    abstained: bool
+    window: str | None = None
+    filters: dict = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        lines = [f"Searching {self.window}." ] if self.window else []
+        if self.abstained:
+            return "\n".join([*lines, NOTHING_FOUND])
+        lines += [f"“{quote}” [{n}]" for quote, n in self.quotes]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "citations": [
+                {"n": c.n, "url": c.url, "title": c.title, "outlet": c.outlet, "published": c.published, "quote": c.quote}
+                for c in self.citations
+            ],
+            "abstained": self.abstained,
+            "filters": self.filters,
+        }
+
+    def render(self) -> str:
+        """Plain text for the terminal: the quotes, then the sources."""
+        if self.abstained:
+            return self.text
+        return self.text + "\n\nSources:\n" + "\n".join(c.source_line() for c in self.citations)
+
+
+def candidate_sentences(results: list[Result]) -> list[tuple[int, str]]:
+    """(result index, sentence) for every distinct, long enough sentence of the top passages."""
+    seen, found = set(), []
+    for i, result in enumerate(results):
+        for passage in result.passages:
+            for start, end in sentence_spans(passage.text):
+                sentence = passage.text[start:end]
+                if len(sentence.split()) >= MIN_QUOTE_WORDS and sentence not in seen:
+                    seen.add(sentence)
+                    found.append((i, sentence))
+    return found
+
+
+def pick_quotes(
+    archive: Archive, response: SearchResponse, max_quotes: int, per_article: int = 2
+) -> list[tuple[int, str, float]]:
+    """The sentences most similar to the question, by their own embeddings; at most `per_article` each."""
+    candidates = candidate_sentences(response.results)
+    if not candidates:
+        return []
+    vectors = archive.embedder.embed([s for _, s in candidates])
+    similarity = vectors @ np.asarray(response.query_vector, dtype=np.float32)
+    # the article's rank still matters: a slightly better sentence from a worse article loses
+    rank_weight = np.array([1.0 / (1.0 + 0.1 * i) for i, _ in candidates])
+    chosen, per = [], {}
+    for j in np.argsort(-(similarity * rank_weight)):
+        i, sentence = candidates[j]
+        if per.get(i, 0) < per_article:
+            per[i] = per.get(i, 0) + 1
+            chosen.append((i, sentence, float(similarity[j])))
+        if len(chosen) == max_quotes:
+            break
+    return chosen
+
+
+def build_answer(archive: Archive, response: SearchResponse, max_quotes: int = 3, threshold: float = ABSTAIN_BELOW) -> Answer:
+    window = response.window.describe() if response.window else None
+    filters = response.to_json()["filters"]
+    if not response.results or response.results[0].dense < threshold:
+        return Answer(response.query, [], [], True, window, filters)
+    numbers: dict[int, Citation] = {}
+    quotes = []
+    for i, sentence, _ in pick_quotes(archive, response, max_quotes):
+        result = response.results[i]
+        if i not in numbers:
+            numbers[i] = Citation(len(numbers) + 1, result.url, result.title, result.outlet, result.published, sentence)
+        quotes.append((sentence, numbers[i].n))
+    return Answer(response.query, quotes, list(numbers.values()), not quotes, window, filters)
+
+
+def ask(
+    archive: Archive, question: str, k: int = 5, filters: Filters | None = None,
+    tuning: Tuning | None = None, max_quotes: int = 3,
+) -> Answer:
+    """Search, then quote the best sentences of the top articles with numbered sources."""
+    question = question.strip()
+    if not question:
+        return Answer(question, [], [], True, None, {})
+    response = search(archive, question, k=k, filters=filters, tuning=tuning)
+    return build_answer(archive, response, max_quotes)

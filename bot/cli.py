@@ -1,0 +1,228 @@
+"""The `newsbot` command line. Each command's help text is its documentation."""
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from bot.settings import Settings, get_settings
+from index.archive import Archive, ArchiveError, IngestReport
+from index.article import Article, ReadProblem
+
+EXIT_SKIPPED = 3
+
+
+def open_archive(data_dir: Path | None, settings: Settings | None = None) -> Archive:
+    settings = settings or get_settings()
+    return Archive(data_dir or settings.data_dir, settings.archive_config())
+
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Archive folder (default: NEWSBOT_DATA_DIR, else ./data).",
+)
+
+
+@click.group()
+@click.version_option(package_name="newsbot")
+def cli() -> None:
+    """newsbot: answers questions about a news archive, in Discord or in the terminal."""
+
+
+def read_inputs(paths: tuple[str, ...]) -> Iterator[Article | ReadProblem]:
+    from index.readers import read_path
+
+    for path in paths:
+        yield from read_path(Path(path))
+
+
+def print_report(report: IngestReport) -> None:
+    click.echo(
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"duplicates {report.duplicates}; {report.chunks} chunks, {report.embedded} embedded"
+    )
+    if report.problems:
+        click.echo(f"skipped {len(report.problems)}:", err=True)
+        for problem in report.problems:
+            click.echo(f"  {problem.source}: {problem.reason}", err=True)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@data_dir_option
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def ingest(paths: tuple[str, ...], data_dir: Path | None, quiet: bool) -> None:
+    """Add articles from files or folders (text, JSON/JSONL(.gz), HTML) to the archive.
+
+    Only new or changed articles are chunked and embedded; running it twice changes nothing.
+    Items that cannot be read are listed at the end and the rest is ingested; the exit code
+    is 0 when nothing was skipped, 3 when something was."""
+    archive = open_archive(data_dir)
+    report = run_or_exit(lambda: archive.ingest(read_inputs(paths), progress=not quiet))
+    print_report(report)
+    sys.exit(EXIT_SKIPPED if report.problems else 0)
+
+
+def run_or_exit(action):  # type: ignore[no-untyped-def]
+    """Archive errors are one line with the fix, never a traceback."""
+    try:
+        return action()
+    except ArchiveError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.group("index")
+def index_group() -> None:
+    """Build, check and describe the search index."""
+
+
+@index_group.command("rebuild")
+@data_dir_option
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def index_rebuild(data_dir: Path | None, quiet: bool) -> None:
+    """Re-chunk and re-embed every article into a fresh index, then swap it in.
+
+    The old index keeps answering until the swap; if the rebuild is interrupted, the old one
+    stays in place and running the command again starts over. Use it after changing the
+    embedding model or the chunk settings."""
+    archive = open_archive(data_dir)
+    count = run_or_exit(lambda: archive.rebuild(progress=not quiet))
+    click.echo(f"rebuilt: {count} chunks from {archive.store.count('articles')} articles")
+
+
+@index_group.command("sync")
+@data_dir_option
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def index_sync(data_dir: Path | None, quiet: bool) -> None:
+    """Embed chunks the index lacks and drop vectors of deleted chunks (after an interrupted ingest)."""
+    archive = open_archive(data_dir)
+    count = run_or_exit(lambda: archive.sync(progress=not quiet))
+    click.echo(f"embedded {count} missing chunks")
+
+
+@index_group.command("stats")
+@data_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def index_stats(data_dir: Path | None, as_json: bool) -> None:
+    """Articles, chunks, date range, outlets, model, index type and size, last build."""
+    stats = open_archive(data_dir).stats()
+    if as_json:
+        click.echo(json.dumps(stats, indent=2))
+        return
+    for key, value in stats.items():
+        if key == "outlets":
+            value = ", ".join(f"{name} ({n})" for name, n in list(value.items())[:10])
+        if key == "problems":
+            value = "; ".join(value) or "none"
+        click.echo(f"{key.replace('_', ' ')}: {value}")
+
+
+class DateType(click.ParamType):
+    """A date in any common shape (2022-02-07, February 7 2022, …), read as UTC."""
+
+    name = "date"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        from index.dates import parse_date
+
+        try:
+            return parse_date(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a date", param, ctx)
+
+
+def query_options(func):  # type: ignore[no-untyped-def]
+    """The options `search` and `ask` share."""
+    options = [
+        click.option("--k", default=5, show_default=True, help="How many articles."),
+        click.option("--since", type=DateType(), help="Only articles published on or after this date."),
+        click.option("--until", type=DateType(), help="Only articles published before this date."),
+        click.option("--outlet", "outlets", multiple=True, help="Only this outlet (repeatable)."),
+        click.option("--as-of", type=DateType(), help="Answer as if asked on this date ('last week' is relative to it)."),
+        data_dir_option,
+        click.option("--json", "as_json", is_flag=True, help="Print JSON (schema in the README)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def make_filters(since, until, outlets, as_of):  # type: ignore[no-untyped-def]
+    from index.search import Filters
+
+    return Filters(since=since, until=until, outlets=list(outlets), as_of=as_of)
+
+
+def open_for_queries(data_dir: Path | None) -> Archive:
+    archive = open_archive(data_dir)
+    if archive.store.count("chunks") == 0:
+        raise click.ClickException(f"the archive in {archive.data_dir} is empty: run `newsbot ingest PATH` first")
+    run_or_exit(archive.require_compatible_model)
+    return archive
+
+
+@cli.command("search")
+@click.argument("query", required=False)
+@query_options
+@click.option("--batch", type=click.File("r"), help="JSON Lines of {query, as_of?, since?, until?, k?}; one result object per line.")
+def search_command(query, k, since, until, outlets, as_of, data_dir, as_json, batch):  # type: ignore[no-untyped-def]
+    """Find the articles that best match QUERY (dense + keyword search, fused)."""
+    from bot.render import format_results
+    from index.search import search
+
+    archive = open_for_queries(data_dir)
+    if batch:
+        return run_batch(archive, batch, k, make_filters(since, until, outlets, as_of))
+    if not query:
+        raise click.UsageError("give a QUERY or --batch FILE")
+    response = search(archive, query, k=k, filters=make_filters(since, until, outlets, as_of))
+    click.echo(json.dumps(response.to_json(), ensure_ascii=False) if as_json else format_results(response))
+
+
+def run_batch(archive: Archive, lines, k: int, defaults) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from index.dates import parse_date
+    from index.search import search
+
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            filters = replace(defaults, **{f: parse_date(item[f]) for f in ("as_of", "since", "until") if item.get(f)})
+            response = search(archive, item["query"], k=int(item.get("k", k)), filters=filters)
+            click.echo(json.dumps(response.to_json(), ensure_ascii=False))
+        except (ValueError, KeyError, TypeError) as exc:
+            click.echo(json.dumps({"line": number, "error": str(exc)}))
+
+
+@cli.command("ask")
+@click.argument("question")
+@query_options
+def ask_command(question, k, since, until, outlets, as_of, data_dir, as_json):  # type: ignore[no-untyped-def]
+    """Answer QUESTION with quoted sentences from the archive and their numbered sources."""
+    from bot.answer import ask
+
+    archive = open_for_queries(data_dir)
+    answer = ask(archive, question, k=k, filters=make_filters(since, until, outlets, as_of))
+    click.echo(json.dumps(answer.to_json(), ensure_ascii=False) if as_json else answer.render())
+
+
+@cli.command("chat")
+@data_dir_option
+@click.option("--as-of", type=DateType(), help="Answer as if asked on this date.")
+def chat_command(data_dir, as_of):  # type: ignore[no-untyped-def]
+    """Ask questions in the terminal, one per line (reads stdin when it is piped)."""
+    from bot.console import chat
+
+    chat(open_for_queries(data_dir), sys.stdin, as_of=as_of)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,59 @@
+"""The one settings object, read from the environment and `.env`."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+from index.archive import ArchiveConfig
+from index.embedding import DEFAULT_MODEL
+
+
+class Settings(BaseSettings):
+    """Every setting; `.env.example` lists them with comments."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("data")
+    embedding_model: str = DEFAULT_MODEL
+    embed_batch_size: int = 32
+    chunk_tokens: int = 192
+    overlap_tokens: int = 40
+    index_kind: str = "auto"
+
+    discord_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "NEWSBOT_DISCORD_TOKEN")
+    )
+    discord_guild_id: int | None = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_GUILD_ID", "NEWSBOT_DISCORD_GUILD_ID")
+    )
+    ask_channel_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("ASK_CHANNEL_IDS", "NEWSBOT_ASK_CHANNEL_IDS")
+    )
+    announce_channel_id: int | None = Field(
+        default=None, validation_alias=AliasChoices("ANNOUNCE_CHANNEL_ID", "NEWSBOT_ANNOUNCE_CHANNEL_ID")
+    )
+
+    @field_validator("ask_channel_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(",", " ").split()]
+        return value
+
+    def archive_config(self) -> ArchiveConfig:
+        return ArchiveConfig(
+            model=self.embedding_model,
+            chunk_tokens=self.chunk_tokens,
+            overlap_tokens=self.overlap_tokens,
+            index_kind=self.index_kind,
+            embed_batch_size=self.embed_batch_size,
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

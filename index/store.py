@@ -1,0 +1,196 @@
+"""The SQLite store: articles, chunks, their full-text index and build metadata."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlite_utils
+
+from index.article import Article, article_key
+from index.chunking import Chunk
+
+SCHEMA_VERSION = 1
+DB_NAME = "archive.db"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    url TEXT, title TEXT, outlet TEXT, authors TEXT,
+    published TEXT, text TEXT NOT NULL, content_hash TEXT NOT NULL,
+    source TEXT, source_id TEXT, ingested_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+CREATE INDEX IF NOT EXISTS articles_outlet ON articles(outlet);
+CREATE INDEX IF NOT EXISTS articles_hash ON articles(content_hash);
+-- AUTOINCREMENT: a deleted chunk's id is never reused, so a stale vector can never match new text
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    position INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id, position);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, text, tokenize='porter unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts_vocab USING fts5vocab(chunks_fts, row);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+@dataclass
+class StoredChunk:
+    id: int
+    article_id: int
+    position: int
+    start: int
+    end: int
+    text: str
+    title: str | None
+
+
+def utc_iso(moment: datetime | None) -> str | None:
+    """Datetimes are stored as UTC ISO 8601 text, so text order is time order."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def now_iso() -> str:
+    return utc_iso(datetime.now(timezone.utc)) or ""
+
+
+class Store:
+    """Articles and chunks in one SQLite file, through sqlite-utils."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # the bot reads from worker threads; the archive serialises its own access
+        conn = sqlite3.connect(self.path, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self.db.conn.executescript(SCHEMA)
+        if self.get_meta("schema_version") is None:
+            self.set_meta(schema_version=SCHEMA_VERSION)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # meta
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, **values: object) -> None:
+        rows = [{"key": k, "value": None if v is None else str(v)} for k, v in values.items()]
+        self.db["meta"].upsert_all(rows, pk="key")
+
+    def meta(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+
+    # articles
+    def find_article(self, key: str) -> tuple[int, str] | None:
+        row = self.db.execute("SELECT id, content_hash FROM articles WHERE key = ?", [key]).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def find_by_hash(self, content_hash: str) -> int | None:
+        row = self.db.execute(
+            "SELECT id FROM articles WHERE content_hash = ? LIMIT 1", [content_hash]
+        ).fetchone()
+        return row[0] if row else None
+
+    def save_article(self, article: Article, article_id: int | None = None) -> int:
+        """Insert an article, or overwrite the one with `article_id`; returns its id."""
+        row = {
+            "key": article_key(article),
+            "url": article.url,
+            "title": article.title,
+            "outlet": article.outlet,
+            "authors": json.dumps(article.authors) if article.authors else None,
+            "published": utc_iso(article.published),
+            "text": article.text,
+            "content_hash": article.content_hash,
+            "source": article.source,
+            "source_id": article.source_id,
+            "ingested_at": now_iso(),
+        }
+        if article_id is None:
+            return int(self.db["articles"].insert(row).last_pk)
+        self.db["articles"].update(article_id, row)
+        return article_id
+
+    def article(self, article_id: int) -> dict | None:
+        rows = self.articles([article_id])
+        return rows.get(article_id)
+
+    def articles(self, ids: Iterable[int], with_text: bool = True) -> dict[int, dict]:
+        ids = list(ids)
+        columns = "*" if with_text else "id, key, url, title, outlet, authors, published, source"
+        found: dict[int, dict] = {}
+        for i in range(0, len(ids), 900):  # SQLite's limit on bound parameters
+            part = ids[i : i + 900]
+            rows = self.db.query(f"SELECT {columns} FROM articles WHERE id IN ({','.join('?' * len(part))})", part)
+            found.update({row["id"]: _article_row(row) for row in rows})
+        return found
+
+    # chunks
+    def add_chunks(self, article_id: int, title: str | None, chunks: list[Chunk]) -> list[int]:
+        ids = []
+        for chunk in chunks:
+            cursor = self.db.execute(
+                'INSERT INTO chunks (article_id, position, start, "end", text) VALUES (?, ?, ?, ?, ?)',
+                [article_id, chunk.position, chunk.start, chunk.end, chunk.text],
+            )
+            ids.append(int(cursor.lastrowid))
+        self.db.conn.executemany(
+            "INSERT INTO chunks_fts (rowid, title, text) VALUES (?, ?, ?)",
+            [(i, title or "", c.text) for i, c in zip(ids, chunks)],
+        )
+        return ids
+
+    def delete_chunks(self, article_id: int) -> list[int]:
+        """Removes an article's chunks; returns their ids, so their vectors can go too."""
+        ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE article_id = ?", [article_id])]
+        self.db.execute("DELETE FROM chunks WHERE article_id = ?", [article_id])
+        self.db.conn.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+        return ids
+
+    def clear_chunks(self) -> None:
+        self.db.execute("DELETE FROM chunks")
+        self.db.execute("DELETE FROM chunks_fts")
+
+    def chunk_ids(self) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id")]
+
+    def chunks(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
+        ids = list(ids)
+        found: dict[int, StoredChunk] = {}
+        for i in range(0, len(ids), 900):  # SQLite's limit on bound parameters
+            part = ids[i : i + 900]
+            marks = ",".join("?" * len(part))
+            rows = self.db.execute(
+                f'SELECT c.id, c.article_id, c.position, c.start, c."end", c.text, a.title '
+                f"FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})",
+                part,
+            )
+            found.update({r[0]: StoredChunk(*r) for r in rows})
+        return found
+
+    def iter_articles(self, batch: int = 500) -> Iterator[dict]:
+        last = 0
+        while True:
+            rows = list(self.db.query("SELECT * FROM articles WHERE id > ? ORDER BY id LIMIT ?", [last, batch]))
+            if not rows:
+                return
+            yield from (_article_row(r) for r in rows)
+            last = rows[-1]["id"]
+
+    def count(self, table: str) -> int:
+        return int(self.db.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0])
+
+
+def _article_row(row: dict) -> dict:
+    row["authors"] = json.loads(row["authors"]) if row.get("authors") else []
+    return row
