@@ -9,8 +9,7 @@ from index.archive import Archive
 from index.chunking import sentence_spans
 from index.search import Filters, Result, SearchResponse, Tuning, search
 
-ABSTAIN_BELOW = 0.40  # best chunk cosine under which nothing is relevant enough (docs/benchmarks.md)
-MIN_QUOTE_WORDS = 6
+MIN_QUOTE_WORDS = 4
 NOTHING_FOUND = "I found nothing in the archive that answers that."
 
 
@@ -103,7 +102,9 @@ def pick_quotes(
     return chosen
 
 
-def build_answer(archive: Archive, response: SearchResponse, max_quotes: int = 3, threshold: float = ABSTAIN_BELOW) -> Answer:
+def build_answer(archive: Archive, response: SearchResponse, max_quotes: int = 3, threshold: float | None = None) -> Answer:
+    """Quotes from the top results, or a plain "nothing found" when even the best is not relevant."""
+    threshold = archive.embedder.relevance_floor if threshold is None else threshold
     window = response.window.describe() if response.window else None
     filters = response.to_json()["filters"]
     if not response.results or response.results[0].dense < threshold:
@@ -120,11 +121,11 @@ def build_answer(archive: Archive, response: SearchResponse, max_quotes: int = 3
 
 def ask(
     archive: Archive, question: str, k: int = 5, filters: Filters | None = None,
-    tuning: Tuning | None = None, max_quotes: int = 3,
+    tuning: Tuning | None = None, max_quotes: int = 3, threshold: float | None = None,
 ) -> Answer:
     """Search, then quote the best sentences of the top articles with numbered sources."""
     question = question.strip()
     if not question:
         return Answer(question, [], [], True, None, {})
     response = search(archive, question, k=k, filters=filters, tuning=tuning)
-    return build_answer(archive, response, max_quotes)
+    return build_answer(archive, response, max_quotes, threshold)

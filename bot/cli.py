@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bot.settings import Settings, get_settings
+from bot.settings import Settings
 from index.archive import Archive, ArchiveError, IngestReport
 from index.article import Article, ReadProblem
 
@@ -16,7 +16,7 @@ EXIT_SKIPPED = 3
 
 
 def open_archive(data_dir: Path | None, settings: Settings | None = None) -> Archive:
-    settings = settings or get_settings()
+    settings = settings or Settings()
     return Archive(data_dir or settings.data_dir, settings.archive_config())
 
 

@@ -1,7 +1,6 @@
 """The one settings object, read from the environment and `.env`."""
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -52,8 +51,3 @@ class Settings(BaseSettings):
             index_kind=self.index_kind,
             embed_batch_size=self.embed_batch_size,
         )
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()

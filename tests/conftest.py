@@ -84,3 +84,4 @@ NEWS = [
 def news_archive(archive: Archive) -> Archive:
     archive.ingest(NEWS, progress=False)
     return archive
+from tests.fake_discord_fixtures import fake_discord  # noqa: F401,E402  (the fake Discord fixture)

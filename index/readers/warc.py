@@ -1,0 +1,187 @@
+"""WARC and ARC web archives, gzipped or not: every archived HTML page (200) is an article candidate."""
+from __future__ import annotations
+
+import zlib
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
+
+from index.article import Article, ReadProblem
+from index.dates import parse_date
+from index.readers import register_reader
+from index.readers.html import article_from_html
+
+Item = Article | ReadProblem
+WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+MAX_PAGE_BYTES = 20_000_000
+GZIP_MAGIC = b"\x1f\x8b\x08"
+WARC_LINE_MAGIC = b"\nWARC/1."
+MAX_RESYNCS = 100
+_CHUNK = 1 << 16
+
+
+@dataclass
+class _Pass:
+    """How far one run of warcio's iterator got."""
+
+    end: int  # byte offset just after the last record read in full
+    last_start: int | None = None  # where that record began
+    damaged_at: int | None = None  # start of a record warcio handed over damaged (already reported)
+    error: str | None = None  # what stopped it early, if anything raised
+
+
+def read_warc(path: Path) -> Iterator[Item]:
+    """Articles from the HTML responses in a WARC/ARC file; problems for what could not be read."""
+    try:
+        stream = path.open("rb")
+    except OSError as exc:
+        yield ReadProblem(str(path), f"cannot open: {exc}")
+        return
+    with stream:
+        yield from read_warc_stream(stream, str(path))
+
+
+def read_warc_stream(stream: BinaryIO, source: str) -> Iterator[Item]:
+    """Like `read_warc` for an open, seekable binary stream; `source` names it in messages."""
+    magic = _record_magic(stream)
+    start = 0
+    for _ in range(MAX_RESYNCS):
+        state = yield from _read_pass(stream, start, source)
+        if state.damaged_at is not None:
+            resume = state.damaged_at + 1  # its length is not to be trusted: look inside it
+        elif _only_blank_after(stream, state.end):
+            if magic == GZIP_MAGIC and not _gzip_member_complete(stream, state.last_start):
+                yield ReadProblem(source, f"archive cut off in its last gzip member (byte {state.last_start})")
+            return
+        else:
+            if state.end > start or start == 0:  # one problem per damaged stretch, not per false restart
+                reason = state.error or "unreadable record"
+                yield ReadProblem(source, f"archive damaged at byte {state.end}: {reason}")
+            resume = state.end + 1
+        # warcio cannot step over damage itself; restart it at the next thing that looks like a record.
+        next_start = _find(stream, magic, resume) if magic else None
+        if next_start is None:
+            return
+        start = next_start
+    yield ReadProblem(source, f"gave up after {MAX_RESYNCS} damaged stretches")
+
+
+def _read_pass(stream: BinaryIO, start: int, source: str) -> Generator[Item, None, _Pass]:
+    """Records from `start` on, until the end, an exception, or a damaged record."""
+    stream.seek(start)
+    records = ArchiveIterator(stream, arc2warc=True)
+    state = _Pass(start)
+    try:
+        for record in records:
+            found = _record_item(record, source)
+            offset = records.get_record_offset()  # reads the record to its end
+            damage = _damage(record)
+            if damage:
+                state.damaged_at = offset
+                yield ReadProblem(source, f"record at byte {offset} {damage} ({_target(record) or 'no URI'})")
+                break
+            # max(): warcio's own arithmetic can go backwards on garbage, and we must not.
+            state.last_start, state.end = offset, max(state.end, offset + records.get_record_length())
+            if found is not None:
+                yield found
+    except Exception as exc:  # warcio raises a grab bag (parser, zlib, EOF, index errors) on bad bytes
+        state.error = f"{type(exc).__name__}: {exc}"
+    return state
+
+
+def _record_item(record: ArcWarcRecord, source: str) -> Item | None:
+    """An article (or a problem) for an HTML 200 response record; None for every other record."""
+    if not _is_html_page(record):
+        return None
+    uri = _target(record)
+    try:
+        body = record.content_stream().read(MAX_PAGE_BYTES + 1)
+    except Exception as exc:  # a bad chunked/gzip body: this record is lost, the next may be fine
+        return ReadProblem(source, f"{uri}: unreadable body ({type(exc).__name__}: {exc})")
+    if len(body) > MAX_PAGE_BYTES:
+        return ReadProblem(source, f"{uri}: page larger than {MAX_PAGE_BYTES} bytes")
+    fallback = {"url": uri, "published": _warc_date(record)}
+    return article_from_html(body, uri, source=source, fallback={k: v for k, v in fallback.items() if v})
+
+
+def _damage(record: ArcWarcRecord) -> str | None:
+    """What is wrong with a record warcio handed over without complaint (it does, when cut off)."""
+    declared = record.rec_headers.get_header("Content-Length") or ""
+    if not declared.strip().isdigit():
+        return "has no length (a cut-off header?)"
+    return "is truncated" if getattr(record.raw_stream, "limit", 0) > 0 else None
+
+
+def _target(record: ArcWarcRecord) -> str | None:
+    uri = record.rec_headers.get_header("WARC-Target-URI")
+    return uri[:300] if uri else None  # a damaged header can make anything look like a URI
+
+
+def _is_html_page(record: ArcWarcRecord) -> bool:
+    headers = record.http_headers
+    if record.rec_type != "response" or headers is None:
+        return False
+    media_type = (headers.get_header("Content-Type") or "").split(";")[0].strip().lower()
+    return headers.get_statuscode() == "200" and media_type in HTML_TYPES
+
+
+def _warc_date(record: ArcWarcRecord) -> datetime | None:
+    """The capture time: only a fallback, as it is when the page was archived, not published."""
+    try:
+        return parse_date(record.rec_headers.get_header("WARC-Date"))
+    except ValueError:
+        return None
+
+
+def _record_magic(stream: BinaryIO) -> bytes | None:
+    """What a record start looks like in this file, to find the next one after damage."""
+    stream.seek(0)
+    head = stream.read(_CHUNK)
+    if head.startswith(GZIP_MAGIC) or (GZIP_MAGIC in head and not head.startswith(b"WARC/")):
+        return GZIP_MAGIC  # each record is its own gzip member (the first may be the damaged one)
+    return WARC_LINE_MAGIC if head.startswith(b"WARC/") or WARC_LINE_MAGIC in head else None
+
+
+def _find(stream: BinaryIO, magic: bytes, start: int) -> int | None:
+    """Offset of the next record start at or after `start`, or None."""
+    skip = 1 if magic.startswith(b"\n") else 0  # the record starts after the newline
+    pos = max(start - skip, 0)
+    stream.seek(pos)
+    while chunk := stream.read(_CHUNK + len(magic)):
+        found = chunk.find(magic)
+        if found >= 0:
+            return pos + found + skip
+        pos += _CHUNK
+        stream.seek(pos)
+    return None
+
+
+def _gzip_member_complete(stream: BinaryIO, start: int | None) -> bool:
+    """Whether the gzip member at `start` ends properly; warcio reads a member without its trailer."""
+    if start is None:
+        return True
+    stream.seek(start)
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    while not inflater.eof and (chunk := stream.read(_CHUNK)):
+        try:
+            inflater.decompress(chunk)
+        except zlib.error:
+            return False
+    return inflater.eof
+
+
+def _only_blank_after(stream: BinaryIO, pos: int) -> bool:
+    stream.seek(pos)
+    while chunk := stream.read(_CHUNK):
+        if chunk.strip():
+            return False
+    return True
+
+
+register_reader(WARC_SUFFIXES, read_warc)
