@@ -7,9 +7,13 @@ import numpy as np
 
 from index.archive import Archive
 from index.chunking import sentence_spans
+from index.keywords import question_terms, stem
 from index.search import Filters, Result, SearchResponse, Tuning, search
 
 MIN_QUOTE_WORDS = 4
+OVERLAP_WEIGHT = 0.3  # sentence choice is hybrid too: the embedding alone favours topical filler
+BOILERPLATE = ("related article", "read more", "related:", "sign up", "click here", "subscribe", "advertisement")
+QUOTE_FLOOR = 0.6  # a sentence far less similar than the best one is filler, not an answer
 NOTHING_FOUND = "I found nothing in the archive that answers that."
 
 
@@ -67,6 +71,10 @@ class Answer:
         return self.text + "\n\nSources:\n" + "\n".join(c.source_line() for c in self.citations)
 
 
+def _quotable(sentence: str) -> bool:
+    return len(sentence.split()) >= MIN_QUOTE_WORDS and not sentence.lower().startswith(BOILERPLATE)
+
+
 def candidate_sentences(results: list[Result]) -> list[tuple[int, str]]:
     """(result index, sentence) for every distinct, long enough sentence of the top passages."""
     seen, found = set(), []
@@ -74,10 +82,18 @@ def candidate_sentences(results: list[Result]) -> list[tuple[int, str]]:
         for passage in result.passages:
             for start, end in sentence_spans(passage.text):
                 sentence = passage.text[start:end]
-                if len(sentence.split()) >= MIN_QUOTE_WORDS and sentence not in seen:
+                if _quotable(sentence) and sentence not in seen:
                     seen.add(sentence)
                     found.append((i, sentence))
     return found
+
+
+def term_overlap(question: str, sentences: list[str]) -> np.ndarray:
+    """Share of the question's content words (stemmed) that each sentence contains."""
+    wanted = {stem(t) for t in question_terms(question)}
+    if not wanted:
+        return np.zeros(len(sentences))
+    return np.array([len(wanted & {stem(t) for t in question_terms(s)}) / len(wanted) for s in sentences])
 
 
 def pick_quotes(
@@ -89,17 +105,18 @@ def pick_quotes(
         return []
     vectors = archive.embedder.embed([s for _, s in candidates])
     similarity = vectors @ np.asarray(response.query_vector, dtype=np.float32)
+    similarity = similarity + OVERLAP_WEIGHT * term_overlap(response.query, [s for _, s in candidates])
     # the article's rank still matters: a slightly better sentence from a worse article loses
     rank_weight = np.array([1.0 / (1.0 + 0.1 * i) for i, _ in candidates])
+    order = [j for j in np.argsort(-(similarity * rank_weight)) if similarity[j] >= QUOTE_FLOOR * similarity.max()]
     chosen, per = [], {}
-    for j in np.argsort(-(similarity * rank_weight)):
-        i, sentence = candidates[j]
+    for j in order:  # at most `per_article` from one article while others have good sentences
+        i = candidates[j][0]
         if per.get(i, 0) < per_article:
             per[i] = per.get(i, 0) + 1
-            chosen.append((i, sentence, float(similarity[j])))
-        if len(chosen) == max_quotes:
-            break
-    return chosen
+            chosen.append(j)
+    chosen = (chosen + [j for j in order if j not in chosen])[:max_quotes]
+    return [(candidates[j][0], candidates[j][1], float(similarity[j])) for j in chosen]
 
 
 def build_answer(archive: Archive, response: SearchResponse, max_quotes: int = 3, threshold: float | None = None) -> Answer:

@@ -34,11 +34,18 @@ def cli() -> None:
     """newsbot: answers questions about a news archive, in Discord or in the terminal."""
 
 
-def read_inputs(paths: tuple[str, ...]) -> Iterator[Article | ReadProblem]:
+def read_inputs(paths: tuple[str, ...], settings: Settings) -> Iterator[Article | ReadProblem]:
+    """Files and folders from disk; feeds and article pages from the web."""
     from index.readers import read_path
+    from index.readers.feeds import is_url, read_url_sync
 
     for path in paths:
-        yield from read_path(Path(path))
+        if is_url(path):
+            yield from read_url_sync(path, settings.fetch_settings())
+        elif not Path(path).exists():
+            yield ReadProblem(path, "no such file or folder")
+        else:
+            yield from read_path(Path(path))
 
 
 def print_report(report: IngestReport) -> None:
@@ -57,13 +64,17 @@ def print_report(report: IngestReport) -> None:
 @data_dir_option
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def ingest(paths: tuple[str, ...], data_dir: Path | None, quiet: bool) -> None:
-    """Add articles from files or folders (text, JSON/JSONL(.gz), HTML) to the archive.
+    """Add articles from files, folders, feeds or web pages to the archive.
+
+    PATHS are files or folders (text, JSON/JSON Lines, gzipped or not, saved HTML pages, WARC/ARC
+    web archives; folders recursively) or http(s) URLs of RSS/Atom feeds or single articles.
 
     Only new or changed articles are chunked and embedded; running it twice changes nothing.
     Items that cannot be read are listed at the end and the rest is ingested; the exit code
     is 0 when nothing was skipped, 3 when something was."""
-    archive = open_archive(data_dir)
-    report = run_or_exit(lambda: archive.ingest(read_inputs(paths), progress=not quiet))
+    settings = Settings()
+    archive = open_archive(data_dir, settings)
+    report = run_or_exit(lambda: archive.ingest(read_inputs(paths, settings), progress=not quiet))
     print_report(report)
     sys.exit(EXIT_SKIPPED if report.problems else 0)
 
@@ -222,6 +233,65 @@ def chat_command(data_dir, as_of):  # type: ignore[no-untyped-def]
     from bot.console import chat
 
     chat(open_for_queries(data_dir), sys.stdin, as_of=as_of)
+
+
+def discord_token(settings: Settings) -> str:
+    if not settings.discord_token or not settings.discord_token.get_secret_value().strip():
+        raise click.ClickException("DISCORD_TOKEN is not set: put the bot token in .env (see docs/discord.md)")
+    return settings.discord_token.get_secret_value().strip()
+
+
+def run_discord(action):  # type: ignore[no-untyped-def]
+    """Discord's refusals are one line with the fix, never a traceback (and never the token)."""
+    import discord
+
+    try:
+        return action()
+    except discord.LoginFailure:
+        raise click.ClickException(
+            "Discord rejected DISCORD_TOKEN: copy the token again from the Developer Portal (Bot → Reset Token)"
+        ) from None
+    except discord.PrivilegedIntentsRequired:
+        raise click.ClickException(
+            "ASK_CHANNEL_IDS needs the Message Content intent: enable it in the Developer Portal "
+            "(Bot → Privileged Gateway Intents) or unset ASK_CHANNEL_IDS"
+        ) from None
+    except discord.HTTPException as exc:
+        raise click.ClickException(f"Discord refused the request: {exc.status} {exc.text}") from None
+
+
+@cli.command("run")
+@data_dir_option
+def run_command(data_dir: Path | None) -> None:
+    """Run the Discord bot until Ctrl-C (needs DISCORD_TOKEN; see docs/discord.md).
+
+    It answers messages that mention it and, with ASK_CHANNEL_IDS, every message in those
+    channels. Slash commands appear once registered with `newsbot sync-commands`."""
+    from bot.discord_app import run_bot
+
+    settings = Settings()
+    token = discord_token(settings)
+    archive = open_archive(data_dir, settings)
+    run_or_exit(archive.require_compatible_model)
+    try:
+        run_discord(lambda: run_bot(settings, token, archive))
+    finally:
+        archive.close()
+
+
+@cli.command("sync-commands")
+def sync_commands_command() -> None:
+    """Register the slash commands with Discord: in DISCORD_GUILD_ID when set (at once), else
+    globally (may take up to an hour to show). Run it after installing or upgrading newsbot."""
+    import asyncio
+
+    from bot.discord_app import sync_commands
+
+    settings = Settings()
+    token = discord_token(settings)
+    names = run_discord(lambda: asyncio.run(sync_commands(settings, token)))
+    where = f"to guild {settings.discord_guild_id}" if settings.discord_guild_id else "globally"
+    click.echo(f"synced {len(names)} commands {where}: {', '.join('/' + n for n in names)}")
 
 
 def main() -> None:

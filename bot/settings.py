@@ -9,6 +9,7 @@ from typing_extensions import Annotated
 
 from index.archive import ArchiveConfig
 from index.embedding import DEFAULT_MODEL
+from index.fetch import FetchSettings
 
 
 class Settings(BaseSettings):
@@ -23,6 +24,13 @@ class Settings(BaseSettings):
     overlap_tokens: int = 40
     index_kind: str = "auto"
 
+    fetch_timeout: float = 20.0
+    fetch_retries: int = 3
+    fetch_per_host: int = 2
+    fetch_total: int = 10
+    respect_robots: bool = True
+    user_agent: str | None = None
+
     discord_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "NEWSBOT_DISCORD_TOKEN")
     )
@@ -36,12 +44,22 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("ANNOUNCE_CHANNEL_ID", "NEWSBOT_ANNOUNCE_CHANNEL_ID")
     )
 
+    admin_role: str | None = None  # NEWSBOT_ADMIN_ROLE: members with this role may /reindex without Manage Server
+    cooldown_seconds: float = Field(default=10.0, ge=0)  # NEWSBOT_COOLDOWN_SECONDS: per user, between questions
+
     @field_validator("ask_channel_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             return [int(part) for part in value.replace(",", " ").split()]
         return value
+
+    def fetch_settings(self) -> FetchSettings:
+        values = dict(
+            timeout=self.fetch_timeout, retries=self.fetch_retries, per_host=self.fetch_per_host,
+            total=self.fetch_total, respect_robots=self.respect_robots,
+        )
+        return FetchSettings(**values, **({"user_agent": self.user_agent} if self.user_agent else {}))
 
     def archive_config(self) -> ArchiveConfig:
         return ArchiveConfig(

@@ -16,6 +16,7 @@ import httpx
 
 log = logging.getLogger(__name__)
 
+
 def user_agent(version: str) -> str:
     """The User-Agent that says who we are and where to complain."""
     return f"newsbot/{version} (+https://github.com/newsbot)"
@@ -43,6 +44,7 @@ class FetchSettings:
 
     user_agent: str = DEFAULT_USER_AGENT
     timeout: float = 20.0  # seconds, per connect/read/write/pool phase
+    deadline: float = 120.0  # seconds for one whole attempt, however slowly the bytes trickle in
     retries: int = 3  # further attempts after the first
     backoff: float = 1.0  # first retry delay in seconds, doubled each time
     max_retry_after: float = 60.0  # never wait longer than this, whatever the server asks
@@ -180,16 +182,19 @@ class Fetcher:
             attempt += 1
 
     def _delay(self, attempt: int, asked: float) -> float:
-        backoff = self.settings.backoff * 2**attempt
+        backoff = self.settings.backoff * 2.0**attempt
         return min(max(backoff, asked), self.settings.max_retry_after)
 
     async def _attempt(self, url: str) -> tuple[FetchResult, float | None]:
         """One request; the float, when not None, means "worth retrying, after at least this"."""
         async with self._global:
             try:
-                return await self._get(url)
+                async with asyncio.timeout(self.settings.deadline):
+                    return await self._get(url)
             except RETRY_ERRORS as exc:
                 return FetchResult(url, url, error=_describe(exc)), 0.0
+            except TimeoutError:
+                return FetchResult(url, url, error=f"timed out (no answer within {self.settings.deadline:g}s)"), None
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, ValueError, OSError) as exc:
                 return FetchResult(url, url, error=_describe(exc)), None
 
@@ -198,7 +203,7 @@ class Fetcher:
             result = FetchResult(
                 url, str(response.url), response.status_code, content_type=response.headers.get("content-type", "")
             )
-            if response.status_code >= 400:
+            if not 200 <= response.status_code < 300:  # 3xx here: a redirect without a usable Location
                 result.error = f"HTTP {response.status_code}"
                 return result, _retry_wait(response)
             body = await _read_capped(response, self.settings.max_bytes)
@@ -233,7 +238,7 @@ def _robots_rules(result: FetchResult) -> urllib.robotparser.RobotFileParser | s
     """Parsed rules; a string when the site must be treated as closed (RFC 9309, section 2.3.1)."""
     rules = urllib.robotparser.RobotFileParser(result.final_url)
     if result.status is not None and 400 <= result.status < 500 and result.status != 429:
-        rules.allow_all = True  # no robots.txt (401/403 included, per the RFC): all allowed
+        rules.parse([])  # no robots.txt (401/403 included, per the RFC): everything is allowed
     elif result.ok:
         rules.parse(result.text.splitlines())
     else:

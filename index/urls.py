@@ -1,6 +1,7 @@
 """URL canonicalisation and outlet names, so one article has one key."""
 from __future__ import annotations
 
+import contextlib
 import re
 import string
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -58,10 +59,8 @@ def canonical_url(url: str) -> str:
 def _canonical_netloc(parts: SplitResult) -> str:
     """Host (IDNA, no trailing dot, IPv6 in brackets) and any non-default port; no user info."""
     host = (parts.hostname or "").rstrip(".")
-    try:
+    with contextlib.suppress(UnicodeError):  # not a name IDNA encodes (IPv6, a stray character): as is
         host = host.encode("idna").decode("ascii")
-    except UnicodeError:  # not a name IDNA can encode (an IPv6 address, a stray character)
-        pass
     host = host.lower()
     if ":" in host:
         host = f"[{host}]"

@@ -85,3 +85,4 @@ def news_archive(archive: Archive) -> Archive:
     archive.ingest(NEWS, progress=False)
     return archive
 from tests.fake_discord_fixtures import fake_discord  # noqa: F401,E402  (the fake Discord fixture)
+from tests.http_fixture import news_server  # noqa: F401,E402  (the local news web server fixture)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
@@ -28,6 +29,7 @@ PAGE_MEDIA_TYPES = frozenset({"", "text/html", "application/xhtml+xml", "text/pl
 # would take an HTML page that merely mentions "<rss" for a feed.
 _FEED_ROOT = re.compile(rb"^(?:\s|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<(?:rss|feed|rdf:RDF)[\s>/]", re.S | re.I)
 _SNIFF_BYTES = 4096
+_TAG = re.compile(r"<[^>]*>")
 _BLOCK_TAGS = frozenset({"p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"})
 
 
@@ -111,10 +113,12 @@ def _feed_item(entry: Any, feed_url: str) -> FeedItem:
 
 
 def _authors(entry: Any) -> list[str]:
-    names = [a.get("name") or a.get("email") for a in entry.get("authors") or [] if isinstance(a, dict)]
-    names = [name.strip() for name in names if isinstance(name, str) and name.strip()]
+    listed = [a.get("name") or a.get("email") for a in entry.get("authors") or [] if isinstance(a, dict)]
+    names = [name.strip() for name in listed if isinstance(name, str) and name.strip()]
     author = entry.get("author")
-    return names or ([author.strip()] if isinstance(author, str) and author.strip() else [])
+    if not names and isinstance(author, str) and author.strip():
+        names = [author.strip()]
+    return names
 
 
 def _entry_text(entry: Any) -> str:
@@ -149,8 +153,11 @@ class _TextOnly(HTMLParser):
 def html_text(fragment: str) -> str:
     """Plain text of an HTML fragment (a feed summary), one paragraph a line."""
     parser = _TextOnly()
-    parser.feed(fragment)
-    parser.close()
+    try:
+        parser.feed(fragment)
+        parser.close()
+    except AssertionError:  # html.parser's answer to some malformed declarations ("<![foo[")
+        parser.parts = [html.unescape(_TAG.sub(" ", fragment))]
     lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
     return "\n".join(line for line in lines if line)
 
@@ -195,7 +202,9 @@ async def _feed_articles(result: FetchResult, fetcher: Fetcher) -> AsyncIterator
 
 async def _item_article(item: FeedItem, fetcher: Fetcher, feed_url: str) -> Item:
     if not item.url:
-        return _feed_article(item, feed_url) if item.text else ReadProblem(feed_url, f"feed item {item.label()} has no link")
+        if item.text:
+            return _feed_article(item, feed_url)
+        return ReadProblem(feed_url, f"feed item {item.label()} has no link and no text")
     page = await fetcher.fetch(item.url)
     if page.ok:
         found = await _extract(page.content, page.final_url, item.url, item.fallback())
@@ -218,9 +227,9 @@ def _finer_date(page: datetime | None, feed: datetime | None) -> datetime | None
     return page or feed
 
 
-async def _extract(html: bytes, url: str, source: str, fallback: dict[str, Any] | None) -> Item:
+async def _extract(page: bytes, url: str, source: str, fallback: dict[str, Any] | None) -> Item:
     # Extraction is CPU-bound; a thread keeps the event loop (other downloads) moving meanwhile.
-    return await asyncio.to_thread(article_from_html, html, url, source, fallback)
+    return await asyncio.to_thread(article_from_html, page, url, source, fallback)
 
 
 def _feed_article(item: FeedItem, feed_url: str) -> Article:

@@ -21,7 +21,7 @@ WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 MAX_PAGE_BYTES = 20_000_000
 GZIP_MAGIC = b"\x1f\x8b\x08"
-WARC_LINE_MAGIC = b"\nWARC/1."
+WARC_MAGIC = b"WARC/1."
 MAX_RESYNCS = 100
 _CHUNK = 1 << 16
 
@@ -91,7 +91,7 @@ def _read_pass(stream: BinaryIO, start: int, source: str) -> Generator[Item, Non
             if found is not None:
                 yield found
     except Exception as exc:  # warcio raises a grab bag (parser, zlib, EOF, index errors) on bad bytes
-        state.error = f"{type(exc).__name__}: {exc}"
+        state.error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
     return state
 
 
@@ -143,20 +143,22 @@ def _record_magic(stream: BinaryIO) -> bytes | None:
     """What a record start looks like in this file, to find the next one after damage."""
     stream.seek(0)
     head = stream.read(_CHUNK)
-    if head.startswith(GZIP_MAGIC) or (GZIP_MAGIC in head and not head.startswith(b"WARC/")):
-        return GZIP_MAGIC  # each record is its own gzip member (the first may be the damaged one)
-    return WARC_LINE_MAGIC if head.startswith(b"WARC/") or WARC_LINE_MAGIC in head else None
+    if head.startswith(GZIP_MAGIC):
+        return GZIP_MAGIC  # each record is its own gzip member
+    if head.startswith(WARC_MAGIC):
+        return WARC_MAGIC
+    # The very first record is damaged: go by what the rest of the head looks like.
+    return next((magic for magic in (GZIP_MAGIC, WARC_MAGIC) if magic in head), None)
 
 
 def _find(stream: BinaryIO, magic: bytes, start: int) -> int | None:
     """Offset of the next record start at or after `start`, or None."""
-    skip = 1 if magic.startswith(b"\n") else 0  # the record starts after the newline
-    pos = max(start - skip, 0)
+    pos = start
     stream.seek(pos)
     while chunk := stream.read(_CHUNK + len(magic)):
         found = chunk.find(magic)
         if found >= 0:
-            return pos + found + skip
+            return pos + found
         pos += _CHUNK
         stream.seek(pos)
     return None

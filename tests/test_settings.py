@@ -1,0 +1,39 @@
+"""One settings object: environment and .env, every setting documented in .env.example."""
+from __future__ import annotations
+
+import re
+
+from bot.settings import Settings
+
+from .conftest import REPO
+
+
+def env_names(field_name: str, field) -> set[str]:
+    alias = field.validation_alias
+    if alias is not None:
+        return {str(choice) for choice in alias.choices}
+    return {f"NEWSBOT_{field_name.upper()}"}
+
+
+def test_every_setting_is_in_env_example_with_a_comment():
+    text = (REPO / ".env.example").read_text()
+    listed = set(re.findall(r"^([A-Z_]+)=", text, re.M))
+    for name, field in Settings.model_fields.items():
+        names = env_names(name, field)
+        assert names & listed, f"{name} is missing from .env.example"
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"^[A-Z_]+=", line):
+            assert lines[i - 1].startswith("#"), f"{line} has no comment above it"
+    assert listed <= {n for name, field in Settings.model_fields.items() for n in env_names(name, field)}
+
+
+def test_reads_environment_and_dotenv(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("NEWSBOT_CHUNK_TOKENS=150\nDISCORD_TOKEN=from-dotenv\nASK_CHANNEL_IDS=1, 2\n")
+    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(tmp_path / "d"))
+    settings = Settings()
+    assert settings.chunk_tokens == 150 and settings.data_dir == tmp_path / "d"
+    assert settings.discord_token.get_secret_value() == "from-dotenv"
+    assert "from-dotenv" not in repr(settings) and settings.ask_channel_ids == [1, 2]
+    assert settings.archive_config().chunk_tokens == 150
