@@ -25,13 +25,16 @@ class Citation:
     outlet: str | None
     published: str | None
     quote: str
+    also_in: list[str] = field(default_factory=list)  # other outlets that ran the same story
 
     def source_line(self) -> str:
-        """`[n] headline — outlet, date — url`"""
+        """`[n] headline — outlet, date — url — also in: outlets`"""
         date = (self.published or "")[:10] or "undated"
         parts = [f"[{self.n}] {self.title or 'Untitled'}", f"{self.outlet or 'unknown outlet'}, {date}"]
         if self.url:
             parts.append(self.url)
+        if self.also_in:
+            parts.append("also in: " + ", ".join(self.also_in))
         return " — ".join(parts)
 
 
@@ -57,7 +60,8 @@ class Answer:
             "question": self.question,
             "answer": self.text,
             "citations": [
-                {"n": c.n, "url": c.url, "title": c.title, "outlet": c.outlet, "published": c.published, "quote": c.quote}
+                {"n": c.n, "url": c.url, "title": c.title, "outlet": c.outlet, "published": c.published, "quote": c.quote,
+                 "also_in": c.also_in}
                 for c in self.citations
             ],
             "abstained": self.abstained,
@@ -131,7 +135,9 @@ def build_answer(archive: Archive, response: SearchResponse, max_quotes: int = 3
     for i, sentence, _ in pick_quotes(archive, response, max_quotes):
         result = response.results[i]
         if i not in numbers:
-            numbers[i] = Citation(len(numbers) + 1, result.url, result.title, result.outlet, result.published, sentence)
+            numbers[i] = Citation(
+                len(numbers) + 1, result.url, result.title, result.outlet, result.published, sentence, result.also_in
+            )
         quotes.append((sentence, numbers[i].n))
     return Answer(response.query, quotes, list(numbers.values()), not quotes, window, filters)
 

@@ -1,6 +1,7 @@
 """The `newsbot` command line. Each command's help text is its documentation."""
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Iterator
@@ -53,9 +54,14 @@ def print_report(report: IngestReport) -> None:
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
         f"duplicates {report.duplicates}; {report.chunks} chunks, {report.embedded} embedded"
     )
-    if report.problems:
-        click.echo(f"skipped {len(report.problems)}:", err=True)
-        for problem in report.problems:
+    print_problems(report.problems)
+
+
+def print_problems(problems: list[ReadProblem]) -> None:
+    """What could not be read, each with its file (and line) or URL and the reason, on stderr."""
+    if problems:
+        click.echo(f"skipped {len(problems)}:", err=True)
+        for problem in problems:
             click.echo(f"  {problem.source}: {problem.reason}", err=True)
 
 
@@ -174,6 +180,8 @@ def open_for_queries(data_dir: Path | None) -> Archive:
     if archive.store.count("chunks") == 0:
         raise click.ClickException(f"the archive in {archive.data_dir} is empty: run `newsbot ingest PATH` first")
     run_or_exit(archive.require_compatible_model)
+    for problem in archive.check():  # answering goes on from what is indexed; writers repair it
+        click.echo(f"warning: {problem}", err=True)
     return archive
 
 
@@ -294,5 +302,55 @@ def sync_commands_command() -> None:
     click.echo(f"synced {len(names)} commands {where}: {', '.join('/' + n for n in names)}")
 
 
+@cli.command("watch")
+@data_dir_option
+@click.option("--once", is_flag=True, help="Poll every feed once, then exit (for cron or a timer).")
+def watch_command(data_dir: Path | None, once: bool) -> None:
+    """Poll the feeds in NEWSBOT_FEEDS every NEWSBOT_WATCH_MINUTES and ingest their new items.
+
+    Each feed's items are remembered in the archive, so only items it never showed before are
+    fetched and ingested. Chunks that a crash left out of the index are embedded first. Runs until
+    Ctrl-C; with --once the exit code is 3 when some item or feed could not be read."""
+    settings = Settings()
+    if not settings.feeds:
+        raise click.ClickException("NEWSBOT_FEEDS is empty: list the feed URLs to watch (comma or space separated)")
+    archive = open_archive(data_dir, settings)
+    repaired = run_or_exit(archive.repair)
+    if repaired:
+        click.echo(f"embedded {repaired} chunks missing from the index")
+    try:
+        skipped = run_or_exit(lambda: asyncio.run(watch_feeds(archive, settings, once)))
+    except KeyboardInterrupt:
+        skipped = 0
+    sys.exit(EXIT_SKIPPED if skipped else 0)
+
+
+async def watch_feeds(archive: Archive, settings: Settings, once: bool) -> int:
+    """One poll (`--once`, returning how many problems it had) or polls until cancelled."""
+    from index.watch import Watcher
+
+    async with Watcher(archive, settings.feeds, settings.fetch_settings()) as watcher:
+        if once:
+            return print_poll(await watcher.poll_once(), watcher.problems)
+
+        async def report(new: list[dict]) -> None:
+            print_poll(new, watcher.problems)
+
+        await watcher.run(settings.watch_minutes, report)
+    return 0
+
+
+def print_poll(new: list[dict], problems: list[ReadProblem]) -> int:
+    click.echo(f"{len(new)} new article{'s' * (len(new) != 1)}")
+    for article in new:
+        click.echo(f"  {article['title'] or 'Untitled'} — {article['outlet'] or 'unknown'} {article['url'] or ''}".rstrip())
+    print_problems(problems)
+    return len(problems)
+
+
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":  # `python -m bot.cli`, as the crash tests start it
+    main()

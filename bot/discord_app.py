@@ -169,9 +169,12 @@ def admin_only(interaction: discord.Interaction) -> bool:
 
 
 def context_of(interaction: discord.Interaction) -> str:
-    command = interaction.command.qualified_name if interaction.command else (interaction.data or {}).get("custom_id")
+    if interaction.command is not None:
+        what = f"/{interaction.command.qualified_name}"
+    else:
+        what = f"component {(interaction.data or {}).get('custom_id')}"
     return (
-        f"/{command} by {interaction.user} ({interaction.user.id}) "
+        f"{what} by {interaction.user} ({interaction.user.id}) "
         f"in guild {interaction.guild_id} channel {interaction.channel_id}"
     )
 
@@ -195,23 +198,27 @@ async def respond(
 async def tell(interaction: discord.Interaction, text: str) -> None:
     """A short text that ends the interaction however far it got; only the user sees it if nothing was sent yet."""
     text = embeds.clip_content(text)
-    if not interaction.response.is_done():
-        await interaction.response.send_message(text, ephemeral=True)
-    elif interaction.type is discord.InteractionType.component:  # keep the page the buttons belong to
-        await interaction.followup.send(text, ephemeral=True)
-    else:
-        await interaction.edit_original_response(content=text, embed=None, view=None)
+    try:
+        if interaction.type is discord.InteractionType.autocomplete:
+            return  # suggestions cannot carry a message
+        if not interaction.response.is_done():
+            await interaction.response.send_message(text, ephemeral=True)
+        elif interaction.type is discord.InteractionType.component:  # keep the page the buttons belong to
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.edit_original_response(content=text, embed=None, view=None)
+    except discord.HTTPException:  # e.g. the interaction expired: nobody is left to tell
+        log.warning("could not answer %s", context_of(interaction), exc_info=True)
 
 
 async def apologise(interaction: discord.Interaction, error: BaseException, what: str) -> None:
     log.error("%s failed: %s", what, context_of(interaction), exc_info=error)
-    with contextlib.suppress(discord.HTTPException):
-        await tell(interaction, embeds.APOLOGY)
+    await tell(interaction, embeds.APOLOGY)
 
 
 class NewsTree(app_commands.CommandTree):
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        if isinstance(error, app_commands.TransformerError):
+        if isinstance(error, app_commands.TransformerError) and isinstance(error.transformer, DateOption):
             await tell(interaction, embeds.bad_date_text(error.value))
         elif isinstance(error, app_commands.CheckFailure):  # Refused, OnCooldown, guild_only
             await tell(interaction, str(error))
@@ -401,7 +408,7 @@ class Pager(discord.ui.View):
             await self.origin.edit_original_response(view=self)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
-        await apologise(interaction, error, f"button {getattr(item, 'custom_id', item)}")
+        await apologise(interaction, error, "button")
 
 
 class ProgressEdits:
@@ -514,4 +521,7 @@ class SlashCommands(commands.Cog):
                 text = REINDEX_BUSY
             finally:
                 await progress.settle()
-            await message.edit(content=text)
+            try:
+                await message.edit(content=text)
+            except discord.HTTPException:  # no access to the channel itself: the interaction token may still do
+                await interaction.edit_original_response(content=text)

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     respect_robots: bool = True
     user_agent: str | None = None
 
+    feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)  # NEWSBOT_FEEDS: watched by `newsbot watch`
+    watch_minutes: float = Field(default=15.0, gt=0)  # NEWSBOT_WATCH_MINUTES: between polls
+    announce_limit: int = Field(default=10, ge=1)  # NEWSBOT_ANNOUNCE_LIMIT: articles announced per poll
+    dedup_threshold: float = Field(default=0.8, gt=0, le=1)  # NEWSBOT_DEDUP_THRESHOLD: one story at this similarity
+
     discord_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "NEWSBOT_DISCORD_TOKEN")
     )
@@ -54,6 +59,13 @@ class Settings(BaseSettings):
             return [int(part) for part in value.replace(",", " ").split()]
         return value
 
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.replace(",", " ").split()
+        return value
+
     def fetch_settings(self) -> FetchSettings:
         values = dict(
             timeout=self.fetch_timeout, retries=self.fetch_retries, per_host=self.fetch_per_host,
@@ -68,4 +80,5 @@ class Settings(BaseSettings):
             overlap_tokens=self.overlap_tokens,
             index_kind=self.index_kind,
             embed_batch_size=self.embed_batch_size,
+            dedup_threshold=self.dedup_threshold,
         )

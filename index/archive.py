@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import threading
 import uuid
@@ -15,11 +16,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from index import dedup
 from index.article import Article, ReadProblem, article_key
 from index.chunking import chunk_text, embedding_text
-from index.embedding import DEFAULT_MODEL, Embedder, load_embedder
+from index.embedding import DEFAULT_MODEL, Embedder, load_embedder, model_identity
 from index.store import DB_NAME, Store, now_iso
-from index.vectors import VectorIndex, choose_kind
+from index.vectors import SEARCH_PARAMS, VectorIndex, choose_kind, parse_setting
 
 EMBED_BATCH = 512  # chunks embedded between index checkpoints' bookkeeping
 CHECKPOINT_EVERY = 20_000  # chunks embedded between saves, so a killed ingest resumes near where it stopped
@@ -55,6 +57,7 @@ class ArchiveConfig:
     overlap_tokens: int = 40
     index_kind: str = "auto"
     embed_batch_size: int = 32
+    dedup_threshold: float = dedup.DEFAULT_THRESHOLD  # word-shingle Jaccard at which two articles are one story
 
 
 def batched(items: Iterable, size: int) -> Iterator[list]:
@@ -73,11 +76,13 @@ class Archive:
         self.lock = threading.RLock()  # one SQLite connection, used from worker threads
         self.store = Store(self.data_dir / DB_NAME)
         self.vectors = self._load_vectors()
+        with contextlib.suppress(ArchiveBusy, OSError), self.writing():
+            self._clean_leftovers()  # only while no ingest or rebuild is using them
 
     # opening
     @property
     def model_name(self) -> str:
-        return self._embedder.name if self._embedder else self.config.model
+        return self._embedder.name if self._embedder else model_identity(self.config.model)
 
     @property
     def embedder(self) -> Embedder:
@@ -93,7 +98,10 @@ class Archive:
         path = self.vectors_path
         if not path.exists():
             return None
-        return VectorIndex.load(path, self.store.get_meta("index_kind") or "flat")
+        params = json.loads(self.store.get_meta("index_params") or "{}")
+        _, configured = parse_setting(self.config.index_kind)  # a search depth set in the settings wins
+        params.update({k: v for k, v in configured.items() if k in SEARCH_PARAMS.values()})
+        return VectorIndex.load(path, params=params)
 
     def close(self) -> None:
         self.store.close()
@@ -138,6 +146,7 @@ class Archive:
         self.require_compatible_model()
         report = IngestReport()
         with self.writing():
+            self._prepare_writes()
             bar = tqdm(desc="reading", unit=" articles", disable=not progress)
             for batch in batched(items, STORE_BATCH):
                 with self.lock, self.store.db.conn:  # one transaction per batch
@@ -156,15 +165,19 @@ class Archive:
         if found and found[1] == item.content_hash:
             report.unchanged += 1
             return
-        if not found and item.url and self.store.find_by_hash(item.content_hash):
+        original = None if found or not item.url else self.store.find_by_hash(item.content_hash)
+        if original:
+            dedup.record_copy(self.store, item, original)
             report.duplicates += 1
             return
         if found:
             self.store.delete_chunks(found[0])
+            dedup.forget(self.store, found[0])
             report.updated += 1
         else:
             report.added += 1
         article_id = self.store.save_article(item, found[0] if found else None)
+        dedup.assign(self.store, article_id, item.text, self.config.dedup_threshold)
         report.new_article_ids.append(article_id)
         report.chunks += self._chunk_into(self.store, article_id, item.title, item.text)
 
@@ -177,13 +190,39 @@ class Archive:
         """Embeds chunks missing from the index and drops vectors of chunks that are gone."""
         self.require_compatible_model()
         with self.writing():
+            self._prepare_writes()
             return self._sync(progress)
+
+    def repair(self, progress: bool = False) -> int:
+        """At start-up of a long-running writer (the bot, `watch`): embeds the chunks a crash left
+        out of the index; 0 when another process is writing (it syncs the index itself)."""
+        try:
+            return self.sync(progress)
+        except ArchiveBusy:
+            return 0
+
+    def _prepare_writes(self) -> None:
+        """Under the writer lock: clears what crashed writers left and groups pre-grouping articles."""
+        self._clean_leftovers()
+        with self.lock:
+            if dedup.ungrouped(self.store):
+                with self.store.db.conn:
+                    dedup.backfill(self.store, self.config.dedup_threshold)
+
+    def _clean_leftovers(self) -> None:
+        """A rebuild's unfinished database and index files no database names (call under the writer lock)."""
+        current = self.vectors_path.name
+        for path in self.data_dir.glob("vectors*.faiss*"):
+            if path.name != current:
+                path.unlink(missing_ok=True)
+        for name in (f"{DB_NAME}.rebuild", f"{DB_NAME}.rebuild-journal"):
+            (self.data_dir / name).unlink(missing_ok=True)
 
     def _sync(self, progress: bool) -> int:
         with self.lock:
             stored = np.asarray(self.store.chunk_ids(), dtype=np.int64)
             if self.vectors is None:
-                self.vectors = VectorIndex.create(self.embedder.dimension, self._kind_for(len(stored)))
+                self.vectors = VectorIndex.create(self.embedder.dimension)  # settled into its kind once filled
             indexed = self.vectors.ids()
             self.vectors.remove(np.setdiff1d(indexed, stored))
         missing = np.setdiff1d(stored, indexed)
@@ -215,16 +254,29 @@ class Archive:
             if on_progress:
                 on_progress("embedding", bar.n, len(ids))
         bar.close()
+        self._settle(vectors)
         vectors.save(path)
         return len(ids)
+
+    def _settle(self, vectors: VectorIndex) -> None:
+        """A flat index grown past exact search's limit becomes the configured approximate kind."""
+        kind = self._kind_for(len(vectors))
+        if vectors.kind != "flat" or kind == "flat":
+            return
+        converted = vectors.converted(kind, parse_setting(self.config.index_kind)[1])  # searches go on meanwhile
+        with self.lock:
+            vectors.adopt(converted)
 
     def _record_build(self, store: Store, vectors: VectorIndex, build_id: str | None) -> None:
         values = {
             "embedding_model": self.model_name,
             "embedding_dimension": vectors.dimension,
             "index_kind": vectors.kind,
+            "index_params": json.dumps(vectors.params, sort_keys=True),
             "index_updated_at": now_iso(),
         }
+        if vectors.built_here:
+            values["index_build_seconds"] = round(vectors.build_seconds, 3)
         if build_id:
             values.update(index_build_id=build_id, index_built_at=now_iso())
         with self.lock, store.db.conn:
@@ -236,6 +288,7 @@ class Archive:
         Until the swap (one `os.replace`) the old database and index keep answering; a crash before
         it leaves them untouched, and the next rebuild starts over."""
         with self.writing():
+            self._prepare_writes()
             build_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
             new_db = self.data_dir / f"{DB_NAME}.rebuild"
             vectors_file = f"vectors-{build_id}.faiss"
@@ -272,7 +325,7 @@ class Archive:
                 on_progress("chunking", min((done + 1) * STORE_BATCH, total), total)
         bar.close()
         ids = np.asarray(store.chunk_ids(), dtype=np.int64)
-        vectors = VectorIndex.create(self.embedder.dimension, self._kind_for(len(ids)))
+        vectors = VectorIndex.create(self.embedder.dimension)
         self._embed_into(store, vectors, self.data_dir / vectors_file, ids, progress, on_progress)
         store.set_meta(vectors_file=vectors_file)
         self._record_build(store, vectors, build_id)
@@ -305,9 +358,12 @@ class Archive:
                 "published_from": first,
                 "published_to": last,
                 "outlets": {name or "(unknown)": n for name, n in outlets},
+                **dedup.group_stats(self.store),
                 "embedding_model": meta.get("embedding_model"),
                 "embedding_dimension": int(meta["embedding_dimension"]) if meta.get("embedding_dimension") else None,
                 "index_kind": meta.get("index_kind"),
+                "index_params": json.loads(meta.get("index_params") or "{}"),
+                "index_build_seconds": float(meta["index_build_seconds"]) if meta.get("index_build_seconds") else None,
                 "index_build_id": meta.get("index_build_id"),
                 "index_built_at": meta.get("index_built_at"),
                 "index_updated_at": meta.get("index_updated_at"),

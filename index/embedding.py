@@ -5,6 +5,7 @@ import hashlib
 import importlib.util
 import os
 import re
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -97,20 +98,57 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+STATIC_PREFIX = "model2vec:"
+
+
+class StaticEmbedder:
+    """A model2vec static model (`model2vec:PATH`, e.g. distilled from MiniLM by benchmarks/embedders.py):
+    a token-vector average, no transformer, so far faster on a CPU and weaker (docs/benchmarks.md)."""
+
+    def __init__(self, name: str) -> None:
+        from model2vec import StaticModel
+
+        path = Path(name.removeprefix(STATIC_PREFIX)).expanduser()
+        if not (path / "config.json").exists():
+            raise ModelError(f"no model2vec model at {path} (a local folder is required; nothing is downloaded)")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.model = StaticModel.from_pretrained(path, normalize=True)
+        self.name = name
+        self.dimension = int(self.model.dim)
+        self.max_tokens = 510  # what encode reads by default (512 with the special tokens)
+        self.relevance_floor = RELEVANCE_FLOORS.get(name, DEFAULT_RELEVANCE_FLOOR)
+
+    def token_spans(self, texts: list[str]) -> list[list[Span]]:
+        encoded = self.model.tokenizer.encode_batch(texts, add_special_tokens=False)
+        return [list(e.offsets) for e in encoded]
+
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(texts, show_progress_bar=progress, max_length=self.max_tokens + 2, use_multiprocessing=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+
 WORD = re.compile(r"\w+", re.UNICODE)
 
 
 class FakeEmbedder:
     """Deterministic bag-of-words hashing: texts sharing words get similar vectors. For tests."""
 
-    def __init__(self, dimension: int = 256, max_tokens: int = 254, name: str = "fake") -> None:
+    def __init__(self, dimension: int = 256, max_tokens: int = 254, name: str = "fake", delay: float = 0.0) -> None:
         self.name = name
         self.dimension = dimension
         self.max_tokens = max_tokens
         self.relevance_floor = 0.1  # hashed bag-of-words cosines run lower than a trained model's
+        self.delay = delay  # seconds per text, so tests can kill a process in the middle of its work
 
     def token_spans(self, texts: list[str]) -> list[list[Span]]:
+        self._wait(texts)
         return [[m.span() for m in WORD.finditer(text)] for text in texts]
+
+    def _wait(self, texts: list[str]) -> None:
+        if self.delay:
+            time.sleep(self.delay * len(texts))
 
     def _vector(self, text: str) -> np.ndarray:
         vector = np.zeros(self.dimension, dtype=np.float32)
@@ -124,12 +162,34 @@ class FakeEmbedder:
     def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        self._wait(texts)
         return np.stack([self._vector(text) for text in texts])
 
 
+def _fake_options(name: str) -> tuple[str, int, float]:
+    """`fake[:DIM][:delay=SECONDS]` → (identity, dimension, delay); the delay is no part of the identity."""
+    parts = name.split(":")[1:]
+    dims = [int(p) for p in parts if p.isdigit()]
+    delays = [float(p.split("=", 1)[1]) for p in parts if p.startswith("delay=")]
+    identity = f"fake:{dims[0]}" if dims else "fake"
+    return identity, dims[0] if dims else 256, delays[0] if delays else 0.0
+
+
+def is_fake(name: str) -> bool:
+    return name == "fake" or name.startswith("fake:")
+
+
+def model_identity(name: str) -> str:
+    """The model a setting names, as recorded in the archive (test-only options dropped)."""
+    return _fake_options(name)[0] if is_fake(name) else name
+
+
 def load_embedder(name: str, batch_size: int = 32) -> Embedder:
-    """`fake` or `fake:DIM` for the test embedder; any sentence-transformers name or path otherwise."""
-    if name == "fake" or name.startswith("fake:"):
-        dimension = int(name.split(":", 1)[1]) if ":" in name else 256
-        return FakeEmbedder(dimension=dimension, name=name)
+    """`fake`, `fake:DIM` or `fake:DIM:delay=SECONDS` for the test embedder, `model2vec:PATH` for a
+    static model; any sentence-transformers name or path otherwise."""
+    if is_fake(name):
+        identity, dimension, delay = _fake_options(name)
+        return FakeEmbedder(dimension=dimension, name=identity, delay=delay)
+    if name.startswith(STATIC_PREFIX):
+        return StaticEmbedder(name)
     return SentenceTransformerEmbedder(name, batch_size=batch_size)

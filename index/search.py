@@ -5,9 +5,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-import faiss
 import numpy as np
 
+from index import dedup
 from index.archive import Archive
 from index.keywords import match_expression, question_terms, rarest_terms
 from index.store import utc_iso
@@ -59,12 +59,14 @@ class Result:
     score: float
     dense: float  # best cosine similarity of its chunks to the question
     passages: list[Passage]
+    also_in: list[str] = field(default_factory=list)  # other outlets that ran the same story
 
     def to_json(self) -> dict:
         return {
             "url": self.url, "title": self.title, "outlet": self.outlet, "published": self.published,
             "score": round(self.score, 6),
             "passages": [{"text": p.text, "chunk_id": p.chunk_id} for p in self.passages],
+            "also_in": self.also_in,
         }
 
 
@@ -86,12 +88,8 @@ def dense_candidates(archive: Archive, vector: np.ndarray, n: int, allowed: np.n
     """Chunk ids and cosine scores, best first; `allowed` restricts the search to those ids."""
     if archive.vectors is None or len(archive.vectors) == 0:
         return []
-    params = None
-    if allowed is not None:
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-    k = max(1, min(n, len(archive.vectors)))
-    with archive.lock:
-        scores, ids = archive.vectors.index.search(vector.reshape(1, -1), k, params=params)
+    with archive.lock:  # the index picks the filter parameters its kind accepts (IVF rejects plain ones)
+        scores, ids = archive.vectors.search(vector, n, allowed)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
 
@@ -198,6 +196,9 @@ def search(
     dense = _dense_filtered(archive, vector, tuning.candidates, filters, window, where, args, k)
     keyword = keyword_candidates(archive, query, tuning.candidates, where, args)
     results = fuse(archive, dense, keyword, filters, window, tuning)[:k]
+    with archive.lock:
+        for result in results:
+            result.also_in = dedup.also_in(archive.store, result.article_id)
     return SearchResponse(query, filters, window, results, vector)
 
 
@@ -210,8 +211,8 @@ def _dense_filtered(
         return dense_candidates(archive, vector, n, None)
     hits = dense_candidates(archive, vector, n * 4, None)
     rows = _chunk_articles(archive, [c for c, _ in hits])
-    kept = [(c, s) for c, s in hits if _passes(rows[c], filters, window)]
-    if len({rows[c]["id"] for c, _ in kept}) >= k:
+    kept = [(c, s) for c, s in hits if c in rows and _passes(rows[c], filters, window)]
+    if len({_story(rows[c]) for c, _ in kept}) >= k:
         return kept[:n]
     return dense_candidates(archive, vector, n, allowed_chunks(archive, where, args))
 
@@ -228,27 +229,57 @@ def fuse(
     archive: Archive, dense: list[tuple[int, float]], keyword: list[tuple[int, float]],
     filters: Filters, window: TimeWindow | None, tuning: Tuning,
 ) -> list[Result]:
-    """Reciprocal-rank fusion over articles (each ranked by its best chunk), times the time prior."""
+    """Reciprocal-rank fusion over stories (an article with its duplicates, ranked by its best chunk),
+    times the time prior; the newest version among the candidates answers for its story."""
     rows = _chunk_articles(archive, list({c for c, _ in dense} | {c for c, _ in keyword}))
     dense = [(c, s) for c, s in dense if c in rows]
     keyword = [(c, s) for c, s in keyword if c in rows]
-    article_of = {c: row["id"] for c, row in rows.items()}
+    story_of = {c: _story(row) for c, row in rows.items()}
     chunk_score = _chunk_scores(dense, keyword, tuning)
-    d_ranks, k_ranks = _ranks(dense, article_of), _ranks(keyword, article_of)
+    ranks = (_ranks(dense, story_of), _ranks(keyword, story_of))
     best_dense: dict[int, float] = {}
     for c, s in dense:
-        best_dense.setdefault(article_of[c], s)
-    by_article: dict[int, list[int]] = {}
+        best_dense.setdefault(story_of[c], s)
+    newest = _newest_versions(rows)
+    by_story: dict[int, list[int]] = {}
     for c in sorted(chunk_score, key=chunk_score.get, reverse=True):
-        by_article.setdefault(article_of[c], []).append(c)
-    results = []
-    for article_id, chunk_ids in by_article.items():
-        row = rows[chunk_ids[0]]
-        score = _rrf(d_ranks.get(article_id), tuning.dense_weight, tuning) + _rrf(k_ranks.get(article_id), tuning.keyword_weight, tuning)
-        score *= time_prior(row.get("published"), window, filters, tuning)
-        passages = [Passage(c, rows[c]["chunk"].text, chunk_score[c]) for c in chunk_ids[: tuning.passages]]
-        results.append(Result(article_id, row["url"], row["title"], row["outlet"], row["published"], score, best_dense.get(article_id, 0.0), passages))
+        if rows[c]["id"] == newest[story_of[c]]:  # passages are quoted verbatim: only the answering version's
+            by_story.setdefault(story_of[c], []).append(c)
+    results = [
+        _story_result(rows, chunk_ids, chunk_score, ranks, story, best_dense.get(story, 0.0), filters, window, tuning)
+        for story, chunk_ids in by_story.items()
+    ]
     return sorted(results, key=lambda r: r.score, reverse=True)
+
+
+def _story(row: dict) -> int:
+    return row.get("group_id") or row["id"]
+
+
+def _newest_versions(rows: dict[int, dict]) -> dict[int, int]:
+    """Story → its newest version among the candidates (by published date, else ingest time)."""
+    newest: dict[int, dict] = {}
+    for row in rows.values():
+        current = newest.get(_story(row))
+        if current is None or _version_time(row) > _version_time(current):
+            newest[_story(row)] = row
+    return {story: row["id"] for story, row in newest.items()}
+
+
+def _version_time(row: dict) -> tuple[str, int]:
+    return (row.get("published") or row.get("ingested_at") or "", row["id"])
+
+
+def _story_result(
+    rows: dict[int, dict], chunk_ids: list[int], chunk_score: dict[int, float],
+    ranks: tuple[dict[int, int], dict[int, int]], story: int, dense: float,
+    filters: Filters, window: TimeWindow | None, tuning: Tuning,
+) -> Result:
+    row = rows[chunk_ids[0]]
+    score = _rrf(ranks[0].get(story), tuning.dense_weight, tuning) + _rrf(ranks[1].get(story), tuning.keyword_weight, tuning)
+    score *= time_prior(row.get("published"), window, filters, tuning)
+    passages = [Passage(c, rows[c]["chunk"].text, chunk_score[c]) for c in chunk_ids[: tuning.passages]]
+    return Result(row["id"], row["url"], row["title"], row["outlet"], row["published"], score, dense, passages)
 
 
 def _rrf(rank: int | None, weight: float, tuning: Tuning) -> float:

@@ -1,41 +1,124 @@
-"""FAISS vectors keyed by chunk id, saved beside the database."""
+"""FAISS vectors keyed by chunk id, saved beside the database.
+
+Three kinds (docs/benchmarks.md, "Vector index by size", has the numbers behind the choices):
+
+- `flat`: exact inner product over `IDMap2,Flat`; every archive starts as one.
+- `ivf`: `IVF<nlist>,SQ8` holding chunk ids itself (not under IDMap2, whose `remove_ids` returns
+  wrong ids for IVF afterwards). Removal is native and cheap; ~4x less memory than flat.
+- `hnsw`: `IDMap2,HNSW<M>,Flat`. HNSW cannot remove, so a removal rebuilds the graph from the
+  vectors it stores (exact, but minutes at a million chunks): for read-mostly archives only.
+
+`auto` stays flat below FLAT_LIMIT and becomes IVF above it. An archive is built flat and settled
+into its kind at the end of an embedding pass (`converted`), so an IVF is trained on a sample of
+all its vectors, never on the first batch, and an archive that grows past the limit switches
+without re-embedding.
+"""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-FLAT_LIMIT = 200_000  # below this many vectors exact search is fast enough on 2 cores
+FLAT_LIMIT = 100_000  # exact search's share of a query stays under ~10 ms below this on 2 cores
+KINDS = ("flat", "ivf", "hnsw")
+TRAIN_PER_LIST = 50  # k-means sample per IVF list: faiss warns under 39; more costs build time
+SEARCH_PARAMS = {"ivf": "nprobe", "hnsw": "efSearch"}
+
+Params = dict[str, int]
+
+
+def parse_setting(setting: str) -> tuple[str, Params]:
+    """`auto`, `flat`, `ivf`, `hnsw`, optionally with parameters: `ivf:nlist=4096,nprobe=64`."""
+    kind, _, rest = setting.strip().lower().partition(":")
+    if kind not in (*KINDS, "auto"):
+        raise ValueError(f"unknown index kind {setting!r}: use auto, flat, ivf or hnsw")
+    params = {}
+    for part in filter(None, rest.split(",")):
+        key, _, value = part.partition("=")
+        params[_canonical(key.strip())] = int(value)
+    return kind, params
+
+
+def _canonical(key: str) -> str:
+    names = {"nlist": "nlist", "nprobe": "nprobe", "m": "M", "efsearch": "efSearch", "efconstruction": "efConstruction"}
+    if key.lower() not in names:
+        raise ValueError(f"unknown index parameter {key!r}")
+    return names[key.lower()]
 
 
 def choose_kind(count: int, setting: str = "auto") -> str:
     """The index type for an archive of `count` chunks: exact while small, approximate above."""
-    if setting != "auto":
-        return setting
-    return "flat" if count < FLAT_LIMIT else "hnsw"
+    kind, _ = parse_setting(setting)
+    if kind != "auto":
+        return kind
+    return "flat" if count < FLAT_LIMIT else "ivf"
 
 
-def factory_string(kind: str) -> str:
-    return {"flat": "IDMap2,Flat", "hnsw": "IDMap2,HNSW32,Flat", "ivf": "IDMap2,IVF1024,SQ8"}[kind]
+def default_params(kind: str, count: int) -> Params:
+    """Build and search parameters for `count` vectors (nprobe/efSearch measured for recall@10 ≥ 0.98)."""
+    if kind == "ivf":
+        nlist = ivf_lists(count)
+        return {"nlist": nlist, "nprobe": max(8, min(nlist, nlist // 32))}
+    if kind == "hnsw":
+        return {"M": 32, "efConstruction": 40, "efSearch": 64}
+    return {}
+
+
+def ivf_lists(count: int) -> int:
+    """About 4·√n lists (a power of two), never more than the vectors can train."""
+    wanted = 1 << max(0, round(float(np.log2(max(1.0, 4 * np.sqrt(count))))))
+    return max(1, min(wanted, count // TRAIN_PER_LIST, 65_536))
+
+
+def factory_string(kind: str, params: Params | None = None) -> str:
+    params = params or {}
+    if kind == "flat":
+        return "IDMap2,Flat"
+    if kind == "ivf":
+        return f"IVF{params.get('nlist', 1024)},SQ8"
+    if kind == "hnsw":
+        return f"IDMap2,HNSW{params.get('M', 32)},Flat"
+    raise ValueError(f"unknown index kind {kind!r}")
 
 
 class VectorIndex:
     """Inner-product search over normalised vectors (cosine), ids are chunk ids."""
 
-    def __init__(self, index: faiss.Index, kind: str) -> None:
+    def __init__(self, index: faiss.Index, kind: str, params: Params | None = None) -> None:
         self.index = index
         self.kind = kind
+        self.params: Params = dict(params or {})
+        self.build_seconds = 0.0  # FAISS time (train + add) spent on this index in this process
+        self.built_here = False  # created or converted here, rather than loaded
+        self._apply_search_params()
 
     @classmethod
-    def create(cls, dimension: int, kind: str = "flat") -> "VectorIndex":
-        index = faiss.index_factory(dimension, factory_string(kind), faiss.METRIC_INNER_PRODUCT)
-        return cls(index, kind)
+    def create(cls, dimension: int, kind: str = "flat", params: Params | None = None) -> "VectorIndex":
+        params = params or {}
+        index = faiss.index_factory(dimension, factory_string(kind, params), faiss.METRIC_INNER_PRODUCT)
+        if kind == "hnsw":
+            _hnsw(index).hnsw.efConstruction = params.get("efConstruction", 40)
+        created = cls(index, kind, params)
+        created.built_here = True
+        return created
 
     @classmethod
-    def load(cls, path: Path, kind: str = "flat") -> "VectorIndex":
-        return cls(faiss.read_index(str(path)), kind)
+    def load(cls, path: Path, kind: str | None = None, params: Params | None = None) -> "VectorIndex":
+        """The saved index; its kind is read from the file, `params` (from meta) set its search depth."""
+        index = faiss.read_index(str(path))
+        found = _kind_of(index)
+        return cls(index, found, {**_build_params(index, found), **(params or {})})
+
+    def _apply_search_params(self) -> None:
+        if self.kind == "ivf":
+            ivf = faiss.extract_index_ivf(self.index)
+            self.params["nlist"] = int(ivf.nlist)
+            ivf.nprobe = min(int(ivf.nlist), self.params.setdefault("nprobe", max(8, int(ivf.nlist) // 32)))
+        elif self.kind == "hnsw":
+            _hnsw(self.index).hnsw.efSearch = self.params.setdefault("efSearch", 64)
 
     @property
     def dimension(self) -> int:
@@ -45,25 +128,80 @@ class VectorIndex:
         return int(self.index.ntotal)
 
     def ids(self) -> np.ndarray:
+        if self.kind == "ivf":
+            return _ivf_ids(faiss.extract_index_ivf(self.index))
         return faiss.vector_to_array(faiss.downcast_index(self.index).id_map).astype(np.int64)
+
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every (id, vector) stored exactly: flat and HNSW keep them; IVF's are quantized."""
+        if self.kind == "ivf":
+            raise ValueError("an IVF index keeps only quantized vectors")
+        inner = faiss.downcast_index(faiss.downcast_index(self.index).index)
+        return self.ids(), inner.reconstruct_n(0, len(self)) if len(self) else np.zeros((0, self.dimension), np.float32)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if len(vectors) == 0:
+            return
+        started = time.perf_counter()
         if not self.index.is_trained:
-            self.index.train(vectors)
+            self.index.train(_training_sample(vectors, int(self.params.get("nlist", 1))))
         self.index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+        self.build_seconds += time.perf_counter() - started
 
     def remove(self, ids: np.ndarray) -> int:
-        if len(ids) == 0:
+        if len(ids) == 0 or len(self) == 0:
             return 0
-        return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))
+        ids = np.asarray(ids, dtype=np.int64)
+        if self.kind == "hnsw":
+            return self._rebuild_without(ids)
+        return int(self.index.remove_ids(faiss.IDSelectorBatch(ids)))
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _rebuild_without(self, ids: np.ndarray) -> int:
+        kept_ids, vectors = self.vectors()
+        keep = ~np.isin(kept_ids, ids)
+        removed = int(len(kept_ids) - keep.sum())
+        if removed:
+            rebuilt = VectorIndex.create(self.dimension, self.kind, self.params)
+            rebuilt.add(kept_ids[keep], vectors[keep])
+            self.adopt(rebuilt)
+        return removed
+
+    def converted(self, kind: str, params: Params | None = None) -> "VectorIndex":
+        """A new index of `kind` holding the same ids and vectors (this one must be flat or HNSW)."""
+        ids, vectors = self.vectors()
+        params = {**default_params(kind, len(ids)), **(params or {})}
+        target = VectorIndex.create(self.dimension, kind, params)
+        target.add(ids, vectors)
+        return target
+
+    def adopt(self, other: "VectorIndex") -> None:
+        """Becomes `other` in place, so holders of this object see the new index."""
+        self.index, self.kind, self.params = other.index, other.kind, other.params
+        self.build_seconds += other.build_seconds
+        self.built_here = True
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Best `k` (scores, ids) per query; `allowed` restricts the search to those ids."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
-        k = max(1, min(k, len(self)))
         if len(self) == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-        return self.index.search(queries, k)
+        k = max(1, min(k, len(self)))
+        if allowed is None:
+            return self.index.search(queries, k)
+        selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+        return self.index.search(queries, k, params=self._filtered_params(selector, len(allowed), k))
+
+    def _filtered_params(self, selector: faiss.IDSelector, allowed: int, k: int) -> faiss.SearchParameters:
+        # an approximate index visits a fraction of the vectors: widen it by the share filtered
+        # out, so as many allowed vectors are visited as an unfiltered search visits in all
+        widen = len(self) / max(1, allowed)
+        if self.kind == "ivf":
+            nlist = int(self.params["nlist"])
+            return faiss.SearchParametersIVF(sel=selector, nprobe=int(min(nlist, np.ceil(self.params["nprobe"] * widen))))
+        if self.kind == "hnsw":
+            return faiss.SearchParametersHNSW(sel=selector, efSearch=int(min(len(self), max(k, self.params["efSearch"] * widen))))
+        return faiss.SearchParameters(sel=selector)
 
     def save(self, path: Path) -> None:
         """Written to a temporary file, then swapped in: a crash never leaves half an index."""
@@ -75,3 +213,45 @@ class VectorIndex:
 
     def nbytes_on_disk(self, path: Path) -> int:
         return path.stat().st_size if path.exists() else 0
+
+
+def _kind_of(index: faiss.Index) -> str:
+    outer = faiss.downcast_index(index)
+    if isinstance(outer, faiss.IndexIVF):
+        return "ivf"
+    inner = faiss.downcast_index(outer.index) if isinstance(outer, faiss.IndexIDMap2) else outer
+    if isinstance(inner, faiss.IndexHNSW):
+        return "hnsw"
+    if isinstance(inner, faiss.IndexFlat):
+        return "flat"
+    raise ValueError(f"unsupported FAISS index {type(inner).__name__}")
+
+
+def _build_params(index: faiss.Index, kind: str) -> Params:
+    if kind == "ivf":
+        return {"nlist": int(faiss.extract_index_ivf(index).nlist)}
+    if kind == "hnsw":
+        graph = _hnsw(index).hnsw
+        return {"M": int(graph.nb_neighbors(1)), "efConstruction": int(graph.efConstruction)}
+    return {}
+
+
+def _hnsw(index: faiss.Index) -> faiss.IndexHNSW:
+    return faiss.downcast_index(faiss.downcast_index(index).index)
+
+
+def _ivf_ids(ivf: faiss.IndexIVF) -> np.ndarray:
+    lists = ivf.invlists
+    parts = [
+        faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+        for i in range(ivf.nlist) if lists.list_size(i)
+    ]
+    return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+
+
+def _training_sample(vectors: np.ndarray, nlist: int) -> np.ndarray:
+    size = TRAIN_PER_LIST * nlist
+    if len(vectors) <= size:
+        return vectors
+    rows = np.random.default_rng(0).choice(len(vectors), size, replace=False)
+    return vectors[np.sort(rows)]

@@ -12,6 +12,7 @@ from index.archive import Archive, ArchiveConfig, ArchiveError
 from index.article import ReadProblem
 from index.embedding import FakeEmbedder
 from index.readers import read_path
+from index.store import SCHEMA_VERSION
 from index.vectors import VectorIndex
 
 from .conftest import NEWS, SEED, make_article
@@ -30,7 +31,7 @@ def test_ingest_stores_articles_chunks_fts_and_vectors(archive):
     assert len(hits) == 1
     meta = archive.store.meta()
     assert meta["embedding_model"] == "fake" and meta["embedding_dimension"] == "256"
-    assert meta["schema_version"] == "1"
+    assert meta["schema_version"] == str(SCHEMA_VERSION)
 
 
 def test_ingesting_the_same_articles_again_changes_nothing(archive):

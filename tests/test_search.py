@@ -107,6 +107,6 @@ def test_hostile_queries_do_not_break_fts(news_archive):
 def test_json_shape(news_archive):
     data = search(news_archive, "charger", k=2).to_json()
     assert set(data) == {"query", "filters", "results"}
-    assert set(data["results"][0]) == {"url", "title", "outlet", "published", "score", "passages"}
+    assert set(data["results"][0]) == {"url", "title", "outlet", "published", "score", "passages", "also_in"}
     assert set(data["results"][0]["passages"][0]) == {"text", "chunk_id"}
     assert data["results"][0]["score"] >= data["results"][-1]["score"]

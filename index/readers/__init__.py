@@ -6,8 +6,6 @@ plug in with `register_reader((".warc", ".warc.gz"), read_warc)`.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -100,8 +98,6 @@ register_reader((".txt", ".txt.gz"), read_text)
 register_reader((".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz"), read_json)
 register_reader((".html", ".htm", ".html.gz", ".htm.gz"), read_html)
 
-# Readers living in modules of their own register themselves on import; import
-# those present so read_path knows their suffixes wherever it is called from.
-for _plugin in ("index.readers.warc",):
-    if importlib.util.find_spec(_plugin) is not None:
-        importlib.import_module(_plugin)
+# The WARC reader registers itself on import; importing it here makes read_path know its suffixes
+# wherever read_path is called from (it imports register_reader, so it comes last).
+import index.readers.warc  # noqa: E402,F401

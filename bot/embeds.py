@@ -1,0 +1,333 @@
+"""What the bot shows in Discord: plain functions from answers, results and rows to embeds and texts.
+
+Every builder stays within Discord's limits whatever it is given; `fit` is the last guard.
+Archive text is escaped (Markdown and mentions), so a quote can neither format nor ping."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+
+import discord
+from discord.utils import escape_markdown, escape_mentions, format_dt
+
+from bot.answer import NOTHING_FOUND, Answer, Citation
+from index.search import Result, SearchResponse
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
+TITLE = 256
+DESCRIPTION = 4096
+FIELD_NAME = 256
+FIELD_VALUE = 1024
+FIELDS = 25
+FOOTER = 2048
+AUTHOR = 256
+TOTAL = 6000
+CONTENT = 2000
+URL = 2048
+
+ELLIPSIS = "…"
+QUOTE = 1000  # one quoted sentence at most; three still fit one description
+HEADLINE = 200  # keeps a source line with its link well inside one field value
+SNIPPET = 300
+OPENING = 1500
+LINKED_URL = 512  # a longer URL is not linked: it would crowd out the text around it
+KEEP_DESCRIPTION = 1000  # when an embed is too big, the description is cut down to this before fields go
+COLOUR = discord.Colour.blurple()
+
+APOLOGY = "Sorry, something went wrong while answering that. It has been logged; please try again later."
+NOT_YOURS = "These buttons belong to whoever ran the search; run `/search` yourself to page through results."
+NO_RESULTS = "No matching articles."
+EMPTY_QUESTION = "Ask me something about the news, e.g. “what did the Kremlin expect from Macron's visit?”"
+
+MASKED_LINK = re.compile(r"\[(?:\\.|[^\[\]\\])*\]\([^()\s]*\)")
+SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]*_~|]*(?=\s)|\n")
+WORD_END = re.compile(r"\S(?=\s)")
+
+
+# --------------------------------------------------------------------------- text
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` if it fits `limit`, else a prefix + "…": at a sentence end if one is past half of it,
+    else at a word end, never inside a Markdown link `[text](url)` nor after a lone escaping backslash."""
+    if len(text) <= limit:
+        return text
+    room = limit - len(ELLIPSIS)
+    if room <= 0:
+        return ELLIPSIS[:limit]
+    links = [m.span() for m in MASKED_LINK.finditer(text)]
+
+    def allowed(i: int) -> bool:
+        return 0 < i <= room and not any(start < i < end for start, end in links)
+
+    end = _last_end(text, SENTENCE_END, room, allowed, at_least=room // 2) or _last_end(text, WORD_END, room, allowed)
+    if end is None:  # one giant word: cut it, but before any link that straddles the cut
+        end = min([start for start, stop in links if start < room < stop] + [room])
+    while end > 0 and text[end - 1] == "\\":
+        end -= 1
+    return text[:end].rstrip() + ELLIPSIS
+
+
+def _last_end(text: str, pattern: re.Pattern[str], room: int, allowed, at_least: int = 1) -> int | None:  # type: ignore[no-untyped-def]
+    ends = [m.end() for m in pattern.finditer(text, 0, room + 1) if allowed(m.end())]
+    return ends[-1] if ends and ends[-1] >= at_least else None
+
+
+def one_line(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def escape(text: str | None) -> str:
+    """Archive or user text shown as typed: no Markdown, no mentions."""
+    return escape_mentions(escape_markdown(one_line(text)))
+
+
+def link(text: str, url: str | None) -> str:
+    """`[text](url)` for a usable web address, else the escaped text alone."""
+    shown = re.sub(r"(?<!\\)([\[\]])", r"\\\1", escape(text))
+    target = safe_url(url)
+    return f"[{shown}]({target})" if target and len(target) <= LINKED_URL else shown
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL with the characters that would end a Markdown link encoded; None unless http(s)."""
+    url = (url or "").strip()
+    if not re.match(r"https?://[^\s/]", url, re.IGNORECASE):
+        return None
+    for char, code in (("(", "%28"), (")", "%29"), (" ", "%20"), ("<", "%3C"), (">", "%3E")):
+        url = url.replace(char, code)
+    return url
+
+
+def date_text(published: str | None) -> str:
+    """'7 Jun 2022' for a stored ISO date, 'undated' without one."""
+    if not published:
+        return "undated"
+    try:
+        moment = datetime.fromisoformat(published)
+    except ValueError:
+        return escape(published[:10])
+    return f"{moment.day} {moment:%b %Y}"
+
+
+def join_within(entries: Iterable[str], limit: int, sep: str = "\n") -> str:
+    """Whole entries while they fit; the first one is cut rather than nothing shown."""
+    text = ""
+    for entry in entries:
+        candidate = f"{text}{sep}{entry}" if text else entry
+        if len(candidate) > limit:
+            return text or cut(entry, limit)
+        text = candidate
+    return text
+
+
+def clip_content(text: str) -> str:
+    return cut(text, CONTENT)
+
+
+# --------------------------------------------------------------------------- limits
+
+
+def fit(embed: discord.Embed) -> discord.Embed:
+    """Cuts every part to its limit, then the description and, failing that, the last fields to 6000 in all."""
+    if embed.title:
+        embed.title = cut(embed.title, TITLE)
+    if embed.url and len(embed.url) > URL:
+        embed.url = None
+    if embed.description:
+        embed.description = cut(embed.description, DESCRIPTION)
+    if embed.footer.text:
+        embed.set_footer(text=cut(embed.footer.text, FOOTER), icon_url=embed.footer.icon_url)
+    if embed.author.name:
+        embed.set_author(name=cut(embed.author.name, AUTHOR), url=embed.author.url, icon_url=embed.author.icon_url)
+    fields = [(f.name, f.value, f.inline) for f in embed.fields][:FIELDS]
+    embed.clear_fields()
+    for name, value, inline in fields:
+        embed.add_field(name=cut(name or "\u200b", FIELD_NAME), value=cut(value or "—", FIELD_VALUE), inline=inline)
+    overflow = len(embed) - TOTAL
+    if overflow > 0 and embed.description:
+        embed.description = cut(embed.description, max(len(embed.description) - overflow, KEEP_DESCRIPTION))
+    while len(embed) > TOTAL and embed.fields:
+        embed.remove_field(len(embed.fields) - 1)
+    return embed
+
+
+def add_lines_as_fields(embed: discord.Embed, name: str, lines: Sequence[str]) -> None:
+    """Lines in as few fields as fit 1024 characters each; a line is never split across two."""
+    value = ""
+    for line in lines:
+        if value and len(value) + 1 + len(line) > FIELD_VALUE:
+            embed.add_field(name=name, value=value, inline=False)
+            name, value = "\u200b", ""
+        value = f"{value}\n{line}" if value else cut(line, FIELD_VALUE)
+    if value:
+        embed.add_field(name=name, value=value, inline=False)
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def source_line(n: int, title: str | None, url: str | None, outlet: str | None, published: str | None) -> str:
+    """`**1.** [Headline](url) — Outlet, 7 Jun 2022`"""
+    headline = link(cut(one_line(title) or "Untitled", HEADLINE), url)
+    return f"**{n}.** {headline} — {escape(cut(one_line(outlet), HEADLINE)) or 'unknown outlet'}, {date_text(published)}"
+
+
+def citation_line(citation: Citation) -> str:
+    return source_line(citation.n, citation.title, citation.url, citation.outlet, citation.published)
+
+
+def quote_line(sentence: str, n: int) -> str:
+    return f"> “{cut(escape(sentence), QUOTE)}” **[{n}]**"
+
+
+def answer_embed(answer: Answer) -> discord.Embed:
+    """The quoted sentences with their numbers, and the numbered sources with headline links."""
+    embed = discord.Embed(title=cut(escape(answer.question) or "Your question", TITLE), colour=COLOUR)
+    footer = filters_note(answer.filters, answer.window)
+    if footer:
+        embed.set_footer(text=footer)
+    add_lines_as_fields(embed, "Sources", [citation_line(c) for c in answer.citations])
+    if answer.abstained:
+        embed.description = NOTHING_FOUND
+    else:
+        room = min(DESCRIPTION, TOTAL - len(embed))
+        embed.description = join_within([quote_line(s, n) for s, n in answer.quotes], room)
+    return fit(embed)
+
+
+def filters_note(filters: dict, window: str | None) -> str:
+    """'Searched the week of …; since 1 Feb 2022; outlets: Reuters' from an answer's filters."""
+    parts = [f"Searched {window}"] if window else []
+    for key, word in (("since", "since"), ("until", "before")):
+        if filters.get(key):
+            parts.append(f"{word} {date_text(filters[key])}")
+    if filters.get("outlets"):
+        parts.append("outlets: " + ", ".join(filters["outlets"]))
+    return one_line("; ".join(parts))
+
+
+# --------------------------------------------------------------------------- search results
+
+
+def result_entry(n: int, result: Result) -> str:
+    lines = [source_line(n, result.title, result.url, result.outlet, result.published)]
+    if result.passages:
+        lines.append(f"> {cut(escape(result.passages[0].text), SNIPPET)}")
+    return "\n".join(lines)
+
+
+def results_pages(response: SearchResponse, page_size: int = 5) -> list[discord.Embed]:
+    """One embed per `page_size` results, numbered across pages; one 'no results' page when empty."""
+    title = cut(f"Search: {escape(response.query)}", TITLE)
+    window = response.window.describe() if response.window else None
+    if not response.results:
+        return [fit(discord.Embed(title=title, description=NO_RESULTS, colour=COLOUR))]
+    starts = range(0, len(response.results), page_size)
+    pages = []
+    for page, start in enumerate(starts, 1):
+        entries = [result_entry(start + i + 1, r) for i, r in enumerate(response.results[start : start + page_size])]
+        embed = discord.Embed(title=title, description=join_within(entries, DESCRIPTION, "\n\n"), colour=COLOUR)
+        note = filters_note(response.filters.to_json(), window)
+        embed.set_footer(text=f"Page {page} of {len(starts)}" + (f" · {note}" if note else ""))
+        pages.append(fit(embed))
+    return pages
+
+
+# --------------------------------------------------------------------------- articles
+
+
+def recent_embed(rows: Sequence[dict], outlet: str | None = None) -> discord.Embed:
+    """Articles newest first, one source line each."""
+    title = "Most recent articles" + (f" from {escape(outlet)}" if outlet else "")
+    lines = [source_line(n, r.get("title"), r.get("url"), r.get("outlet"), r.get("published")) for n, r in enumerate(rows, 1)]
+    description = join_within(lines, DESCRIPTION) if lines else NO_RESULTS
+    return fit(discord.Embed(title=cut(title, TITLE), description=description, colour=COLOUR))
+
+
+def opening_paragraph(text: str | None) -> str:
+    """The first non-blank paragraph, cut at a sentence end."""
+    paragraphs = [p for p in re.split(r"\n\s*\n|\r\n\s*\r\n", text or "") if p.strip()]
+    return cut(escape(paragraphs[0]), OPENING) if paragraphs else ""
+
+
+def article_embed(row: dict) -> discord.Embed:
+    """Headline (linked), outlet, date, authors, link and opening paragraph of one stored article."""
+    url = safe_url(row.get("url"))
+    embed = discord.Embed(
+        title=cut(escape(row.get("title")) or "Untitled", TITLE),
+        url=url if url and len(url) <= URL else None,
+        description=opening_paragraph(row.get("text")) or "(no text)",
+        colour=COLOUR,
+    )
+    embed.add_field(name="Outlet", value=escape(row.get("outlet")) or "unknown", inline=True)
+    embed.add_field(name="Published", value=date_text(row.get("published")), inline=True)
+    if row.get("authors"):
+        embed.add_field(name="Authors", value=escape(", ".join(row["authors"])), inline=True)
+    if url:
+        embed.add_field(name="Link", value=link("Read the article", url) if len(url) <= LINKED_URL else cut(url, FIELD_VALUE), inline=False)
+    return fit(embed)
+
+
+def article_missing_embed(url: str) -> discord.Embed:
+    return fit(discord.Embed(title="Not in the archive", description=f"No stored article has the address {escape(url)}.", colour=COLOUR))
+
+
+# --------------------------------------------------------------------------- status
+
+
+def moment_text(iso: str | None) -> str:
+    """Discord's local-time rendering of a stored UTC moment, with how long ago."""
+    if not iso:
+        return "never"
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return escape(iso)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return f"{format_dt(moment, 'f')} ({format_dt(moment, 'R')})"
+
+
+def status_embed(stats: dict) -> discord.Embed:
+    """Counts, coverage, outlets, last ingest, index build and model from `Archive.stats()`."""
+    embed = discord.Embed(title="Archive status", colour=COLOUR)
+    embed.add_field(name="Articles", value=f"{stats.get('articles', 0):,}", inline=True)
+    embed.add_field(name="Chunks", value=f"{stats.get('chunks', 0):,}", inline=True)
+    embed.add_field(name="Vectors", value=f"{stats.get('vectors', 0):,}", inline=True)
+    coverage = f"{date_text(stats.get('published_from'))} – {date_text(stats.get('published_to'))}"
+    embed.add_field(name="Coverage", value=coverage if stats.get("published_from") else "no dated articles", inline=False)
+    outlets = stats.get("outlets") or {}
+    listed = [f"{escape(name)} ({n:,})" for name, n in outlets.items()]
+    embed.add_field(name=f"Outlets ({len(outlets):,})", value=join_within(listed, FIELD_VALUE, ", ") or "none", inline=False)
+    embed.add_field(name="Last ingest", value=moment_text(stats.get("last_ingest")), inline=False)
+    build = stats.get("index_build_id") or "built by ingest"
+    built = moment_text(stats.get("index_built_at") or stats.get("index_updated_at"))
+    embed.add_field(name="Index", value=f"{escape(stats.get('index_kind')) or 'none'}, {escape(build)}, {built}", inline=False)
+    dimension = stats.get("embedding_dimension")
+    model = escape(stats.get("embedding_model")) or "none yet"
+    embed.add_field(name="Model", value=f"{model} ({dimension} dimensions)" if dimension else model, inline=False)
+    if stats.get("problems"):
+        add_lines_as_fields(embed, "Needs attention", [escape(p) for p in stats["problems"]])
+    return fit(embed)
+
+
+# --------------------------------------------------------------------------- short texts
+
+
+def cooldown_text(retry_at: datetime) -> str:
+    return f"One question at a time: you can ask again {format_dt(retry_at, 'R')}."
+
+
+def progress_text(stage: str, done: int = 0, total: int = 0) -> str:
+    if not total:
+        return f"Reindexing: {escape(stage)}…"
+    return f"Reindexing: {escape(stage)} {done:,}/{total:,} ({100 * done // total}%)…"
+
+
+def reindex_done_text(chunks: int, seconds: float) -> str:
+    return f"Reindex done: {chunks:,} chunks embedded in {seconds:,.1f} s."
+
+
+def bad_date_text(value: object) -> str:
+    return clip_content(f"“{escape(str(value))}” is not a date I can read; try 2022-02-07 or “7 February 2022”.")

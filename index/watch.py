@@ -1,0 +1,230 @@
+"""Watching feeds: each poll fetches and ingests only the items a feed never showed before, and
+`to_announce` decides which of them are news worth posting.
+
+One `Watcher` serves both `newsbot watch` and the bot's event loop: fetching is async (one
+`Fetcher`, its limits shared by every feed) and the archive's blocking writes run in a thread.
+Items are remembered per feed in `feed_items` only after they are stored, so a poll that dies
+half-way is simply redone; an item whose page keeps failing is given up after a few polls.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from index.archive import Archive, ArchiveBusy
+from index.article import Article, ReadProblem, article_key
+from index.fetch import Fetcher, FetchSettings
+from index.readers.feeds import FeedItem, _item_article, parse_feed
+from index.store import Store, now_iso
+from index.urls import canonical_url
+
+log = logging.getLogger(__name__)
+
+ANNOUNCE_LIMIT = 10
+MAX_ATTEMPTS = 3  # polls in which a failing item is tried before it is given up
+T = TypeVar("T")
+
+
+@dataclass
+class Announcement:
+    """What to post about one poll: these articles, then "and N more"."""
+
+    articles: list[dict[str, Any]] = field(default_factory=list)
+    more: int = 0
+
+    def lines(self) -> list[str]:
+        lines = [_headline(article) for article in self.articles]
+        return lines + ([f"…and {self.more} more"] if self.more else [])
+
+
+def _headline(article: dict[str, Any]) -> str:
+    outlet = f" — {article['outlet']}" if article.get("outlet") else ""
+    url = f" <{article['url']}>" if article.get("url") else ""
+    return f"**{article.get('title') or 'Untitled'}**{outlet}{url}"
+
+
+def to_announce(new: Iterable[dict[str, Any]], limit: int = ANNOUNCE_LIMIT) -> Announcement:
+    """The articles of a poll worth announcing, at most `limit`. A feed's first poll announces
+    nothing (its whole backlog would flood the channel), nor does a story already in the
+    archive; a story several feeds brought in the same poll is announced once."""
+    fresh: list[dict[str, Any]] = []
+    stories: set[int] = set()
+    for article in new:
+        story = article.get("group_id") or article["id"]
+        if article["first_poll"] or article["known_story"] or story in stories:
+            continue
+        stories.add(story)
+        fresh.append(article)
+    return Announcement(fresh[:limit], max(0, len(fresh) - limit))
+
+
+def item_key(item: FeedItem) -> str:
+    """How a feed names its item: its GUID, else its link, else its content."""
+    if item.source_id:
+        return item.source_id
+    if item.url:
+        return canonical_url(item.url)
+    return "sha256:" + hashlib.sha256(f"{item.title}\n{item.text}".encode()).hexdigest()
+
+
+class Watcher:
+    """Polls `feeds` into `archive`; `problems` holds what the last poll could not read."""
+
+    def __init__(self, archive: Archive, feeds: Sequence[str], settings: FetchSettings | None = None) -> None:
+        self.archive = archive
+        self.feeds = list(feeds)
+        self.settings = settings
+        self.problems: list[ReadProblem] = []
+        self._fetcher: Fetcher | None = None
+        self._writing = asyncio.Lock()  # one ingest at a time: the archive has one writer
+
+    async def __aenter__(self) -> Watcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._fetcher is not None:
+            await self._fetcher.aclose()
+            self._fetcher = None
+
+    @property
+    def fetcher(self) -> Fetcher:
+        if self._fetcher is None:  # made on first use, inside the event loop that will use it
+            self._fetcher = Fetcher(self.settings)
+        return self._fetcher
+
+    async def poll_once(self) -> list[dict[str, Any]]:
+        """Fetches every feed once; returns the articles this poll stored, each with `feed`,
+        `first_poll` and `known_story` for `to_announce`."""
+        self.problems = []
+        polls = await asyncio.gather(*(self._poll_feed(feed) for feed in self.feeds))
+        return [article for found in polls for article in found]
+
+    async def run(self, minutes: float, on_poll: Callable[[list[dict[str, Any]]], Awaitable[None]]) -> None:
+        """Polls every `minutes` until cancelled; a failed poll is logged and the next one goes on."""
+        while True:
+            try:
+                await on_poll(await self.poll_once())
+            except Exception:  # a feed or the disk misbehaving must not end the watch
+                log.exception("polling the feeds failed")
+            await asyncio.sleep(minutes * 60)
+
+    async def _poll_feed(self, feed: str) -> list[dict[str, Any]]:
+        result = await self.fetcher.fetch(feed)
+        if not result.ok:
+            self.problems.append(ReadProblem(feed, result.error or "fetch failed"))
+            return []
+        items, problems = parse_feed(result.content, result.final_url, result.content_type)
+        if not items:
+            self.problems.extend(problems)
+            return []
+        first = await self._in_archive(is_new_feed, feed)
+        fresh = await self._in_archive(unseen_items, feed, items)
+        self.problems.extend(ReadProblem(i.url or feed, i.date_problem) for i in fresh if i.date_problem)
+        found = await asyncio.gather(*(_item_article(item, self.fetcher, result.final_url) for item in fresh))
+        return await self._store(feed, fresh, found, first)
+
+    async def _store(self, feed: str, items: list[FeedItem], found: list[Article | ReadProblem], first: bool) -> list[dict[str, Any]]:
+        self.problems.extend(f for f in found if isinstance(f, ReadProblem))
+        async with self._writing:
+            try:
+                return await asyncio.to_thread(self._ingest, feed, items, found, first)
+            except ArchiveBusy as busy:
+                self.problems.append(ReadProblem(feed, f"not stored, retried next poll: {busy}"))
+                return []
+
+    def _ingest(self, feed: str, items: list[FeedItem], found: list[Article | ReadProblem], first: bool) -> list[dict[str, Any]]:
+        """In a worker thread: stores the articles, then remembers the items as seen."""
+        articles = [f for f in found if isinstance(f, Article)]
+        with self.archive.lock:
+            known = {key for key in map(article_key, articles) if self.archive.store.find_article(key)}
+        new_ids = self.archive.ingest(articles, progress=False).new_article_ids if articles else []
+        with self.archive.lock, self.archive.store.db.conn:
+            remember_items(self.archive.store, feed, items, found)
+            return describe_new(self.archive.store, new_ids, known, feed, first)
+
+    async def _in_archive(self, action: Callable[..., T], *args: Any) -> T:
+        def locked() -> T:
+            with self.archive.lock:
+                return action(self.archive.store, *args)
+
+        return await asyncio.to_thread(locked)
+
+
+def is_new_feed(store: Store, feed: str) -> bool:
+    return store.db.execute("SELECT 1 FROM watched_feeds WHERE url = ?", [feed]).fetchone() is None
+
+
+def unseen_items(store: Store, feed: str, items: list[FeedItem]) -> list[FeedItem]:
+    """Items never stored from this feed; failed ones again until MAX_ATTEMPTS."""
+    unique = {item_key(item): item for item in items}  # a feed listing one item twice fetches it once
+    seen = _seen(store, feed, list(unique))
+    return [
+        item for key, item in unique.items()
+        if key not in seen or (seen[key][0] is None and seen[key][1] < MAX_ATTEMPTS)
+    ]
+
+
+def _seen(store: Store, feed: str, keys: list[str]) -> dict[str, tuple[int | None, int]]:
+    """item key → (article id, attempts) for the keys this feed showed before."""
+    seen: dict[str, tuple[int | None, int]] = {}
+    for start in range(0, len(keys), 900):  # SQLite's limit on bound parameters
+        part = keys[start : start + 900]
+        rows = store.db.execute(
+            f"SELECT item, article_id, attempts FROM feed_items WHERE feed = ? AND item IN ({','.join('?' * len(part))})",
+            [feed, *part],
+        )
+        seen.update({row[0]: (row[1], row[2]) for row in rows})
+    return seen
+
+
+def remember_items(store: Store, feed: str, items: list[FeedItem], found: list[Article | ReadProblem]) -> None:
+    now = now_iso()
+    for item, outcome in zip(items, found):
+        article_id, error = _outcome(store, outcome)
+        store.db.execute(
+            "INSERT INTO feed_items (feed, item, article_id, attempts, last_error, seen_at) VALUES (?, ?, ?, 1, ?, ?) "
+            "ON CONFLICT (feed, item) DO UPDATE SET article_id = excluded.article_id, "
+            "attempts = attempts + 1, last_error = excluded.last_error, seen_at = excluded.seen_at",
+            [feed, item_key(item), article_id, error, now],
+        )
+    store.db.execute(
+        "INSERT INTO watched_feeds (url, first_polled_at, last_polled_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (url) DO UPDATE SET last_polled_at = excluded.last_polled_at",
+        [feed, now, now],
+    )
+
+
+def _outcome(store: Store, outcome: Article | ReadProblem) -> tuple[int | None, str | None]:
+    """The stored article an item became (an exact copy: its original), or why it did not."""
+    if isinstance(outcome, ReadProblem):
+        return None, outcome.reason
+    found = store.find_article(article_key(outcome))
+    return (found[0] if found else store.find_by_hash(outcome.content_hash)), None
+
+
+def describe_new(store: Store, ids: list[int], known: set[str], feed: str, first: bool) -> list[dict[str, Any]]:
+    """The poll's new articles as plain dicts; `known_story` when the archive had the story before."""
+    rows = store.articles(ids, with_text=False)
+    return [
+        {
+            "id": i, "url": rows[i]["url"], "title": rows[i]["title"], "outlet": rows[i]["outlet"],
+            "published": rows[i]["published"], "group_id": rows[i]["group_id"], "feed": feed, "first_poll": first,
+            "known_story": rows[i]["key"] in known or _story_predates(store, rows[i]["group_id"], ids),
+        }
+        for i in ids
+    ]
+
+
+def _story_predates(store: Store, group_id: int | None, ids: list[int]) -> bool:
+    """Whether the group has a member this poll did not bring."""
+    if group_id is None:
+        return False
+    members = [row[0] for row in store.db.execute("SELECT id FROM articles WHERE group_id = ?", [group_id])]
+    return any(member not in ids for member in members)
