@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 # a question from the bundled sample archive in the terminal.
 start: setup
 	$(BIN)/newsbot ingest samples --data-dir $(SAMPLE_DIR) --quiet
-	@if $(BIN)/python -c "from bot.settings import Settings; import sys; sys.exit(0 if Settings().discord_token else 1)"; then \
+	@set -e; if $(BIN)/python -c "from bot.settings import Settings; import sys; sys.exit(0 if Settings().discord_token else 1)"; then \
 		$(BIN)/newsbot run --data-dir $(SAMPLE_DIR); \
 	else \
 		echo "No DISCORD_TOKEN: answering from the sample archive in the terminal."; \

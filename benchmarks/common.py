@@ -139,3 +139,42 @@ def questions_with_worst_cases() -> list[dict]:
         + [{**q, "set": "unanswerable"} for q in unanswerable]
         + [{**q, "set": "long common words"} for q in long]
     )
+
+
+class StageClock:
+    """Wraps functions and methods so each call's milliseconds add up under a stage name.
+
+    `targets` maps a stage name to "module:attribute" or "module:Class.method"; the wrapper replaces
+    the attribute where callers look it up, so the real code path is what gets timed."""
+
+    def __init__(self, targets: dict[str, str]) -> None:
+        import importlib
+        from collections import defaultdict
+
+        self._fresh = lambda: defaultdict(float)
+        self.current = self._fresh()
+        for stage, target in targets.items():
+            module_name, _, attribute = target.partition(":")
+            owner = importlib.import_module(module_name)
+            *path, name = attribute.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            if hasattr(owner, name):  # a stage the code no longer has is simply not timed
+                setattr(owner, name, self._timed(stage, getattr(owner, name)))
+
+    def _timed(self, stage: str, fn):
+        import functools
+        import time
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.current[stage] += (time.perf_counter() - started) * 1000
+        return wrapper
+
+    def take(self) -> dict[str, float]:
+        taken, self.current = dict(self.current), self._fresh()
+        return taken

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import filler  # noqa: E402
 from benchmarks.common import command_line, md_table, questions_with_worst_cases, write_section  # noqa: E402
 from index.embedding import DEFAULT_MODEL, load_embedder  # noqa: E402
-from index.vectors import FLAT_LIMIT, VectorIndex, default_params  # noqa: E402
+from index.vectors import FLAT_LIMIT, IVF_CODES, VectorIndex, default_params  # noqa: E402
 
 K = 200  # the dense stage's candidates
 NPROBES = (8, 16, 32, 64, 128)
@@ -78,20 +78,15 @@ def removal_seconds(index: VectorIndex, ids: np.ndarray) -> float:
     return seconds
 
 
-def measure(size: str, queries: np.ndarray, hnsw_limit: int) -> tuple[int, list[list]]:
+def measure(size: str, queries: np.ndarray, hnsw_limit: int, bits: list[int]) -> tuple[int, list[list]]:
     ids, vectors = stage_vectors(size)
     truth = exact_top(vectors, ids, queries)
     flat = VectorIndex.create(vectors.shape[1])
     started = time.perf_counter()
     flat.add(ids, vectors)
     rows = [row("flat (exact)", flat, time.perf_counter() - started, queries, truth, removal_seconds(flat, ids))]
-    ivf = flat.converted("ivf")
-    ivf_remove = removal_seconds(ivf, ids)
-    for nprobe in NPROBES:
-        if nprobe <= ivf.params["nlist"]:
-            faiss.extract_index_ivf(ivf.index).nprobe = ivf.params["nprobe"] = nprobe
-            rows.append(row(f"IVF{ivf.params['nlist']},SQ8 nprobe={nprobe}", ivf, ivf.build_seconds, queries, truth, ivf_remove))
-    del ivf
+    for b in bits:
+        rows += ivf_rows(flat, b, ids, queries, truth)
     if len(ids) <= hnsw_limit:
         hnsw = flat.converted("hnsw")
         hnsw_remove = removal_seconds(hnsw, ids)
@@ -101,10 +96,23 @@ def measure(size: str, queries: np.ndarray, hnsw_limit: int) -> tuple[int, list[
     return len(ids), rows
 
 
+def ivf_rows(flat: VectorIndex, bits: int, ids: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> list[list]:
+    ivf = flat.converted("ivf", {"bits": bits})
+    ivf_remove = removal_seconds(ivf, ids)
+    rows = []
+    for nprobe in NPROBES:
+        if nprobe <= ivf.params["nlist"]:
+            faiss.extract_index_ivf(ivf.index).nprobe = ivf.params["nprobe"] = nprobe
+            name = f"IVF{ivf.params['nlist']},{IVF_CODES[bits]} nprobe={nprobe}"
+            rows.append(row(name, ivf, ivf.build_seconds, queries, truth, ivf_remove))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="corpus_5k,full,1m")
     parser.add_argument("--no-hnsw-above", type=int, default=400_000, help="HNSW builds take minutes per 100k here")
+    parser.add_argument("--bits", default="8", help="IVF codes to try: 8 (SQ8), 16 (SQfp16), 32 (Flat)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     faiss.omp_set_num_threads(2)
@@ -112,7 +120,7 @@ def main() -> None:
     queries = load_embedder(DEFAULT_MODEL).embed([q["question"] for q in questions])
     sections = []
     for size in args.sizes.split(","):
-        count, rows = measure(size, queries, args.no_hnsw_above)
+        count, rows = measure(size, queries, args.no_hnsw_above, [int(b) for b in args.bits.split(",")])
         table = md_table(["index", "build s", "bytes/chunk", "p50 ms", "p99 ms", "recall@10 vs exact", "remove 10 ids"], rows)
         print(f"\n{size}: {count:,} vectors\n{table}", flush=True)
         sections.append(f"**{size}: {count:,} vectors** (auto picks {default_params('ivf', count)} above {FLAT_LIMIT:,})\n\n{table}")

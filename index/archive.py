@@ -149,7 +149,7 @@ class Archive:
             self._prepare_writes()
             bar = tqdm(desc="reading", unit=" articles", disable=not progress)
             for batch in batched(items, STORE_BATCH):
-                with self.lock, self.store.db.conn:  # one transaction per batch
+                with self.lock, self.store.db.atomic():  # one transaction per batch
                     for item in batch:
                         self._ingest_one(item, report)
                 bar.update(len(batch))
@@ -206,7 +206,7 @@ class Archive:
         self._clean_leftovers()
         with self.lock:
             if dedup.ungrouped(self.store):
-                with self.store.db.conn:
+                with self.store.db.atomic():
                     dedup.backfill(self.store, self.config.dedup_threshold)
 
     def _clean_leftovers(self) -> None:
@@ -317,7 +317,7 @@ class Archive:
         total = store.count("articles")
         bar = tqdm(total=total, desc="chunking", unit=" articles", disable=not progress)
         for done, batch in enumerate(batched(store.iter_articles(), STORE_BATCH)):
-            with store.db.conn:
+            with store.db.atomic():  # one commit per batch, not one per statement
                 for row in batch:
                     self._chunk_into(store, row["id"], row["title"], row["text"])
             bar.update(len(batch))

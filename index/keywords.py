@@ -23,6 +23,10 @@ week weeks today yesterday month months year years recently last this past new n
 """.split())
 WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 MAX_TERMS = 8
+# Chunks the keyword query may match in all: BM25 scores every match, so a question of common words
+# OR-ed together costs in proportion to their document counts (docs/benchmarks.md, 1M chunks). A term
+# found in that many chunks adds little to the ranking anyway.
+MAX_POSTINGS = 50_000
 _stemmer = snowballstemmer.stemmer("porter")  # the same algorithm as FTS5's porter tokenizer
 
 
@@ -37,15 +41,24 @@ def stem(term: str) -> str:
     return _stemmer.stemWord(term)
 
 
-def rarest_terms(conn: sqlite3.Connection, terms: list[str], limit: int = MAX_TERMS) -> list[str]:
-    """The `limit` terms found in fewest chunks; terms the archive never uses are dropped."""
+def rarest_terms(
+    conn: sqlite3.Connection, terms: list[str], limit: int = MAX_TERMS, max_postings: int = MAX_POSTINGS
+) -> list[str]:
+    """The `limit` terms found in fewest chunks, as many as match `max_postings` chunks in all;
+    terms the archive never uses are dropped."""
     stems = {t: stem(t) for t in terms}
     counts = {}
     for term, stemmed in stems.items():
         row = conn.execute("SELECT doc FROM chunks_fts_vocab WHERE term = ?", [stemmed]).fetchone()
         if row:
             counts[term] = row[0]
-    return sorted(counts, key=counts.get)[:limit]
+    chosen, total = [], 0
+    for term in sorted(counts, key=counts.get)[:limit]:
+        total += counts[term]
+        if total > max_postings:
+            break
+        chosen.append(term)
+    return chosen
 
 
 def match_expression(terms: list[str]) -> str | None:

@@ -26,6 +26,7 @@ FLAT_LIMIT = 100_000  # exact search's share of a query stays under ~10 ms below
 KINDS = ("flat", "ivf", "hnsw")
 TRAIN_PER_LIST = 50  # k-means sample per IVF list: faiss warns under 39; more costs build time
 SEARCH_PARAMS = {"ivf": "nprobe", "hnsw": "efSearch"}
+IVF_CODES = {8: "SQ8", 16: "SQfp16", 32: "Flat"}  # bits per dimension stored
 
 Params = dict[str, int]
 
@@ -43,7 +44,7 @@ def parse_setting(setting: str) -> tuple[str, Params]:
 
 
 def _canonical(key: str) -> str:
-    names = {"nlist": "nlist", "nprobe": "nprobe", "m": "M", "efsearch": "efSearch", "efconstruction": "efConstruction"}
+    names = {"nlist": "nlist", "nprobe": "nprobe", "bits": "bits", "m": "M", "efsearch": "efSearch", "efconstruction": "efConstruction"}
     if key.lower() not in names:
         raise ValueError(f"unknown index parameter {key!r}")
     return names[key.lower()]
@@ -61,7 +62,7 @@ def default_params(kind: str, count: int) -> Params:
     """Build and search parameters for `count` vectors (nprobe/efSearch measured for recall@10 ≥ 0.98)."""
     if kind == "ivf":
         nlist = ivf_lists(count)
-        return {"nlist": nlist, "nprobe": max(8, min(nlist, nlist // 32))}
+        return {"nlist": nlist, "nprobe": max(8, min(nlist, nlist // 32)), "bits": 8}
     if kind == "hnsw":
         return {"M": 32, "efConstruction": 40, "efSearch": 64}
     return {}
@@ -78,7 +79,7 @@ def factory_string(kind: str, params: Params | None = None) -> str:
     if kind == "flat":
         return "IDMap2,Flat"
     if kind == "ivf":
-        return f"IVF{params.get('nlist', 1024)},SQ8"
+        return f"IVF{params.get('nlist', 1024)},{IVF_CODES[params.get('bits', 8)]}"
     if kind == "hnsw":
         return f"IDMap2,HNSW{params.get('M', 32)},Flat"
     raise ValueError(f"unknown index kind {kind!r}")
@@ -229,7 +230,8 @@ def _kind_of(index: faiss.Index) -> str:
 
 def _build_params(index: faiss.Index, kind: str) -> Params:
     if kind == "ivf":
-        return {"nlist": int(faiss.extract_index_ivf(index).nlist)}
+        ivf = faiss.extract_index_ivf(index)
+        return {"nlist": int(ivf.nlist), "bits": ivf.code_size * 8 // ivf.d}
     if kind == "hnsw":
         graph = _hnsw(index).hnsw
         return {"M": int(graph.nb_neighbors(1)), "efConstruction": int(graph.efConstruction)}

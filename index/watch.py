@@ -145,7 +145,7 @@ class Watcher:
         with self.archive.lock:
             known = {key for key in map(article_key, articles) if self.archive.store.find_article(key)}
         new_ids = self.archive.ingest(articles, progress=False).new_article_ids if articles else []
-        with self.archive.lock, self.archive.store.db.conn:
+        with self.archive.lock, self.archive.store.db.atomic():
             remember_items(self.archive.store, feed, items, found)
             return describe_new(self.archive.store, new_ids, known, feed, first)
 
