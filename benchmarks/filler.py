@@ -126,7 +126,7 @@ def corpus_5k() -> Path:
 def _ingest(folder: Path, embedder: StoredVectors, source: Path) -> float:
     archive = Archive(folder, FLAT, embedder=embedder)
     started = time.perf_counter()
-    archive.ingest(read_path(source), progress=True)
+    archive.ingest(read_path(source), progress=False)
     archive.close()
     return time.perf_counter() - started
 
@@ -153,7 +153,7 @@ def stage_million(embedder: StoredVectors) -> Path:
         archive = Archive(folder, FLAT, embedder=embedder)
         added = add_filler(archive, MILLION)
         embedder.copies_only = True
-        archive.sync(progress=True)
+        archive.sync(progress=False)
         archive.close()
         facts = {**_done(full), "reuters_ingest_seconds": round(seconds, 1), "filler_chunks": added,
                  "reuters_real": embedder.real, "reuters_and_filler_copies": embedder.copied}

@@ -28,7 +28,8 @@ from index.archive import Archive, ArchiveBusy
 from index.dates import parse_date
 from index.search import Filters
 from index.search import search as search_archive
-from index.urls import canonical_url
+from index.watch import Watcher, to_announce
+from index.browse import find_article, outlet_names, recent_articles
 
 log = logging.getLogger(__name__)
 
@@ -98,39 +99,6 @@ def query_filters(since: datetime | None = None, until: datetime | None = None, 
     if until is not None and until == until.replace(hour=0, minute=0, second=0, microsecond=0):
         until += timedelta(days=1)
     return Filters(since=since, until=until, outlets=[outlet] if outlet else [], as_of=datetime.now(timezone.utc))
-
-
-# --------------------------------------------------------------------------- archive queries (run in workers)
-
-
-def outlet_names(archive: Archive, typed: str, limit: int = 25) -> list[str]:
-    """Distinct outlets containing `typed`, those with most articles first."""
-    pattern = "%" + re.sub(r"([\\%_])", r"\\\1", typed.strip()) + "%"
-    with archive.lock:
-        rows = archive.store.db.execute(
-            "SELECT outlet FROM articles WHERE outlet LIKE ? ESCAPE '\\' GROUP BY outlet ORDER BY count(*) DESC LIMIT ?",
-            [pattern, limit],
-        ).fetchall()
-    return [row[0] for row in rows]
-
-
-def recent_articles(archive: Archive, count: int, outlet: str | None = None) -> list[dict]:
-    where, args = ("AND outlet = ?", [outlet]) if outlet else ("", [])
-    with archive.lock:
-        return list(archive.store.db.query(
-            f"SELECT url, title, outlet, published FROM articles WHERE published IS NOT NULL {where} "
-            "ORDER BY published DESC LIMIT ?",
-            [*args, count],
-        ))
-
-
-def find_article(archive: Archive, url: str) -> dict | None:
-    """The stored article at `url`, matched as given or by its canonical form."""
-    with archive.lock:
-        row = archive.store.db.execute(
-            "SELECT id FROM articles WHERE key = ? OR url = ? LIMIT 1", [canonical_url(url), url.strip()]
-        ).fetchone()
-        return archive.store.article(row[0]) if row else None
 
 
 # --------------------------------------------------------------------------- interaction helpers
@@ -280,6 +248,7 @@ class NewsBot(commands.Bot):
         self.pagers: weakref.WeakSet[Pager] = weakref.WeakSet()
         self.pager_timeout = PAGER_TIMEOUT
         self.progress_every = PROGRESS_EVERY
+        self.background: asyncio.Task | None = None
 
     @property
     def archive(self) -> Archive:
@@ -290,6 +259,34 @@ class NewsBot(commands.Bot):
     async def setup_hook(self) -> None:
         await self.add_cog(Questions(self))
         await self.add_cog(SlashCommands(self))
+        if self._archive is not None:
+            self.background = asyncio.create_task(self.keep_archive())
+
+    async def keep_archive(self) -> None:
+        """At start, embed chunks a crash left out; then, with feeds configured, watch them."""
+        try:
+            await self.in_worker(self.archive.repair)
+        except ArchiveBusy:
+            log.info("another process is writing to the archive; not repairing it now")
+        if not self.settings.feeds:
+            return
+        self.watcher = Watcher(self.archive, self.settings.feeds, self.settings.fetch_settings())
+        try:
+            await self.watcher.run(self.settings.watch_minutes, self.announce)
+        finally:
+            await self.watcher.aclose()
+
+    async def announce(self, new: list[dict]) -> None:
+        """New articles from the feeds, posted to ANNOUNCE_CHANNEL_ID (never a first poll's backlog)."""
+        announcement = to_announce(new, self.settings.announce_limit)
+        if not announcement.articles or not self.settings.announce_channel_id:
+            return
+        await self.wait_until_ready()
+        channel = self.get_channel(self.settings.announce_channel_id)
+        if channel is None:
+            log.warning("ANNOUNCE_CHANNEL_ID %s is not a channel this bot can see", self.settings.announce_channel_id)
+            return
+        await channel.send(embed=embeds.announcement_embed(announcement.articles, announcement.more), allowed_mentions=NO_MENTIONS)
 
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: questions are the Questions cog's."""
@@ -302,6 +299,8 @@ class NewsBot(commands.Bot):
         return await asyncio.get_running_loop().run_in_executor(self.workers, partial(func, *args))
 
     async def close(self) -> None:
+        if self.background is not None:
+            self.background.cancel()
         for pager in list(self.pagers):
             pager.stop()
         await super().close()

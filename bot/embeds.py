@@ -168,14 +168,20 @@ def add_lines_as_fields(embed: discord.Embed, name: str, lines: Sequence[str]) -
 # --------------------------------------------------------------------------- answers
 
 
-def source_line(n: int, title: str | None, url: str | None, outlet: str | None, published: str | None) -> str:
-    """`**1.** [Headline](url) — Outlet, 7 Jun 2022`"""
+def source_line(
+    n: int, title: str | None, url: str | None, outlet: str | None, published: str | None,
+    also_in: Sequence[str] = (),
+) -> str:
+    """`**1.** [Headline](url) — Outlet, 7 Jun 2022 · also in: AP, BBC`"""
     headline = link(cut(one_line(title) or "Untitled", HEADLINE), url)
-    return f"**{n}.** {headline} — {escape(cut(one_line(outlet), HEADLINE)) or 'unknown outlet'}, {date_text(published)}"
+    line = f"**{n}.** {headline} — {escape(cut(one_line(outlet), HEADLINE)) or 'unknown outlet'}, {date_text(published)}"
+    if also_in:
+        line += " · also in: " + escape(cut(", ".join(also_in), HEADLINE))
+    return line
 
 
 def citation_line(citation: Citation) -> str:
-    return source_line(citation.n, citation.title, citation.url, citation.outlet, citation.published)
+    return source_line(citation.n, citation.title, citation.url, citation.outlet, citation.published, citation.also_in)
 
 
 def quote_line(sentence: str, n: int) -> str:
@@ -212,7 +218,7 @@ def filters_note(filters: dict, window: str | None) -> str:
 
 
 def result_entry(n: int, result: Result) -> str:
-    lines = [source_line(n, result.title, result.url, result.outlet, result.published)]
+    lines = [source_line(n, result.title, result.url, result.outlet, result.published, result.also_in)]
     if result.passages:
         lines.append(f"> {cut(escape(result.passages[0].text), SNIPPET)}")
     return "\n".join(lines)
@@ -244,6 +250,14 @@ def recent_embed(rows: Sequence[dict], outlet: str | None = None) -> discord.Emb
     lines = [source_line(n, r.get("title"), r.get("url"), r.get("outlet"), r.get("published")) for n, r in enumerate(rows, 1)]
     description = join_within(lines, DESCRIPTION) if lines else NO_RESULTS
     return fit(discord.Embed(title=cut(title, TITLE), description=description, colour=COLOUR))
+
+
+def announcement_embed(rows: Sequence[dict], more: int = 0) -> discord.Embed:
+    """New articles from the watched feeds: one source line each, and how many more came."""
+    lines = [source_line(n, r.get("title"), r.get("url"), r.get("outlet"), r.get("published")) for n, r in enumerate(rows, 1)]
+    if more:
+        lines.append(f"…and {more} more")
+    return fit(discord.Embed(title="New in the archive", description=join_within(lines, DESCRIPTION), colour=COLOUR))
 
 
 def opening_paragraph(text: str | None) -> str:

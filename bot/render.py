@@ -10,7 +10,8 @@ def format_results(response: SearchResponse) -> str:
     lines = [f"Window: {response.window.describe()}"] if response.window else []
     for n, result in enumerate(response.results, 1):
         date = (result.published or "")[:10] or "undated"
-        lines.append(f"{n}. {result.title or 'Untitled'} — {result.outlet or 'unknown'}, {date}")
+        also = f" (also in: {', '.join(result.also_in)})" if result.also_in else ""
+        lines.append(f"{n}. {result.title or 'Untitled'} — {result.outlet or 'unknown'}, {date}{also}")
         if result.url:
             lines.append(f"   {result.url}")
         if result.passages:

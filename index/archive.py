@@ -202,12 +202,17 @@ class Archive:
             return 0
 
     def _prepare_writes(self) -> None:
-        """Under the writer lock: clears what crashed writers left and groups pre-grouping articles."""
+        """Under the writer lock: clears what crashed writers left, chunks articles stored without
+        chunks and groups articles stored before grouping existed."""
         self._clean_leftovers()
-        with self.lock:
+        with self.lock, self.store.db.atomic():
+            unchunked = self.store.db.execute(
+                "SELECT id, title, text FROM articles a WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.article_id = a.id)"
+            ).fetchall()
+            for article_id, title, text in unchunked:  # committed alone by versions before per-batch transactions
+                self._chunk_into(self.store, article_id, title, text)
             if dedup.ungrouped(self.store):
-                with self.store.db.atomic():
-                    dedup.backfill(self.store, self.config.dedup_threshold)
+                dedup.backfill(self.store, self.config.dedup_threshold)
 
     def _clean_leftovers(self) -> None:
         """A rebuild's unfinished database and index files no database names (call under the writer lock)."""

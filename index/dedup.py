@@ -76,8 +76,9 @@ def _best_match(store: Store, article_id: int, own: set[str], buckets: list[tupl
     texts = store.db.execute(
         f"SELECT id, text FROM articles WHERE id IN ({','.join('?' * len(candidates))})", candidates
     ).fetchall()
-    scored = sorted(((jaccard(own, shingles(text)), -i) for i, text in texts), reverse=True)
-    return -scored[0][1] if scored and scored[0][0] >= threshold else None
+    similarity = {i: jaccard(own, shingles(text)) for i, text in texts}
+    best = max(similarity, key=lambda i: (similarity[i], -i), default=None)  # on a tie, the oldest
+    return best if best is not None and similarity[best] >= threshold else None
 
 
 def _candidates(conn: sqlite3.Connection, article_id: int, buckets: list[tuple[int, int]]) -> list[int]:

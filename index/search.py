@@ -240,16 +240,24 @@ def fuse(
     best_dense: dict[int, float] = {}
     for c, s in dense:
         best_dense.setdefault(story_of[c], s)
+    results = []
+    for story, chunk_ids in _answering_chunks(rows, chunk_score, story_of).items():
+        row = rows[chunk_ids[0]]
+        score = _rrf(ranks[0].get(story), tuning.dense_weight, tuning) + _rrf(ranks[1].get(story), tuning.keyword_weight, tuning)
+        score *= time_prior(row.get("published"), window, filters, tuning)
+        passages = [Passage(c, rows[c]["chunk"].text, chunk_score[c]) for c in chunk_ids[: tuning.passages]]
+        results.append(Result(row["id"], row["url"], row["title"], row["outlet"], row["published"], score, best_dense.get(story, 0.0), passages))
+    return sorted(results, key=lambda r: r.score, reverse=True)
+
+
+def _answering_chunks(rows: dict[int, dict], chunk_score: dict[int, float], story_of: dict[int, int]) -> dict[int, list[int]]:
+    """Story → the candidate chunks of its newest version, best first (quotes are verbatim: one version's only)."""
     newest = _newest_versions(rows)
     by_story: dict[int, list[int]] = {}
     for c in sorted(chunk_score, key=chunk_score.get, reverse=True):
-        if rows[c]["id"] == newest[story_of[c]]:  # passages are quoted verbatim: only the answering version's
+        if rows[c]["id"] == newest[story_of[c]]:
             by_story.setdefault(story_of[c], []).append(c)
-    results = [
-        _story_result(rows, chunk_ids, chunk_score, ranks, story, best_dense.get(story, 0.0), filters, window, tuning)
-        for story, chunk_ids in by_story.items()
-    ]
-    return sorted(results, key=lambda r: r.score, reverse=True)
+    return by_story
 
 
 def _story(row: dict) -> int:
@@ -268,18 +276,6 @@ def _newest_versions(rows: dict[int, dict]) -> dict[int, int]:
 
 def _version_time(row: dict) -> tuple[str, int]:
     return (row.get("published") or row.get("ingested_at") or "", row["id"])
-
-
-def _story_result(
-    rows: dict[int, dict], chunk_ids: list[int], chunk_score: dict[int, float],
-    ranks: tuple[dict[int, int], dict[int, int]], story: int, dense: float,
-    filters: Filters, window: TimeWindow | None, tuning: Tuning,
-) -> Result:
-    row = rows[chunk_ids[0]]
-    score = _rrf(ranks[0].get(story), tuning.dense_weight, tuning) + _rrf(ranks[1].get(story), tuning.keyword_weight, tuning)
-    score *= time_prior(row.get("published"), window, filters, tuning)
-    passages = [Passage(c, rows[c]["chunk"].text, chunk_score[c]) for c in chunk_ids[: tuning.passages]]
-    return Result(row["id"], row["url"], row["title"], row["outlet"], row["published"], score, dense, passages)
 
 
 def _rrf(rank: int | None, weight: float, tuning: Tuning) -> float:

@@ -76,7 +76,7 @@ class Watcher:
 
     def __init__(self, archive: Archive, feeds: Sequence[str], settings: FetchSettings | None = None) -> None:
         self.archive = archive
-        self.feeds = list(feeds)
+        self.feeds = list(dict.fromkeys(feeds))  # a feed listed twice is polled once
         self.settings = settings
         self.problems: list[ReadProblem] = []
         self._fetcher: Fetcher | None = None
@@ -186,7 +186,7 @@ def _seen(store: Store, feed: str, keys: list[str]) -> dict[str, tuple[int | Non
 
 def remember_items(store: Store, feed: str, items: list[FeedItem], found: list[Article | ReadProblem]) -> None:
     now = now_iso()
-    for item, outcome in zip(items, found):
+    for item, outcome in zip(items, found, strict=True):
         article_id, error = _outcome(store, outcome)
         store.db.execute(
             "INSERT INTO feed_items (feed, item, article_id, attempts, last_error, seen_at) VALUES (?, ?, ?, 1, ?, ?) "

@@ -172,3 +172,21 @@ def test_watch_needs_feeds(run, monkeypatch):
     monkeypatch.delenv("NEWSBOT_FEEDS", raising=False)
     result = run("watch", "--once")
     assert result.exit_code == 1 and "NEWSBOT_FEEDS" in result.output
+
+
+async def test_run_polls_until_cancelled_and_survives_a_failing_poll(archive, site):
+    import asyncio
+
+    polls: list[int] = []
+
+    async def on_poll(new: list[dict]) -> None:
+        polls.append(len(new))
+        if len(polls) == 1:
+            raise RuntimeError("the channel is gone")  # logged; the watch goes on
+        if len(polls) == 3:
+            raise asyncio.CancelledError
+
+    async with watcher(archive, site) as watch:
+        with pytest.raises(asyncio.CancelledError):
+            await watch.run(0.001, on_poll)
+    assert polls == [4, 0, 0]
