@@ -332,8 +332,6 @@ def test_warc_pages_in_wrong_encodings_huge_headers_and_without_a_body(text: str
     assert sum(isinstance(i, ReadProblem) for i in items) >= len(BAD_PAGES)
 
 
-@pytest.mark.xfail(strict=True, reason="warc.py reports a page without an article by the archive's name only, "
-                   "not the page's URL (article_from_html gets source=the file); fix in _record_item")
 def test_a_warc_page_without_an_article_is_named_by_its_url() -> None:
     problems = [i for i in read_file(".warc.gz", warc(*BAD_PAGES)) if isinstance(i, ReadProblem)]
     assert all("a.example" in f"{p.source} {p.reason}" for p in problems) and problems

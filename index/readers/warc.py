@@ -107,7 +107,10 @@ def _record_item(record: ArcWarcRecord, source: str) -> Item | None:
     if len(body) > MAX_PAGE_BYTES:
         return ReadProblem(source, f"{uri}: page larger than {MAX_PAGE_BYTES} bytes")
     fallback = {"url": uri, "published": _warc_date(record)}
-    return article_from_html(body, uri, source=source, fallback={k: v for k, v in fallback.items() if v})
+    item = article_from_html(body, uri, source=source, fallback={k: v for k, v in fallback.items() if v})
+    if isinstance(item, ReadProblem) and uri:  # "file.warc.gz" alone would not say which page
+        item.source = f"{source} {uri}"
+    return item
 
 
 def _damage(record: ArcWarcRecord) -> str | None:
