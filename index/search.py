@@ -30,15 +30,15 @@ class Filters:
 
 @dataclass
 class Tuning:
-    """Fusion weights, tuned on the dev questions (docs/benchmarks.md)."""
+    """Fusion weights, tuned on the RealTimeQA dev questions (a small grid; docs/benchmarks.md)."""
 
-    rrf_k: float = 60.0
+    rrf_k: float = 30.0
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
     candidates: int = 200  # chunks fetched from each ranking
     window_boost: float = 1.0  # how much an article inside the question's window is preferred
-    recency_boost: float = 0.5  # preference for articles near `as_of` when no window is named
-    recency_days: float = 7.0  # how fast that preference fades
+    recency_boost: float = 1.0  # preference for articles near `as_of` when no window is named
+    recency_days: float = 14.0  # how fast that preference fades
     passages: int = 2
 
 
