@@ -77,8 +77,19 @@ def _month_window(name: str, year: str | None, now: datetime) -> tuple[datetime,
 
 
 def find_window(question: str, as_of: datetime | None = None) -> TimeWindow | None:
-    """The first time phrase in the question as a window, or None when it names no time."""
+    """The first time phrase in the question as a window, or None when it names no (past) time.
+
+    A window after `as_of` ("merge in 2024", asked in 2022) speaks of the future, not of when
+    articles were published, so it is ignored; a bare year only steers, since a year in a
+    question more often dates the event than the reporting."""
     now = (as_of or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    window = _find(question, now)
+    if window is None or (window.since is not None and window.since > now):
+        return None
+    return window
+
+
+def _find(question: str, now: datetime) -> TimeWindow | None:
     if m := SINCE.search(question):
         since, _ = _month_window(m.group(1), m.group(2), now)
         return TimeWindow(since, _day(now) + timedelta(days=1), m.group(0), strict=True)
@@ -87,7 +98,7 @@ def find_window(question: str, as_of: datetime | None = None) -> TimeWindow | No
         return TimeWindow(since, until, m.group(0), strict=True)
     if m := IN_YEAR.search(question):
         year = int(m.group(1))
-        return TimeWindow(datetime(year, 1, 1, tzinfo=timezone.utc), datetime(year + 1, 1, 1, tzinfo=timezone.utc), m.group(0), strict=True)
+        return TimeWindow(datetime(year, 1, 1, tzinfo=timezone.utc), datetime(year + 1, 1, 1, tzinfo=timezone.utc), m.group(0), strict=False)
     if m := DAYS_AGO.search(question):
         days = int(m.group(1))
         return TimeWindow(_day(now) - timedelta(days=days), _day(now) + timedelta(days=1), m.group(0), strict=True)
