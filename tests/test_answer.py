@@ -43,3 +43,10 @@ def test_json_schema(news_archive):
     assert set(data) == {"question", "answer", "citations", "abstained", "filters"}
     assert set(data["citations"][0]) == {"n", "url", "title", "outlet", "published", "quote", "also_in"}
     assert data["abstained"] is False and data["citations"][0]["outlet"] == "CNN"
+
+
+def test_the_answer_states_the_window_it_used(news_archive):
+    answer = ask(news_archive, "What did the Kremlin say about Macron in February 2022?")
+    assert answer.text.startswith("Searching in February 2022 (2022-02-01 to 2022-02-28).")
+    assert answer.citations and all(c.published.startswith("2022-02") for c in answer.citations)
+    assert answer.to_json()["filters"]["window"] == "in February 2022 (2022-02-01 to 2022-02-28)"
