@@ -245,12 +245,13 @@ def chat_command(data_dir, as_of):  # type: ignore[no-untyped-def]
 
 def discord_token(settings: Settings) -> str:
     if not settings.discord_token or not settings.discord_token.get_secret_value().strip():
-        raise click.ClickException("DISCORD_TOKEN is not set: put the bot token in .env (see docs/discord.md)")
+        raise click.ClickException("DISCORD_TOKEN is not set: put the bot token in .env (see the README, \"Run it in your Discord server\")")
     return settings.discord_token.get_secret_value().strip()
 
 
 def run_discord(action):  # type: ignore[no-untyped-def]
     """Discord's refusals are one line with the fix, never a traceback (and never the token)."""
+    import aiohttp
     import discord
 
     try:
@@ -266,12 +267,14 @@ def run_discord(action):  # type: ignore[no-untyped-def]
         ) from None
     except discord.HTTPException as exc:
         raise click.ClickException(f"Discord refused the request: {exc.status} {exc.text}") from None
+    except (OSError, aiohttp.ClientError) as exc:  # no network, DNS, TLS: say so in one line
+        raise click.ClickException(f"cannot reach Discord: {exc}") from None
 
 
 @cli.command("run")
 @data_dir_option
 def run_command(data_dir: Path | None) -> None:
-    """Run the Discord bot until Ctrl-C (needs DISCORD_TOKEN; see docs/discord.md).
+    """Run the Discord bot until Ctrl-C (needs DISCORD_TOKEN; see the README's Discord section).
 
     It answers messages that mention it and, with ASK_CHANNEL_IDS, every message in those
     channels. Slash commands appear once registered with `newsbot sync-commands`."""

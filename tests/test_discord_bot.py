@@ -389,7 +389,7 @@ def fake_discord_in_thread() -> Iterator[FakeDiscord]:
 def test_run_without_token_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["run", "--data-dir", str(tmp_path / "data")])
     assert result.exit_code == 1
-    assert result.output == "Error: DISCORD_TOKEN is not set: put the bot token in .env (see docs/discord.md)\n"
+    assert result.output == "Error: DISCORD_TOKEN is not set: put the bot token in .env (see the README, \"Run it in your Discord server\")\n"
 
 
 def test_run_with_a_rejected_token_is_one_line_without_the_token(tmp_path: Path) -> None:
