@@ -97,7 +97,7 @@ def _copy_dir(source: Path, target: Path) -> Path:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     for path in source.iterdir():
-        if path.is_file() and not path.name.startswith(".") and not path.name.endswith((".tmp", "-journal")):
+        if path.is_file() and path.name != "complete" and not path.name.startswith(".") and not path.name.endswith((".tmp", "-journal")):
             shutil.copy2(path, target / path.name)
     return target
 

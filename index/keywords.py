@@ -23,10 +23,13 @@ week weeks today yesterday month months year years recently last this past new n
 """.split())
 WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 MAX_TERMS = 8
-# Chunks the keyword query may match in all: BM25 scores every match, so a question of common words
-# OR-ed together costs in proportion to their document counts (docs/benchmarks.md, 1M chunks). A term
-# found in that many chunks adds little to the ranking anyway.
-MAX_POSTINGS = 50_000
+# BM25 scores every chunk a term matches (~0.8 µs each), so a question of common words OR-ed
+# together costs in proportion to their document counts: 100+ ms at 1M chunks. A term in more than
+# COMMON_SHARE of the chunks adds little to the ranking and is dropped; MAX_POSTINGS bounds the
+# rest. On the full RealTimeQA corpus this kept hybrid R@10 (docs/benchmarks.md, "Keyword stage").
+COMMON_SHARE = 0.05
+COMMON_FLOOR = 10_000  # below this many chunks a term is cheap to score (~8 ms), however common
+MAX_POSTINGS = 60_000
 _stemmer = snowballstemmer.stemmer("porter")  # the same algorithm as FTS5's porter tokenizer
 
 
@@ -42,16 +45,15 @@ def stem(term: str) -> str:
 
 
 def rarest_terms(
-    conn: sqlite3.Connection, terms: list[str], limit: int = MAX_TERMS, max_postings: int = MAX_POSTINGS
+    conn: sqlite3.Connection, terms: list[str], limit: int = MAX_TERMS, max_postings: int = MAX_POSTINGS,
+    common_share: float = COMMON_SHARE,
 ) -> list[str]:
     """The `limit` terms found in fewest chunks, as many as match `max_postings` chunks in all;
-    terms the archive never uses are dropped."""
+    terms the archive never uses, or uses in more than `common_share` of its chunks, are dropped."""
     stems = {t: stem(t) for t in terms}
-    counts = {}
-    for term, stemmed in stems.items():
-        row = conn.execute("SELECT doc FROM chunks_fts_vocab WHERE term = ?", [stemmed]).fetchone()
-        if row:
-            counts[term] = row[0]
+    found = document_counts(conn, list(stems.values()))
+    common = max(common_share * found[None], COMMON_FLOOR)
+    counts = {term: found[stemmed] for term, stemmed in stems.items() if 0 < found[stemmed] <= common}
     chosen, total = [], 0
     for term in sorted(counts, key=counts.get)[:limit]:
         total += counts[term]
@@ -59,6 +61,30 @@ def rarest_terms(
             break
         chosen.append(term)
     return chosen
+
+
+# connection id → (connection, its total_changes then, stem → chunks containing it)
+_COUNTS: dict[int, tuple[sqlite3.Connection, int, dict[str | None, int]]] = {}
+
+
+def document_counts(conn: sqlite3.Connection, stems: list[str]) -> dict[str | None, int]:
+    """Chunks containing each stem, and under `None` all chunks. fts5vocab counts by walking the term's
+    whole posting list (~20 ns a chunk: 7 ms for a common word at 1M chunks), so counts are kept until
+    the connection writes; writes by other processes only make them slightly stale, which ranking
+    terms by rarity tolerates."""
+    entry = _COUNTS.get(id(conn))
+    if entry is None or entry[0] is not conn or entry[1] != conn.total_changes:
+        if len(_COUNTS) >= 8:  # connections come and go with archives (tests, rebuilds)
+            _COUNTS.clear()
+        entry = _COUNTS[id(conn)] = (conn, conn.total_changes, {})
+    cache = entry[2]
+    if None not in cache:
+        cache[None] = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+    for stemmed in stems:
+        if stemmed not in cache:
+            row = conn.execute("SELECT doc FROM chunks_fts_vocab WHERE term = ?", [stemmed]).fetchone()
+            cache[stemmed] = row[0] if row else 0
+    return {stemmed: cache[stemmed] for stemmed in [*stems, None]}
 
 
 def match_expression(terms: list[str]) -> str | None:

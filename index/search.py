@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
@@ -184,6 +186,18 @@ def embed_query(archive: Archive, query: str) -> np.ndarray:
     return archive.embedder.embed([query])[0]
 
 
+_EMBED_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embedding")
+
+
+def _embed_beside_keywords(archive: Archive, query: str) -> np.ndarray:
+    """In a pool thread with one intra-op torch thread (torch's count is per thread): on two cores,
+    two torch threads beside the keyword query run slower than one (docs/benchmarks.md, query latency)."""
+    torch = sys.modules.get("torch")  # only if the model uses it; never imported for other embedders
+    if torch is not None and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+    return embed_query(archive, query)
+
+
 def search(
     archive: Archive, query: str, k: int = 10, filters: Filters | None = None,
     tuning: Tuning | None = None, vector: np.ndarray | None = None,
@@ -192,9 +206,11 @@ def search(
     filters, tuning = filters or Filters(), tuning or Tuning()
     window = find_window(query, filters.as_of)
     where, args = _filter_sql(filters, window)
-    vector = embed_query(archive, query) if vector is None else vector
-    dense = _dense_filtered(archive, vector, tuning.candidates, filters, window, where, args, k)
+    # the model and SQLite both release the GIL: the question is embedded while the keyword query runs
+    embedding = _EMBED_POOL.submit(_embed_beside_keywords, archive, query) if vector is None else None
     keyword = keyword_candidates(archive, query, tuning.candidates, where, args)
+    vector = embedding.result() if embedding else vector
+    dense = _dense_filtered(archive, vector, tuning.candidates, filters, window, where, args, k)
     results = fuse(archive, dense, keyword, filters, window, tuning)[:k]
     with archive.lock:
         for result in results:

@@ -16,3 +16,13 @@ def test_terms_are_taken_rarest_first_until_their_matches_exceed_the_budget(arch
     assert found[0] == "zebra" and set(found) == set(terms)
     assert rarest_terms(conn, terms, max_postings=10) == ["zebra"]  # "common" alone matches 30 chunks
     assert rarest_terms(conn, ["common"], max_postings=10) == []
+
+
+def test_terms_in_most_chunks_are_dropped_once_the_archive_is_large(archive, monkeypatch):
+    import index.keywords as keywords
+
+    archive.ingest([make_article(n, text=f"Common words everywhere. Story about topic{n}.") for n in range(30)], progress=False)
+    conn = archive.store.db.conn
+    assert "common" in rarest_terms(conn, ["common", "story"])  # small archive: nothing is too common
+    monkeypatch.setattr(keywords, "COMMON_FLOOR", 0)
+    assert rarest_terms(conn, ["common", "topic3"]) == ["topic3"]
