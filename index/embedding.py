@@ -108,19 +108,25 @@ class StaticEmbedder:
 
     def __init__(self, name: str) -> None:
         from model2vec import StaticModel
+        from tokenizers import Tokenizer
 
         path = Path(name.removeprefix(STATIC_PREFIX)).expanduser()
         if not (path / "config.json").exists():
             raise ModelError(f"no model2vec model at {path} (a local folder is required; nothing is downloaded)")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.model = StaticModel.from_pretrained(path, normalize=True)
+        # a copy for chunking: the model's own tokenizer truncates at 512 tokens, which would leave
+        # everything after that uncounted and make the chunker's windows far too long
+        self.tokenizer = Tokenizer.from_str(self.model.tokenizer.to_str())
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
         self.name = name
         self.dimension = int(self.model.dim)
         self.max_tokens = 510  # what encode reads by default (512 with the special tokens)
         self.relevance_floor = RELEVANCE_FLOORS.get(name, DEFAULT_RELEVANCE_FLOOR)
 
     def token_spans(self, texts: list[str]) -> list[list[Span]]:
-        encoded = self.model.tokenizer.encode_batch(texts, add_special_tokens=False)
+        encoded = self.tokenizer.encode_batch(texts, add_special_tokens=False)
         return [list(e.offsets) for e in encoded]
 
     def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:

@@ -22,6 +22,7 @@ def static_model(tmp_path):
     tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     vectors = np.random.default_rng(0).standard_normal((len(words), 16)).astype(np.float32)
+    tokenizer.enable_truncation(512)  # as a distilled model's tokenizer comes
     StaticModel(vectors, tokenizer, normalize=True).save_pretrained(str(tmp_path / "m2v"))
     return f"model2vec:{tmp_path / 'm2v'}"
 
@@ -33,6 +34,7 @@ def test_a_static_model_is_selected_by_the_model_setting_and_embeds_unit_vectors
     assert vectors.shape == (2, 16) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     spans = embedder.token_spans(["story number"])[0]
     assert spans == [(0, 5), (6, 12)]
+    assert len(embedder.token_spans(["story " * 2000])[0]) == 2000  # chunking sees every token, untruncated
 
 
 def test_an_archive_ingests_and_searches_with_a_static_model(static_model, tmp_path):
