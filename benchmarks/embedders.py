@@ -14,6 +14,7 @@ archive built with that encoder (cached per model).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sqlite3
 import sys
 import time
@@ -206,15 +207,16 @@ def measure_all(texts: list[str], int8_quality: bool) -> tuple[list[list], list[
     int8_quality_found = quality(corpus_5k_archive(int8_embedder.name, int8_embedder)) if int8_quality else None
     static = StaticEmbedder(STATIC_MODEL)
     static_rate, _ = chunks_per_second(static.embed, texts, repeats=5)
-    wordllama = WordLlamaEmbedder()
-    wordllama_rate, _ = chunks_per_second(wordllama.embed, texts, repeats=5)
     results = [
         ("MiniLM, as the archive embeds (batch 32, calls of 512)", 384, base_rate, minilm_quality),
         (f"MiniLM, one length-sorted call, {threads} threads, batch {batch}", 384, tuned_rate, minilm_quality),
         (f"MiniLM int8 dynamic quantization (threads {threads}, batch {batch})", 384, int8_rate, int8_quality_found),
         ("model2vec distilled from MiniLM (PCA 256)", static.dimension, static_rate, quality(corpus_5k_archive(STATIC_MODEL))),
-        ("WordLlama l2_supercat 256", 256, wordllama_rate, quality(corpus_5k_archive(wordllama.name, wordllama))),
     ]
+    if importlib.util.find_spec("wordllama"):  # `pip install wordllama`: not a dependency of newsbot
+        wordllama = WordLlamaEmbedder()
+        wordllama_rate, _ = chunks_per_second(wordllama.embed, texts, repeats=5)
+        results.append(("WordLlama l2_supercat 256", 256, wordllama_rate, quality(corpus_5k_archive(wordllama.name, wordllama))))
     rows = [[name, dim, f"{rate:,.0f}", f"{rate / base_rate:.1f}×", *_quality_cells(q)] for name, dim, rate, q in results]
     abstentions = [f"Abstention with {name.split(' (')[0]}: {q['abstention']}" for name, _, _, q in results[2:] if q]
     notes = [
