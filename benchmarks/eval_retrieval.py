@@ -14,7 +14,6 @@ import argparse
 import json
 import statistics
 import sys
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 

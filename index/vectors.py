@@ -221,8 +221,6 @@ class VectorIndex:
             os.fsync(f.fileno())
         os.replace(tmp, path)
 
-    def nbytes_on_disk(self, path: Path) -> int:
-        return path.stat().st_size if path.exists() else 0
 
 
 def _kind_of(index: faiss.Index) -> str:

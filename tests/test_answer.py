@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from bot.answer import NOTHING_FOUND, Citation, ask
 
-from .conftest import NEWS
 
 
 def article_text(archive, url: str) -> str:

@@ -1,15 +1,12 @@
 """Ingest, idempotence, updates, rebuild and consistency, on real SQLite and FAISS files."""
 from __future__ import annotations
 
-import os
-import sqlite3
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from index.archive import Archive, ArchiveConfig, ArchiveError
-from index.article import ReadProblem
+from index.archive import Archive, ArchiveError
 from index.embedding import FakeEmbedder
 from index.readers import read_path
 from index.store import SCHEMA_VERSION
