@@ -4,7 +4,7 @@
 def __getattr__(name: str):  # type: ignore[no-untyped-def]
     """`from bot import create_bot`, imported lazily so the other commands do not load discord.py."""
     if name == "create_bot":
-        from bot.discord_app import create_bot
+        from bot.discord.app import create_bot
 
         return create_bot
     raise AttributeError(f"module 'bot' has no attribute {name!r}")

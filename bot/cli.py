@@ -278,7 +278,7 @@ def run_command(data_dir: Path | None) -> None:
 
     It answers messages that mention it and, with ASK_CHANNEL_IDS, every message in those
     channels. Slash commands appear once registered with `newsbot sync-commands`."""
-    from bot.discord_app import run_bot
+    from bot.discord.app import run_bot
 
     settings = Settings()
     token = discord_token(settings)
@@ -296,7 +296,7 @@ def sync_commands_command() -> None:
     globally (may take up to an hour to show). Run it after installing or upgrading newsbot."""
     import asyncio
 
-    from bot.discord_app import sync_commands
+    from bot.discord.app import sync_commands
 
     settings = Settings()
     token = discord_token(settings)

@@ -14,15 +14,24 @@ import discord
 import pytest
 from click.testing import CliRunner
 
-import bot.discord_app as app
 from bot import create_bot, embeds
 from bot.cli import cli
+from bot.discord import app
+from bot.discord.views import Pager
 from bot.settings import Settings
 from index.archive import Archive
 from index.article import Article
 from tests.conftest import make_article, utc
 from tests.fake_discord import (
-    FakeChannel, FakeDiscord, FakeMember, FakeRole, Intent, Op, new_snowflake, patch_discord, running_client,
+    FakeChannel,
+    FakeDiscord,
+    FakeMember,
+    FakeRole,
+    Intent,
+    Op,
+    new_snowflake,
+    patch_discord,
+    running_client,
 )
 from tests.test_embeds import assert_within_limits
 
@@ -235,7 +244,7 @@ async def test_search_pager_for_the_asker_only_and_disabled_on_expiry(
         async def broken(*args: Any) -> None:
             raise RuntimeError("view internals")
 
-        monkeypatch.setattr(app.Pager, "show", broken)
+        monkeypatch.setattr(Pager, "show", broken)
         failing = await fake_discord.send_component(fake_discord.reader, message_id, "pager:previous")
         apology = await fake_discord.wait_for_call("POST", failing.callback_path)
         data = apology.json["data"]
@@ -297,14 +306,15 @@ async def test_giant_article_still_fits_discord_limits(fake_discord: FakeDiscord
 async def test_slow_search_does_not_hold_up_other_interactions(
     fake_discord: FakeDiscord, news_archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_search = app.search_archive
+    async with running_bot(fake_discord, news_archive) as newsbot:
+        browse = newsbot.extensions["bot.discord.cogs.browse"]  # cogs are modules loaded per bot, patched there
+        real_search = browse.search_archive
 
-    def slow_search(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(1.0)
-        return real_search(*args, **kwargs)
+        def slow_search(*args: Any, **kwargs: Any) -> Any:
+            time.sleep(1.0)
+            return real_search(*args, **kwargs)
 
-    monkeypatch.setattr(app, "search_archive", slow_search)
-    async with running_bot(fake_discord, news_archive):
+        monkeypatch.setattr(browse, "search_archive", slow_search)
         slow = await fake_discord.send_interaction(fake_discord.reader, "search", {"query": "wheat"})
         quick_sent_at = time.monotonic()
         quick = await fake_discord.send_interaction(fake_discord.moderator, "status")
@@ -321,9 +331,10 @@ async def test_handler_exceptions_get_an_apology_and_are_logged(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("kaboom internals")
 
-    monkeypatch.setattr(app, "answer_question", broken)
-    caplog.set_level(logging.ERROR, logger="bot.discord_app")
-    async with running_bot(fake_discord, news_archive):
+    caplog.set_level(logging.ERROR, logger="bot.discord")
+    async with running_bot(fake_discord, news_archive) as newsbot:
+        for cog in ("questions", "ask"):  # cogs are modules loaded per bot, patched there
+            monkeypatch.setattr(newsbot.extensions[f"bot.discord.cogs.{cog}"], "answer_question", broken)
         asked = await mention(fake_discord, KREMLIN)
         assert (await reply_to(fake_discord, asked)).json["content"] == embeds.APOLOGY
         sent = await fake_discord.send_interaction(fake_discord.reader, "ask", {"question": KREMLIN})

@@ -1,0 +1,166 @@
+"""The discord.py Bot: resources in through the constructor, cogs loaded as extensions in setup_hook.
+
+Kept thin: what it shows is built by `bot.embeds`; archive work (embedding, search, SQLite)
+runs in a bounded pool of worker threads, never on the event loop."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import embeds
+from bot.discord.checks import Cooldown
+from bot.discord.options import DateOption
+from bot.discord.replies import NO_MENTIONS, apologise, tell
+from bot.settings import Settings
+from index.archive import Archive, ArchiveBusy
+from index.watch import Watcher, to_announce
+
+if TYPE_CHECKING:
+    from bot.discord.views import Pager
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+WORKERS = 3  # a rebuild may hold one for hours; questions share the rest (the archive's lock serialises SQLite)
+PAGER_TIMEOUT = 600.0  # under the 15 minutes an interaction token lives, so expired buttons can still be disabled
+PROGRESS_EVERY = 5.0  # seconds between edits of the reindex progress message (Discord rate-limits edits)
+# one module per cog, each with `async def setup(bot)`; this order is the order commands are synced in
+EXTENSIONS = (
+    "bot.discord.cogs.questions",
+    "bot.discord.cogs.ask",
+    "bot.discord.cogs.browse",
+    "bot.discord.cogs.admin",
+)
+
+
+def bot_intents(settings: Settings) -> discord.Intents:
+    """Messages in guilds and DMs. Message content is privileged, and mentions carry theirs anyway:
+    it is asked for only when ASK_CHANNEL_IDS makes every message there a question."""
+    return discord.Intents(
+        guilds=True, guild_messages=True, dm_messages=True, message_content=bool(settings.ask_channel_ids)
+    )
+
+
+class NewsTree(app_commands.CommandTree):
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        if isinstance(error, app_commands.TransformerError) and isinstance(error.transformer, DateOption):
+            await tell(interaction, embeds.bad_date_text(error.value))
+        elif isinstance(error, app_commands.CheckFailure):  # Refused, OnCooldown, guild_only
+            await tell(interaction, str(error))
+        else:
+            await apologise(interaction, getattr(error, "original", error), "command")
+
+
+class NewsBot(commands.Bot):
+    """Resources come in through the constructor (as in discord.py's advanced_startup example)."""
+
+    def __init__(self, settings: Settings, archive: Archive | None, *, owns_archive: bool = False, **options: Any) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=bot_intents(settings),
+            allowed_mentions=NO_MENTIONS,
+            tree_cls=NewsTree,
+            **options,
+        )
+        self.settings = settings
+        self._archive, self.owns_archive = archive, owns_archive
+        self.cooldown = Cooldown(settings.cooldown_seconds)
+        self.workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="newsbot-archive")
+        self.reindexing = asyncio.Lock()
+        self.pagers: weakref.WeakSet[Pager] = weakref.WeakSet()
+        self.pager_timeout = PAGER_TIMEOUT
+        self.progress_every = PROGRESS_EVERY
+        self.background: asyncio.Task | None = None
+
+    @property
+    def archive(self) -> Archive:
+        if self._archive is None:
+            raise RuntimeError("this bot was created without an archive (only to sync commands)")
+        return self._archive
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        if self._archive is not None:
+            self.background = asyncio.create_task(self.keep_archive())
+
+    async def keep_archive(self) -> None:
+        """At start, embed chunks a crash left out; then, with feeds configured, watch them."""
+        try:
+            await self.in_worker(self.archive.repair)
+        except ArchiveBusy:
+            log.info("another process is writing to the archive; not repairing it now")
+        if not self.settings.feeds:
+            return
+        self.watcher = Watcher(self.archive, self.settings.feeds, self.settings.fetch_settings())
+        try:
+            await self.watcher.run(self.settings.watch_minutes, self.announce)
+        finally:
+            await self.watcher.aclose()
+
+    async def announce(self, new: list[dict]) -> None:
+        """New articles from the feeds, posted to ANNOUNCE_CHANNEL_ID (never a first poll's backlog)."""
+        announcement = to_announce(new, self.settings.announce_limit)
+        if not announcement.articles or not self.settings.announce_channel_id:
+            return
+        await self.wait_until_ready()
+        channel = self.get_channel(self.settings.announce_channel_id)
+        if channel is None:
+            log.warning("ANNOUNCE_CHANNEL_ID %s is not a channel this bot can see", self.settings.announce_channel_id)
+            return
+        await channel.send(embed=embeds.announcement_embed(announcement.articles, announcement.more), allowed_mentions=NO_MENTIONS)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No prefix commands: questions are the Questions cog's."""
+
+    async def on_ready(self) -> None:
+        log.info("logged in as %s (%s) in %d guilds", self.user, getattr(self.user, "id", None), len(self.guilds))
+
+    async def in_worker(self, func: Callable[..., T], *args: Any) -> T:
+        """Archive work off the event loop, in the bounded pool."""
+        return await asyncio.get_running_loop().run_in_executor(self.workers, partial(func, *args))
+
+    async def close(self) -> None:
+        if self.background is not None:
+            self.background.cancel()
+        for pager in list(self.pagers):
+            pager.stop()
+        await super().close()
+        self.workers.shutdown(wait=False, cancel_futures=True)
+        if self.owns_archive and self._archive is not None:
+            self._archive.close()
+
+
+def create_bot(settings: Settings | None = None, archive: Archive | None = None, **options: Any) -> NewsBot:
+    """The bot, with the archive in `settings.data_dir` unless one is given (then the caller closes it)."""
+    settings = settings or Settings()
+    if archive is not None:
+        return NewsBot(settings, archive, **options)
+    return NewsBot(settings, Archive(settings.data_dir, settings.archive_config()), owns_archive=True, **options)
+
+
+def run_bot(settings: Settings, token: str, archive: Archive | None = None) -> None:
+    """Blocks until stopped (Ctrl-C); raises discord.LoginFailure when Discord rejects the token."""
+    create_bot(settings, archive).run(token, root_logger=True)
+
+
+async def sync_commands(settings: Settings, token: str) -> list[str]:
+    """Registers the slash commands: in DISCORD_GUILD_ID (at once) when set, else globally."""
+    async with NewsBot(settings, None) as bot:  # no archive: registering commands needs none
+        await bot.login(token)
+        guild = discord.Object(settings.discord_guild_id) if settings.discord_guild_id else None
+        if guild is not None:
+            bot.tree.copy_global_to(guild=guild)
+        synced = await bot.tree.sync(guild=guild)
+    return [command.name for command in synced]

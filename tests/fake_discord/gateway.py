@@ -1,0 +1,168 @@
+"""Fake Discord's gateway: websocket connections, IDENTIFY/RESUME, dispatch, reconnect control."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import time
+
+from aiohttp import WSMsgType, web
+
+from .payloads import (
+    GatewayFrame,
+    Intent,
+    Json,
+    Op,
+    _Connection,
+    _Session,
+    guild_create_payload,
+    member_payload,
+    ready_payload,
+)
+
+
+class GatewayServer:
+    """Gateway half of FakeDiscord (state lives in FakeDiscord.__init__)."""
+
+    # ----------------------------------------------------------------- gateway: connections
+
+    async def _handle_gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        self._connection_count += 1
+        conn = _Connection(self._connection_count, ws, dict(request.query))
+        self._connections.add(conn)
+        try:
+            await self._send(conn, {"op": Op.HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await self._on_frame(conn, json.loads(msg.data))
+        finally:
+            self._connections.discard(conn)
+            if self._live is conn:
+                self._live = None
+        return ws
+
+    async def _send(self, conn: _Connection, payload: Json) -> None:
+        if conn.ws.closed:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await conn.ws.send_str(json.dumps(payload))
+
+    async def _on_frame(self, conn: _Connection, frame: Json) -> None:
+        op, data = frame.get("op"), frame.get("d")
+        self.gateway_frames.append(GatewayFrame(op, data, conn.number, time.monotonic()))
+        self._notify()
+        if op == Op.HEARTBEAT:
+            await self._send(conn, {"op": Op.HEARTBEAT_ACK})
+        elif op == Op.IDENTIFY:
+            await self._on_identify(conn, data)
+        elif op == Op.RESUME:
+            await self._on_resume(conn, data)
+        elif op == Op.REQUEST_GUILD_MEMBERS:
+            await self._on_request_members(data)
+
+    async def _on_identify(self, conn: _Connection, data: Json) -> None:
+        if data.get("token") != self.token:
+            await conn.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        session = _Session(secrets.token_hex(16), int(data.get("intents", 0)), data.get("shard"))
+        self._session, conn.session, self._live = session, session, conn
+        await self._dispatch("READY", ready_payload(self.world, session.id, self.gateway_url, session.shard))
+        if session.intents & Intent.GUILDS:
+            await self._dispatch("GUILD_CREATE", guild_create_payload(self.guild))
+
+    async def _on_resume(self, conn: _Connection, data: Json) -> None:
+        session = self._session
+        if session is None or data.get("session_id") != session.id or data.get("token") != self.token:
+            await self._send(conn, {"op": Op.INVALID_SESSION, "d": False})
+            return
+        async with self._send_lock:
+            conn.session, self._live = session, conn
+            for event in session.log:
+                if event["s"] > (data.get("seq") or 0):
+                    await self._send(conn, event)
+            await self._dispatch_locked("RESUMED", {})
+
+    async def _on_request_members(self, data: Json) -> None:
+        query, user_ids = data.get("query", ""), {int(u) for u in data.get("user_ids") or []}
+        members = [
+            m for m in self.guild.members if (m.user.id in user_ids if user_ids else m.user.username.startswith(query))
+        ]
+        chunk: Json = {
+            "guild_id": str(self.guild.id),
+            "members": [member_payload(m) for m in members],
+            "chunk_index": 0,
+            "chunk_count": 1,
+        }
+        if "nonce" in data:
+            chunk["nonce"] = data["nonce"]
+        await self._dispatch("GUILD_MEMBERS_CHUNK", chunk)
+
+    # ----------------------------------------------------------------- gateway: dispatch
+
+    async def _dispatch(self, event: str, data: Json) -> None:
+        async with self._send_lock:
+            await self._dispatch_locked(event, data)
+
+    async def _dispatch_locked(self, event: str, data: Json) -> None:
+        session = self._session
+        if session is None:
+            raise RuntimeError("no gateway session: has the bot connected (IDENTIFY) yet?")
+        session.seq += 1
+        payload = {"op": Op.DISPATCH, "t": event, "s": session.seq, "d": data}
+        session.log.append(payload)
+        live = self._live
+        if live is not None and live.session is session:
+            await self._send(live, payload)
+
+    def _message_events_allowed(self, message: Json) -> bool:
+        intents = self._session.intents if self._session else 0
+        return bool(intents & (Intent.GUILD_MESSAGES if "guild_id" in message else Intent.DIRECT_MESSAGES))
+
+    def _as_seen_by_bot(self, message: Json) -> Json:
+        """Gateway copy: add the author's member; blank content without MESSAGE_CONTENT intent."""
+        seen = dict(message)
+        member = self.guild.member(int(message["author"]["id"])) if "guild_id" in message else None
+        if member is not None and "webhook_id" not in message:
+            seen["member"] = member_payload(member, with_user=False)
+        intents = self._session.intents if self._session else 0
+        bot_id = str(self.world.bot.id)
+        privileged = "guild_id" not in message or message["author"]["id"] == bot_id
+        mentioned = any(m["id"] == bot_id for m in message["mentions"])
+        if not (intents & Intent.MESSAGE_CONTENT or privileged or mentioned):
+            seen.update(content="", embeds=[], attachments=[], components=[])
+        return seen
+
+    async def _echo(self, event: str, message: Json) -> None:
+        """Dispatch the gateway event Discord sends for a message the bot itself created/edited."""
+        if self.echo_bot_messages and self._session is not None and self._message_events_allowed(message):
+            await self._dispatch(event, self._as_seen_by_bot(message))
+
+    # ----------------------------------------------------------------- test-side API: gateway control
+
+    async def force_reconnect(self, code: int = 4000) -> None:
+        """Close the bot's websocket with a resumable close code; it should RESUME."""
+        conn = self._live
+        if conn is None:
+            raise RuntimeError("no live gateway connection")
+        self._live = None
+        await conn.ws.close(code=code, message=b"fake-discord: forced reconnect")
+
+    async def request_reconnect(self) -> None:
+        """Send opcode 7 RECONNECT."""
+        if self._live is not None:
+            await self._send(self._live, {"op": Op.RECONNECT, "d": None})
+
+    async def invalidate_session(self, resumable: bool = False) -> None:
+        """Send opcode 9.  discord.py sleeps 5 s before a non-initial re-IDENTIFY."""
+        if self._live is not None:
+            await self._send(self._live, {"op": Op.INVALID_SESSION, "d": resumable})
+        if not resumable:
+            self._session = None
+
+    @property
+    def is_connected(self) -> bool:
+        return self._live is not None
+
