@@ -5,15 +5,10 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from collections.abc import (
-    Sequence,
-)
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import (
-    Any,
-    TypeVar,
-)
+from typing import Any, TypeVar
 
 from aiohttp import web
 

@@ -7,16 +7,9 @@ import math
 import re
 import secrets
 import time
-from collections.abc import (
-    Awaitable,
-    Callable,
-    Mapping,
-    Sequence,
-)
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import (
-    Any,
-)
+from typing import Any
 
 from aiohttp import web
 

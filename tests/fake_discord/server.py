@@ -7,16 +7,8 @@ import contextlib
 import secrets
 import socket
 import time
-from collections.abc import (
-    AsyncIterator,
-    Callable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
-from typing import (
-    Any,
-)
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from aiohttp import WSCloseCode, web
 
@@ -50,9 +42,7 @@ from .payloads import (
     new_snowflake,
     user_payload,
 )
-from .rest import (
-    RestApi,
-)
+from .rest import RestApi
 
 # --------------------------------------------------------------------------- the server
 
