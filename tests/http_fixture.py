@@ -24,6 +24,7 @@ CONTENT_TYPES = {
     ".txt": "text/plain",
 }
 PACED_ITEMS = 6
+LOOPBACK = ("127.0.0.1",)  # FetchSettings.allow for tests: the fetcher refuses loopback otherwise
 ROBOTS_TXT = "User-agent: *\nDisallow: /private/\n"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
