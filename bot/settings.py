@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     max_article_chars: int = Field(default=2_000_000, ge=1)  # NEWSBOT_MAX_ARTICLE_CHARS
     max_title_chars: int = Field(default=500, ge=10)  # NEWSBOT_MAX_TITLE_CHARS
     max_problems_per_file: int = Field(default=1000, ge=1)  # NEWSBOT_MAX_PROBLEMS_PER_FILE
+    max_warc_header_bytes: int = Field(default=1024**2, ge=1024)  # NEWSBOT_MAX_WARC_HEADER_BYTES
 
     feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)  # NEWSBOT_FEEDS: watched by `newsbot watch`
     watch_minutes: float = Field(default=15.0, gt=0)  # NEWSBOT_WATCH_MINUTES: between polls

@@ -137,7 +137,7 @@ def _is_document(stream: IO[bytes]) -> bool:
     """
     try:
         lines = [line for _, line in zip(range(2), _non_empty_lines(stream))]
-    except STREAM_ERRORS:
+    except (*STREAM_ERRORS, DecompressedTooLarge):
         return False  # the line reader reports where the file breaks
     if not lines:
         return False
@@ -211,6 +211,7 @@ def _blocks(stream: IO[bytes]) -> Iterator[bytes]:
     while block := read(BLOCK_BYTES):
         total += len(block)
         if limit is not None and total > limit:
+            yield block[: len(block) - (total - limit)]  # what fits is read, then the file stops
             raise DecompressedTooLarge(f"decompresses to over {limit} bytes")
         yield block
 
