@@ -232,7 +232,7 @@ def filters_note(filters: dict, window: str | None) -> str:
             parts.append(f"{word} {date_text(filters[key])}")
     if filters.get("outlets"):
         parts.append("outlets: " + ", ".join(filters["outlets"]))
-    return one_line("; ".join(parts))
+    return one_line(visible("; ".join(parts)))  # footers render no Markdown, links or mentions: nothing to escape
 
 
 # --------------------------------------------------------------------------- search results
