@@ -2,18 +2,24 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import logging
+import re
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from bot.settings import Settings
 from index.archive import Archive, ArchiveError, IngestReport
 from index.article import Article, ReadProblem
 
 EXIT_SKIPPED = 3
+MAX_K = 100
 
 
 def open_archive(data_dir: Path | None, settings: Settings | None = None) -> Archive:
@@ -29,10 +35,54 @@ data_dir_option = click.option(
 )
 
 
-@click.group()
+DISK_FULL = "the disk is full: nothing stored so far is lost; free some space and run the command again"
+# A Discord token: three base64url parts. Discord's error bodies can echo what was sent.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
+
+
+def redact(text: str, *secrets: str) -> str:
+    """Text safe to print: every given secret and anything shaped like a Discord token removed."""
+    for secret in filter(None, secrets):
+        text = text.replace(secret, "[redacted]")
+    return _TOKEN.sub("[redacted]", text)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
+
+
+class Guarded(click.Group):
+    """Every failure is one line: a bad setting, a full disk, or (logged in full) anything else."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except ValidationError as exc:
+            raise click.ClickException(f"bad setting: {_setting_error(exc)}") from None
+        except Exception as exc:
+            if is_disk_full(exc):
+                raise click.ClickException(DISK_FULL) from None
+            logging.getLogger(__name__).debug("unexpected failure", exc_info=True)
+            raise click.ClickException(redact(f"unexpected {type(exc).__name__}: {exc}")[:500]) from None
+
+
+def _setting_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    name = "_".join(str(part) for part in first.get("loc", ())).upper()
+    return f"NEWSBOT_{name}: {first.get('msg', 'invalid')}" if name else str(first.get("msg"))
+
+
+@click.group(cls=Guarded)
 @click.version_option(package_name="newsbot")
 def cli() -> None:
     """newsbot: answers questions about a news archive, in Discord or in the terminal."""
+    from index import limits
+
+    limits.configure(Settings().read_limits())
 
 
 def read_inputs(paths: tuple[str, ...], settings: Settings) -> Iterator[Article | ReadProblem]:
@@ -145,18 +195,18 @@ class DateType(click.ParamType):
     name = "date"
 
     def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
-        from index.dates import parse_date
+        from index.dates import parse_query_date
 
         try:
-            return parse_date(value)
-        except ValueError:
-            self.fail(f"{value!r} is not a date", param, ctx)
+            return parse_query_date(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def query_options(func):  # type: ignore[no-untyped-def]
     """The options `search` and `ask` share."""
     options = [
-        click.option("--k", default=5, show_default=True, help="How many articles."),
+        click.option("--k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="How many articles."),
         click.option("--since", type=DateType(), help="Only articles published on or after this date."),
         click.option("--until", type=DateType(), help="Only articles published before this date."),
         click.option("--outlet", "outlets", multiple=True, help="Only this outlet (repeatable)."),
@@ -206,7 +256,7 @@ def search_command(query, k, since, until, outlets, as_of, data_dir, as_json, ba
 def run_batch(archive: Archive, lines, k: int, defaults) -> None:  # type: ignore[no-untyped-def]
     from dataclasses import replace
 
-    from index.dates import parse_date
+    from index.dates import parse_query_date
     from index.search import search
 
     for number, line in enumerate(lines, 1):
@@ -214,11 +264,18 @@ def run_batch(archive: Archive, lines, k: int, defaults) -> None:  # type: ignor
             continue
         try:
             item = json.loads(line)
-            filters = replace(defaults, **{f: parse_date(item[f]) for f in ("as_of", "since", "until") if item.get(f)})
-            response = search(archive, item["query"], k=int(item.get("k", k)), filters=filters)
+            filters = replace(defaults, **{f: parse_query_date(item[f]) for f in ("as_of", "since", "until") if item.get(f)})
+            response = search(archive, str(item["query"]), k=batch_k(item.get("k", k)), filters=filters)
             click.echo(json.dumps(response.to_json(), ensure_ascii=False))
-        except (ValueError, KeyError, TypeError) as exc:
-            click.echo(json.dumps({"line": number, "error": str(exc)}))
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
+            click.echo(json.dumps({"line": number, "error": f"{type(exc).__name__}: {exc}"[:300]}))
+
+
+def batch_k(value: object) -> int:
+    """A batch line's k: a whole number from 1 to MAX_K, else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 1 <= value <= MAX_K:
+        raise ValueError(f"k must be a whole number from 1 to {MAX_K}, not {value!r}")
+    return int(value)
 
 
 @cli.command("ask")
@@ -249,7 +306,7 @@ def discord_token(settings: Settings) -> str:
     return settings.discord_token.get_secret_value().strip()
 
 
-def run_discord(action):  # type: ignore[no-untyped-def]
+def run_discord(action, token: str = ""):  # type: ignore[no-untyped-def]
     """Discord's refusals are one line with the fix, never a traceback (and never the token)."""
     import aiohttp
     import discord
@@ -266,9 +323,9 @@ def run_discord(action):  # type: ignore[no-untyped-def]
             "(Bot → Privileged Gateway Intents) or unset ASK_CHANNEL_IDS"
         ) from None
     except discord.HTTPException as exc:
-        raise click.ClickException(f"Discord refused the request: {exc.status} {exc.text}") from None
+        raise click.ClickException(redact(f"Discord refused the request: {exc.status} {exc.text}", token)[:500]) from None
     except (OSError, aiohttp.ClientError) as exc:  # no network, DNS, TLS: say so in one line
-        raise click.ClickException(f"cannot reach Discord: {exc}") from None
+        raise click.ClickException(redact(f"cannot reach Discord: {exc}", token)) from None
 
 
 @cli.command("run")
@@ -285,7 +342,7 @@ def run_command(data_dir: Path | None) -> None:
     archive = open_archive(data_dir, settings)
     run_or_exit(archive.require_compatible_model)
     try:
-        run_discord(lambda: run_bot(settings, token, archive))
+        run_discord(lambda: run_bot(settings, token, archive), token)
     finally:
         archive.close()
 
@@ -300,7 +357,7 @@ def sync_commands_command() -> None:
 
     settings = Settings()
     token = discord_token(settings)
-    names = run_discord(lambda: asyncio.run(sync_commands(settings, token)))
+    names = run_discord(lambda: asyncio.run(sync_commands(settings, token)), token)
     where = f"to guild {settings.discord_guild_id}" if settings.discord_guild_id else "globally"
     click.echo(f"synced {len(names)} commands {where}: {', '.join('/' + n for n in names)}")
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
 import discord
-from discord.utils import escape_markdown, escape_mentions, format_dt
+from discord.utils import format_dt
 
 from bot.answer import NOTHING_FOUND, Answer, Citation
 from index.search import Result, SearchResponse
@@ -78,9 +78,30 @@ def one_line(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
+# Zero-width, bidi-override and other invisible formatting characters: an article could hide text
+# with them or make a line read backwards ("gnp.exe" as "exe.png").
+INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+                       "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb]")
+# Every character Discord's Markdown gives a meaning to anywhere in a line; `<` starts every mention
+# (<@user>, <@&role>, <#channel>, </command:id>, <t:timestamp>), `[` every masked link.
+_MARKDOWN = re.compile(r"([\\*_~|`\[\]<>])")
+_LINE_START = re.compile(r"^([#>-])")
+_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
+_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):(?=//)")  # "https://…" in text would be a live link
+WORD_JOINER = "\u2060"
+
+
+def visible(text: str | None) -> str:
+    """The text without invisible and direction-override characters."""
+    return INVISIBLE.sub("", text or "")
+
+
 def escape(text: str | None) -> str:
-    """Archive or user text shown as typed: no Markdown, no mentions."""
-    return escape_mentions(escape_markdown(one_line(text)))
+    """Archive or user text shown as typed, inert: no Markdown, links, mentions or hidden characters."""
+    text = _MARKDOWN.sub(r"\\\1", one_line(visible(text)))
+    text = _LINE_START.sub(r"\\\1", text)
+    text = _MASS_MENTION.sub("@\u200b\\1", text)  # the zero-width space discord.py uses too
+    return _SCHEME.sub(rf"\1:{WORD_JOINER}", text)
 
 
 def link(text: str, url: str | None) -> str:
@@ -211,7 +232,7 @@ def filters_note(filters: dict, window: str | None) -> str:
             parts.append(f"{word} {date_text(filters[key])}")
     if filters.get("outlets"):
         parts.append("outlets: " + ", ".join(filters["outlets"]))
-    return one_line("; ".join(parts))
+    return one_line(visible("; ".join(parts)))  # footers render no Markdown, links or mentions: nothing to escape
 
 
 # --------------------------------------------------------------------------- search results

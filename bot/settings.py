@@ -1,6 +1,7 @@
 """The one settings object, read from the environment and `.env`."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -10,6 +11,7 @@ from typing_extensions import Annotated
 from index.archive import ArchiveConfig
 from index.embedding import DEFAULT_MODEL
 from index.fetch import FetchSettings
+from index.limits import ReadLimits
 
 
 class Settings(BaseSettings):
@@ -30,6 +32,23 @@ class Settings(BaseSettings):
     fetch_total: int = 10
     respect_robots: bool = True
     user_agent: str | None = None
+    # NEWSBOT_FETCH_ALLOW: hosts or networks fetched although private (your intranet); public ones need nothing
+    fetch_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    fetch_page_deadline: float = Field(default=60.0, gt=0)  # NEWSBOT_FETCH_PAGE_DEADLINE: seconds per page, all told
+    robots_ttl: float = Field(default=86_400.0, ge=0)  # NEWSBOT_ROBOTS_TTL: seconds a robots.txt is trusted
+    robots_error_ttl: float = Field(default=300.0, ge=0)  # NEWSBOT_ROBOTS_ERROR_TTL: before an unreachable one is retried
+    feed_max_items: int = Field(default=500, ge=1)  # NEWSBOT_FEED_MAX_ITEMS: items taken from one feed poll
+
+    # Reading limits (index/limits.py): what one file, line, record or article may take.
+    max_file_bytes: int = Field(default=64 * 1024**2, ge=1)  # NEWSBOT_MAX_FILE_BYTES
+    max_decompressed_bytes: int = Field(default=4 * 1024**3, ge=1)  # NEWSBOT_MAX_DECOMPRESSED_BYTES
+    max_line_bytes: int = Field(default=32 * 1024**2, ge=1)  # NEWSBOT_MAX_LINE_BYTES
+    max_document_bytes: int = Field(default=64 * 1024**2, ge=1)  # NEWSBOT_MAX_DOCUMENT_BYTES
+    max_json_depth: int = Field(default=64, ge=2)  # NEWSBOT_MAX_JSON_DEPTH
+    max_article_chars: int = Field(default=2_000_000, ge=1)  # NEWSBOT_MAX_ARTICLE_CHARS
+    max_title_chars: int = Field(default=500, ge=10)  # NEWSBOT_MAX_TITLE_CHARS
+    max_problems_per_file: int = Field(default=1000, ge=1)  # NEWSBOT_MAX_PROBLEMS_PER_FILE
+    max_warc_header_bytes: int = Field(default=1024**2, ge=1024)  # NEWSBOT_MAX_WARC_HEADER_BYTES
 
     feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)  # NEWSBOT_FEEDS: watched by `newsbot watch`
     watch_minutes: float = Field(default=15.0, gt=0)  # NEWSBOT_WATCH_MINUTES: between polls
@@ -59,7 +78,7 @@ class Settings(BaseSettings):
             return [int(part) for part in value.replace(",", " ").split()]
         return value
 
-    @field_validator("feeds", mode="before")
+    @field_validator("feeds", "fetch_allow", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
         if isinstance(value, str):
@@ -69,9 +88,15 @@ class Settings(BaseSettings):
     def fetch_settings(self) -> FetchSettings:
         values = dict(
             timeout=self.fetch_timeout, retries=self.fetch_retries, per_host=self.fetch_per_host,
-            total=self.fetch_total, respect_robots=self.respect_robots,
+            total=self.fetch_total, respect_robots=self.respect_robots, allow=tuple(self.fetch_allow),
+            page_deadline=self.fetch_page_deadline, robots_ttl=self.robots_ttl,
+            robots_error_ttl=self.robots_error_ttl, max_feed_items=self.feed_max_items,
         )
         return FetchSettings(**values, **({"user_agent": self.user_agent} if self.user_agent else {}))
+
+    def read_limits(self) -> ReadLimits:
+        names = [f.name for f in dataclasses.fields(ReadLimits) if f.name in type(self).model_fields]
+        return ReadLimits(**{name: getattr(self, name) for name in names})
 
     def archive_config(self) -> ArchiveConfig:
         return ArchiveConfig(

@@ -5,6 +5,7 @@ import contextlib
 import fcntl
 import json
 import os
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -17,7 +18,9 @@ import numpy as np
 from tqdm import tqdm
 
 from index import dedup
+from index import limits as read_limits
 from index.article import Article, ReadProblem, article_key
+from index.dates import storable
 from index.chunking import chunk_text, embedding_text
 from index.embedding import DEFAULT_MODEL, Embedder, load_embedder, model_identity
 from index.store import DB_NAME, Store, now_iso
@@ -26,6 +29,23 @@ from index.vectors import SEARCH_PARAMS, VectorIndex, choose_kind, parse_setting
 EMBED_BATCH = 512  # chunks embedded between index checkpoints' bookkeeping
 CHECKPOINT_EVERY = 20_000  # chunks embedded between saves, so a killed ingest resumes near where it stopped
 STORE_BATCH = 200  # articles per transaction
+
+
+def admit(article: Article, problems: list[ReadProblem]) -> Article | None:
+    """The article within the limits (an unstorable date dropped, an over-long headline cut), or
+    None when its text is too long; each change or refusal is added to `problems`."""
+    limits = read_limits.current()
+    source = article.source or article.url or "article"
+    if len(article.text) > limits.max_article_chars:
+        problems.append(ReadProblem(source, f"article text over {limits.max_article_chars} characters; not stored"))
+        return None
+    if not storable(article.published):
+        problems.append(ReadProblem(source, "date out of range, article kept undated"))
+        article.published = None
+    if article.title and len(article.title) > limits.max_title_chars:
+        problems.append(ReadProblem(source, f"headline over {limits.max_title_chars} characters, cut"))
+        article.title = article.title[: limits.max_title_chars - 1] + "…"
+    return article
 
 
 class ArchiveError(RuntimeError):
@@ -75,6 +95,8 @@ class Archive:
         self._embedder = embedder
         self.lock = threading.RLock()  # one SQLite connection, used from worker threads
         self.store = Store(self.data_dir / DB_NAME)
+        self._db_inode, self._data_version = self._db_stamp()
+        self._vectors_stamp: tuple[str, int, int, int] | None = None
         self.vectors = self._load_vectors()
         with contextlib.suppress(ArchiveBusy, OSError), self.writing():
             self._clean_leftovers()  # only while no ingest or rebuild is using them
@@ -96,6 +118,7 @@ class Archive:
 
     def _load_vectors(self) -> VectorIndex | None:
         path = self.vectors_path
+        self._vectors_stamp = _file_stamp(path)
         if not path.exists():
             return None
         params = json.loads(self.store.get_meta("index_params") or "{}")
@@ -105,6 +128,26 @@ class Archive:
 
     def close(self) -> None:
         self.store.close()
+
+    # staying current
+    def _db_stamp(self) -> tuple[int | None, int]:
+        version = int(self.store.db.execute("PRAGMA data_version").fetchone()[0])
+        return _inode(self.store.path), version
+
+    def refresh(self) -> bool:
+        """Catches up with other processes, cheaply when nothing changed: reopens the database an
+        external `index rebuild` swapped in, reloads vectors an external ingest saved. True if it did."""
+        with self.lock:
+            if _inode(self.data_dir / DB_NAME) not in (None, self._db_inode):
+                self.store.close()
+                self.store = Store(self.data_dir / DB_NAME)
+            elif self._db_stamp() == (self._db_inode, self._data_version):
+                return False
+            self._db_inode, self._data_version = self._db_stamp()
+            if _file_stamp(self.vectors_path) == self._vectors_stamp:
+                return False
+            self.vectors = self._load_vectors()
+            return True
 
     def check(self) -> list[str]:
         """Mismatches between store, index and configured model, each with the command that fixes it."""
@@ -139,6 +182,7 @@ class Archive:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise ArchiveBusy(f"another ingest or rebuild is writing to {self.data_dir}; try again when it ends")
+            self.refresh()  # what another writer left: write on top of it, never on a swapped-out file
             yield
 
     def ingest(self, items: Iterable[Article | ReadProblem], progress: bool = True) -> IngestReport:
@@ -158,9 +202,25 @@ class Archive:
         return report
 
     def _ingest_one(self, item: Article | ReadProblem, report: IngestReport) -> None:
+        """One item, in its own savepoint: an item that fails is reported and the batch goes on."""
         if isinstance(item, ReadProblem):
             report.problems.append(item)
             return
+        article = admit(item, report.problems)
+        if article is None:
+            return
+        conn = self.store.db.conn
+        conn.execute("SAVEPOINT item")
+        try:
+            self._store_one(article, report)
+        except (sqlite3.Error, OSError, MemoryError):
+            raise  # the disk or the database, not the item: stop, what was committed stays
+        except Exception as err:  # one record the code did not foresee must not lose the others
+            conn.execute("ROLLBACK TO item")
+            report.problems.append(ReadProblem(article.source or article.url or "article", f"not stored: {type(err).__name__}: {err}"))
+        conn.execute("RELEASE item")
+
+    def _store_one(self, item: Article, report: IngestReport) -> None:
         found = self.store.find_article(article_key(item))
         if found and found[1] == item.content_hash:
             report.unchanged += 1
@@ -253,15 +313,20 @@ class Archive:
                 vectors.add(np.asarray(batch, dtype=np.int64), matrix)
             since_save += len(batch)
             if since_save >= CHECKPOINT_EVERY:
-                vectors.save(path)
+                self._save(vectors, path)
                 since_save = 0
             bar.update(len(batch))
             if on_progress:
                 on_progress("embedding", bar.n, len(ids))
         bar.close()
         self._settle(vectors)
-        vectors.save(path)
+        self._save(vectors, path)
         return len(ids)
+
+    def _save(self, vectors: VectorIndex, path: Path) -> None:
+        vectors.save(path)
+        if path == self.vectors_path:  # our own save is no news to `refresh`
+            self._vectors_stamp = _file_stamp(path)
 
     def _settle(self, vectors: VectorIndex) -> None:
         """A flat index grown past exact search's limit becomes the configured approximate kind."""
@@ -342,12 +407,14 @@ class Archive:
             self.store.close()
             os.replace(new_db, self.data_dir / DB_NAME)
             self.store = Store(self.data_dir / DB_NAME)
+            self._db_inode, self._data_version = self._db_stamp()
             self.vectors = self._load_vectors()
         if old_vectors != self.vectors_path:
             old_vectors.unlink(missing_ok=True)
 
     def stats(self) -> dict:
         """Counts, coverage, model and index facts for `index stats` and `/status`."""
+        self.refresh()
         with self.lock:
             db = self.store.db
             first, last = db.execute("SELECT min(published), max(published) FROM articles").fetchone()
@@ -378,3 +445,19 @@ class Archive:
                 "schema_version": int(meta.get("schema_version", 0)),
                 "problems": self.check(),
             }
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def _file_stamp(path: Path) -> tuple[str, int, int, int] | None:
+    """Name, inode, mtime and size: any save (an atomic replace or not) changes one of them."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return path.name, found.st_ino, found.st_mtime_ns, found.st_size

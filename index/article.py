@@ -5,6 +5,8 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from index.urls import redact_credentials, strip_credentials
+
 
 @dataclass
 class Article:
@@ -19,6 +21,10 @@ class Article:
     source_id: str | None = None  # the id the source gave it, if any
     source: str | None = None  # file or URL it was read from, for messages
 
+    def __post_init__(self) -> None:
+        self.url = strip_credentials(self.url) if self.url else self.url
+        self.source = redact_credentials(self.source) if self.source else self.source
+
     @property
     def content_hash(self) -> str:
         """Hash of what the index depends on: title and text."""
@@ -32,6 +38,19 @@ class ReadProblem:
 
     source: str
     reason: str
+
+    def __post_init__(self) -> None:
+        # Bounded, whatever a parser put in its exception, and no password of a URL shown.
+        self.source = redact_credentials(_short(self.source, MAX_SOURCE_CHARS))
+        self.reason = redact_credentials(_short(" ".join(self.reason.split()), MAX_REASON_CHARS))
+
+
+MAX_REASON_CHARS = 300
+MAX_SOURCE_CHARS = 500
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def article_key(article: Article) -> str:

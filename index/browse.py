@@ -20,6 +20,7 @@ def outlet_names(archive: Archive, typed: str, limit: int = 25) -> list[str]:
 
 def recent_articles(archive: Archive, count: int, outlet: str | None = None) -> list[dict]:
     where, args = ("AND outlet = ?", [outlet]) if outlet else ("", [])
+    archive.refresh()
     with archive.lock:
         return list(archive.store.db.query(
             f"SELECT url, title, outlet, published FROM articles WHERE published IS NOT NULL {where} "
@@ -30,6 +31,7 @@ def recent_articles(archive: Archive, count: int, outlet: str | None = None) -> 
 
 def find_article(archive: Archive, url: str) -> dict | None:
     """The stored article at `url`, matched as given or by its canonical form."""
+    archive.refresh()
     with archive.lock:
         row = archive.store.db.execute(
             "SELECT id FROM articles WHERE key = ? OR url = ? LIMIT 1", [canonical_url(url), url.strip()]

@@ -48,6 +48,20 @@ def parse_date(value: DateValue) -> datetime | None:
     raise ValueError(f"not a date: {value!r} ({type(value).__name__})")
 
 
+QUERY_YEARS = (1000, 3000)  # a question's dates; outside, "last week" and the like would overflow
+
+
+def parse_query_date(value: DateValue) -> datetime | None:
+    """A date a user gave to filter by: `parse_date`, within QUERY_YEARS; ValueError with the reason."""
+    try:
+        moment = parse_date(value)
+    except ValueError:
+        raise ValueError(f"{str(value)[:80]!r} is not a date") from None
+    if moment is not None and not QUERY_YEARS[0] <= moment.year <= QUERY_YEARS[1]:
+        raise ValueError(f"{str(value)[:80]!r} is out of range (years {QUERY_YEARS[0]}–{QUERY_YEARS[1]})")
+    return moment
+
+
 def from_timestamp(seconds: float) -> datetime:
     """A unix timestamp (seconds, or milliseconds when implausibly large) as UTC."""
     if abs(seconds) >= _MILLISECONDS_FROM:
@@ -59,7 +73,21 @@ def from_timestamp(seconds: float) -> datetime:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    """The moment with a zone (UTC if it had none); ValueError if UTC cannot hold it (year 1 at +05:00)."""
+    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    try:
+        moment.astimezone(timezone.utc)
+    except (OverflowError, ValueError) as err:
+        raise ValueError(f"date out of range: {moment.isoformat()}") from err
+    return moment
+
+
+def storable(moment: datetime | None) -> bool:
+    """Whether the store can hold the moment (as UTC text)."""
+    try:
+        return moment is None or moment.astimezone(timezone.utc) is not None
+    except (OverflowError, ValueError):
+        return False
 
 
 def _parse_string(text: str) -> datetime | None:

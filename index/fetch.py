@@ -14,6 +14,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from index.netguard import AddressRefused, Allow, guarded_transport, host_problem, parse_allow
+from index.urls import strip_credentials
+
 log = logging.getLogger(__name__)
 
 
@@ -36,6 +39,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
 
 Sleep = Callable[[float], Awaitable[None]]
+RobotsAnswer = urllib.robotparser.RobotFileParser | str  # a string: why the site counts as closed
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,18 @@ class FetchSettings:
     max_bytes: int = 10_000_000  # larger bodies are refused, not truncated
     max_redirects: int = 10
     respect_robots: bool = True
+    page_deadline: float = 60.0  # seconds for one page, redirects, retries and robots.txt included
+    robots_ttl: float = 86_400.0  # seconds a robots.txt answer is trusted (RFC 9309: at most a day)
+    robots_error_ttl: float = 300.0  # seconds before an unreachable robots.txt is asked again
+    max_feed_items: int = 500  # items taken from one feed poll; the rest are reported and left
+    allow: tuple[str, ...] = ()  # hosts or networks fetched even though private (NEWSBOT_FETCH_ALLOW)
 
 
 @dataclass
 class FetchResult:
-    """What one URL gave: the body when it worked, else `error` says why not."""
+    """What one URL gave: the body when it worked, else `error` says why not.
+
+    Both URLs are without credentials (`user:password@`), so they can be stored and shown."""
 
     url: str
     final_url: str
@@ -65,6 +76,10 @@ class FetchResult:
     content: bytes = b""
     content_type: str = ""
     error: str | None = None
+    location: str | None = None  # where a redirect points (only between hops)
+
+    def __post_init__(self) -> None:
+        self.url, self.final_url = strip_credentials(self.url), strip_credentials(self.final_url)
 
     @property
     def ok(self) -> bool:
@@ -125,19 +140,23 @@ class Fetcher:
         *,
         sleep: Sleep = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings or FetchSettings()
         self._sleep = sleep
+        self._clock = clock
+        self.allow: Allow = parse_allow(self.settings.allow)
+        # Redirects are followed here, hop by hop, so each hop is checked like the first URL.
         self._client = httpx.AsyncClient(
             headers={"User-Agent": self.settings.user_agent},
             timeout=self.settings.timeout,
-            follow_redirects=True,
-            max_redirects=self.settings.max_redirects,
-            transport=transport,
+            follow_redirects=False,
+            transport=transport or guarded_transport(self.allow),
+            trust_env=False,  # a proxy from the environment would connect where the guard cannot see
         )
         self._global = asyncio.Semaphore(self.settings.total)
         self._hosts: dict[str, asyncio.Semaphore] = {}
-        self._robots: dict[str, asyncio.Task[urllib.robotparser.RobotFileParser | str]] = {}
+        self._robots: dict[str, tuple[float, asyncio.Task[RobotsAnswer]]] = {}
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -146,13 +165,33 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        for task in self._robots.values():
+        for _, task in self._robots.values():
             task.cancel()
         await self._client.aclose()
 
     async def fetch(self, url: str) -> FetchResult:
-        """GET one URL, following redirects; the result's `error` is set on any failure."""
-        problem = _url_problem(url)
+        """GET one URL, following redirects; the result's `error` is set on any failure.
+
+        The whole of it, redirects, retries and robots.txt included, ends by `page_deadline`."""
+        try:
+            async with asyncio.timeout(self.settings.page_deadline):
+                return await self._follow(url)
+        except TimeoutError:
+            return FetchResult(url, url, error=f"timed out (page not fetched within {self.settings.page_deadline:g}s)")
+
+    async def _follow(self, url: str) -> FetchResult:
+        """Each hop of a redirect chain checked (scheme, address, robots.txt) before it is requested."""
+        hop = url
+        for _ in range(self.settings.max_redirects + 1):
+            result = await self._fetch_hop(hop)
+            if result.location is None:
+                result.url = strip_credentials(url)
+                return result
+            hop = result.location
+        return FetchResult(url, hop, error=f"more than {self.settings.max_redirects} redirects")
+
+    async def _fetch_hop(self, url: str) -> FetchResult:
+        problem = _url_problem(url, self.allow)
         if problem:
             return FetchResult(url, url, error=problem)
         if self.settings.respect_robots:
@@ -195,6 +234,8 @@ class Fetcher:
                 return FetchResult(url, url, error=_describe(exc)), 0.0
             except TimeoutError:
                 return FetchResult(url, url, error=f"timed out (no answer within {self.settings.deadline:g}s)"), None
+            except AddressRefused as refused:
+                return FetchResult(url, url, error=str(refused)), None
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, ValueError, OSError) as exc:
                 return FetchResult(url, url, error=_describe(exc)), None
 
@@ -203,6 +244,9 @@ class Fetcher:
             result = FetchResult(
                 url, str(response.url), response.status_code, content_type=response.headers.get("content-type", "")
             )
+            if response.next_request is not None:  # a redirect with a usable Location
+                result.location = str(response.next_request.url)
+                return result, None
             if not 200 <= response.status_code < 300:  # 3xx here: a redirect without a usable Location
                 result.error = f"HTTP {response.status_code}"
                 return result, _retry_wait(response)
@@ -215,26 +259,36 @@ class Fetcher:
 
     async def _robots_refusal(self, url: str) -> str | None:
         """Why robots.txt forbids the URL, or None when it may be fetched."""
-        origin = origin_of(url)
-        if origin not in self._robots:
-            self._robots[origin] = asyncio.create_task(self._load_robots(origin))
         # Shielded: the task is shared by every fetch for this origin; one cancelled caller
         # must not cancel it for the others.
-        rules = await asyncio.shield(self._robots[origin])
+        rules = await asyncio.shield(self._robots_task(origin_of(url)))
         if isinstance(rules, str):
             return rules
         if rules.can_fetch(self.settings.user_agent, url):
             return None
         return "disallowed by robots.txt"
 
-    async def _load_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | str:
+    def _robots_task(self, origin: str) -> asyncio.Task[RobotsAnswer]:
+        """The shared answer for the origin, asked again once its time to live is over."""
+        now = self._clock()
+        cached = self._robots.get(origin)
+        if cached is None or (cached[1].done() and now - cached[0] > self._robots_ttl(cached[1])):
+            cached = (now, asyncio.create_task(self._load_robots(origin)))
+            self._robots[origin] = cached
+        return cached[1]
+
+    def _robots_ttl(self, task: asyncio.Task[RobotsAnswer]) -> float:
+        failed = task.cancelled() or task.exception() is not None or isinstance(task.result(), str)
+        return self.settings.robots_error_ttl if failed else self.settings.robots_ttl
+
+    async def _load_robots(self, origin: str) -> RobotsAnswer:
         robots_url = f"{origin}/robots.txt"
         async with self._host_slot(robots_url):
             result = await self._fetch_with_retries(robots_url)
         return _robots_rules(result)
 
 
-def _robots_rules(result: FetchResult) -> urllib.robotparser.RobotFileParser | str:
+def _robots_rules(result: FetchResult) -> RobotsAnswer:
     """Parsed rules; a string when the site must be treated as closed (RFC 9309, section 2.3.1)."""
     rules = urllib.robotparser.RobotFileParser(result.final_url)
     if result.status is not None and 400 <= result.status < 500 and result.status != 429:
@@ -265,14 +319,17 @@ async def _read_capped(response: httpx.Response, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _url_problem(url: str) -> str | None:
+def _url_problem(url: str, allow: Allow) -> str | None:
+    """Why the URL is not fetched, judged by the URL alone (the connection checks the addresses)."""
     try:
         parts = urlsplit(url)
+        host = parts.hostname or ""
     except ValueError as exc:
         return f"invalid URL: {exc}"
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    if parts.scheme.lower() not in ("http", "https") or not host:
         return "not an http(s) URL"
-    return None
+    problem = host_problem(host, allow)
+    return f"refused {host}: {problem}" if problem else None
 
 
 def _describe(exc: Exception) -> str:

@@ -204,6 +204,7 @@ def search(
 ) -> SearchResponse:
     """The `k` articles that best answer `query`, each with its best passages."""
     filters, tuning = filters or Filters(), tuning or Tuning()
+    archive.refresh()  # what other processes ingested, or a database another process rebuilt
     window = find_window(query, filters.as_of)
     where, args = _filter_sql(filters, window)
     # the model and SQLite both release the GIL: the question is embedded while the keyword query runs

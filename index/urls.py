@@ -40,6 +40,19 @@ KNOWN_OUTLETS = {
 }
 
 
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
+
+
+def strip_credentials(url: str) -> str:
+    """The URL without any `user:password@`, which must be neither stored nor shown."""
+    return _USERINFO.sub(r"\1", url) if "@" in url else url
+
+
+def redact_credentials(text: str) -> str:
+    """Text with the `user:password@` of every URL in it removed."""
+    return _USERINFO.sub(r"\1", text) if "@" in text else text
+
+
 def _is_tracking(name: str) -> bool:
     name = name.lower()
     return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)

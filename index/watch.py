@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 from index.archive import Archive, ArchiveBusy
 from index.article import Article, ReadProblem, article_key
 from index.fetch import Fetcher, FetchSettings
-from index.readers.feeds import FeedItem, _item_article, parse_feed
+from index.readers.feeds import TRUNCATED_FEED, FeedItem, _item_article, parse_feed
 from index.store import Store, now_iso
-from index.urls import canonical_url
+from index.urls import canonical_url, strip_credentials
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,17 @@ class Watcher:
         """Fetches every feed once; returns the articles this poll stored, each with `feed`,
         `first_poll` and `known_story` for `to_announce`."""
         self.problems = []
-        polls = await asyncio.gather(*(self._poll_feed(feed) for feed in self.feeds))
+        polls = await asyncio.gather(*(self._poll_feed_safely(feed) for feed in self.feeds))
         return [article for found in polls for article in found]
+
+    async def _poll_feed_safely(self, feed: str) -> list[dict[str, Any]]:
+        """One feed's poll; whatever goes wrong in it is its problem, and the other feeds go on."""
+        try:
+            return await self._poll_feed(feed)
+        except Exception as err:  # an unforeseen failure in one feed must not lose every feed's news
+            log.warning("polling %s failed", strip_credentials(feed), exc_info=True)
+            self.problems.append(ReadProblem(feed, f"poll failed: {type(err).__name__}: {err}"))
+            return []
 
     async def run(self, minutes: float, on_poll: Callable[[list[dict[str, Any]]], Awaitable[None]]) -> None:
         """Polls every `minutes` until cancelled; a failed poll is logged and the next one goes on."""
@@ -120,15 +129,23 @@ class Watcher:
         if not result.ok:
             self.problems.append(ReadProblem(feed, result.error or "fetch failed"))
             return []
-        items, problems = parse_feed(result.content, result.final_url, result.content_type)
+        items, problems = parse_feed(result.content, result.final_url, result.content_type, self.fetcher.settings.max_feed_items)
         if not items:
             self.problems.extend(problems)
             return []
+        self.problems.extend(p for p in problems if p.reason.startswith(TRUNCATED_FEED))
+        feed = strip_credentials(feed)  # the name it is remembered by
         first = await self._in_archive(is_new_feed, feed)
         fresh = await self._in_archive(unseen_items, feed, items)
         self.problems.extend(ReadProblem(i.url or feed, i.date_problem) for i in fresh if i.date_problem)
-        found = await asyncio.gather(*(_item_article(item, self.fetcher, result.final_url) for item in fresh))
+        found = await asyncio.gather(*(self._item(item, result.final_url) for item in fresh))
         return await self._store(feed, fresh, found, first)
+
+    async def _item(self, item: FeedItem, feed_url: str) -> Article | ReadProblem:
+        try:
+            return await _item_article(item, self.fetcher, feed_url)
+        except Exception as err:  # one item's failure is that item's problem, remembered like a failed fetch
+            return ReadProblem(item.url or feed_url, f"item failed: {type(err).__name__}: {err}")
 
     async def _store(self, feed: str, items: list[FeedItem], found: list[Article | ReadProblem], first: bool) -> list[dict[str, Any]]:
         self.problems.extend(f for f in found if isinstance(f, ReadProblem))
@@ -151,6 +168,7 @@ class Watcher:
 
     async def _in_archive(self, action: Callable[..., T], *args: Any) -> T:
         def locked() -> T:
+            self.archive.refresh()  # another process may have ingested or rebuilt meanwhile
             with self.archive.lock:
                 return action(self.archive.store, *args)
 

@@ -24,6 +24,7 @@ CONTENT_TYPES = {
     ".txt": "text/plain",
 }
 PACED_ITEMS = 6
+LOOPBACK = ("127.0.0.1",)  # FetchSettings.allow for tests: the fetcher refuses loopback otherwise
 ROBOTS_TXT = "User-agent: *\nDisallow: /private/\n"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -72,6 +73,8 @@ class NewsServer:
         app.router.add_get("/robots.txt", self._robots)
         app.router.add_get("/redirect/{name}", self._redirect)
         app.router.add_get("/slow", self._slow)
+        app.router.add_get("/redirect-to", self._redirect_to)
+        app.router.add_get("/trickle", self._trickle)
         app.router.add_get("/paced/{n}", self._paced)
         app.router.add_get("/feeds/paced.rss", self._paced_feed)
         app.router.add_get("/too-many-once", self._too_many_once)
@@ -111,6 +114,18 @@ class NewsServer:
 
     async def _redirect(self, request: web.Request) -> web.Response:
         raise web.HTTPMovedPermanently(f"/articles/{request.match_info['name']}.html")
+
+    async def _redirect_to(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound(request.query["url"])
+
+    async def _trickle(self, request: web.Request) -> web.StreamResponse:
+        """A slow-loris page: a byte every tenth of a second, for a minute."""
+        response = web.StreamResponse(headers={"Content-Type": "text/html"})
+        await response.prepare(request)
+        for _ in range(600):
+            await response.write(b" ")
+            await asyncio.sleep(0.1)
+        return response
 
     async def _slow(self, request: web.Request) -> web.Response:
         await asyncio.sleep(self.slow_delay)

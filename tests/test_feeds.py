@@ -12,14 +12,14 @@ from hypothesis import strategies as st
 from index.article import Article, ReadProblem
 from index.fetch import Fetcher, FetchSettings
 from index.readers.feeds import html_text, is_feed, is_url, parse_feed, read_feed, read_feed_sync, read_url
-from tests.http_fixture import PACED_ITEMS, WEB_ROOT, NewsServer
+from tests.http_fixture import LOOPBACK, PACED_ITEMS, WEB_ROOT, NewsServer
 
 Item = Article | ReadProblem
 UTC = timezone.utc
 
 
 def fetcher(**overrides: Any) -> Fetcher:
-    return Fetcher(FetchSettings(**{"timeout": 2.0, "backoff": 0.01, **overrides}))
+    return Fetcher(FetchSettings(**{"timeout": 2.0, "backoff": 0.01, "allow": LOOPBACK, **overrides}))
 
 
 async def collect(reader: Callable[[str, Fetcher], AsyncIterator[Item]], url: str, **overrides: Any) -> list[Item]:
@@ -149,7 +149,7 @@ async def test_read_url_reports_pages_without_an_article(news_server: NewsServer
 
 
 def test_sync_wrapper_reads_a_feed(news_server: NewsServer) -> None:
-    items = read_feed_sync(news_server.url("/feeds/news.atom"), FetchSettings(timeout=2.0))
+    items = read_feed_sync(news_server.url("/feeds/news.atom"), FetchSettings(timeout=2.0, allow=LOOPBACK))
     assert set(articles(items)) == {"Museum unveils restored mural", "Regatta postponed"}
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from index.fetch import Fetcher, FetchResult, FetchSettings, _robots_rules, retry_after_seconds, user_agent
-from tests.http_fixture import NewsServer
+from tests.http_fixture import LOOPBACK, NewsServer
 
 UA = user_agent("9.9-test")
 
@@ -27,7 +27,7 @@ class RecordingSleep:
 
 
 def fetcher(sleep: RecordingSleep | None = None, **overrides: Any) -> Fetcher:
-    settings = FetchSettings(**{"user_agent": UA, "timeout": 2.0, "backoff": 0.01, **overrides})
+    settings = FetchSettings(**{"user_agent": UA, "timeout": 2.0, "backoff": 0.01, "allow": LOOPBACK, **overrides})
     return Fetcher(settings, sleep=sleep or RecordingSleep())
 
 

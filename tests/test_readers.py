@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import index.readers as readers
+from index import limits
 from index.article import Article, ReadProblem
 from index.readers import read_path, register_reader
 from index.readers import jsonl as jsonl_module
@@ -157,11 +158,11 @@ def test_truncated_gzip_keeps_what_came_before(tmp_path: Path) -> None:
     assert "truncated" in problem.reason
 
 
-def test_over_long_line_is_skipped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(jsonl_module, "MAX_LINE_BYTES", 100)
+def test_over_long_line_is_skipped(tmp_path: Path) -> None:
     path = tmp_path / "long.jsonl"
     path.write_text('{"text": "' + "x" * 500 + '"}\n{"id": "ok", "text": "short"}\n')
-    articles, problems = split(read_path(path))
+    with limits.use(max_line_bytes=100):
+        articles, problems = split(read_path(path))
     assert [a.source_id for a in articles] == ["ok"]
     assert problems == [ReadProblem(f"{path}:line 1", "line longer than 100 bytes")]
 
@@ -298,7 +299,7 @@ def test_registered_reader_and_its_failures(
 
     register_reader(("WARC.GZ",), read_warc)
     path = tmp_path / "crawl.warc.gz"
-    path.write_bytes(b"")
+    path.write_bytes(b"x")
     article, problem = read_path(path)
     assert isinstance(article, Article) and article.source == str(path)
     assert problem == ReadProblem(str(path), "cannot read file: RuntimeError: bad record")

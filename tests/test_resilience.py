@@ -373,6 +373,7 @@ def test_feeds_with_enormous_lines() -> None:
 
 def test_ingest_lists_every_bad_file_and_url_with_its_reason(tmp_path, monkeypatch, news_server: NewsServer):
     monkeypatch.setenv("NEWSBOT_EMBEDDING_MODEL", "fake")
+    monkeypatch.setenv("NEWSBOT_FETCH_ALLOW", "127.0.0.1")
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "in"
     folder.mkdir()

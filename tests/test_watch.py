@@ -14,7 +14,7 @@ from index.archive import Archive, ArchiveConfig
 from index.article import ReadProblem
 from index.fetch import FetchSettings
 from index.watch import MAX_ATTEMPTS, Announcement, Watcher, to_announce
-from tests.http_fixture import WEB_ROOT, NewsServer
+from tests.http_fixture import LOOPBACK, WEB_ROOT, NewsServer
 
 FEED = "/feeds/news.rss"
 OLD_PAGES = ["/articles/one.html", "/redirect/two", "/articles/two.html", "/articles/bare.html"]
@@ -48,7 +48,7 @@ def publish(site: NewsServer, name: str, title: str) -> None:
 
 
 def watcher(archive: Archive, site: NewsServer, *paths: str) -> Watcher:
-    settings = FetchSettings(timeout=2.0, backoff=0.01, retries=0)
+    settings = FetchSettings(timeout=2.0, backoff=0.01, retries=0, allow=LOOPBACK)
     return Watcher(archive, [site.url(p) for p in paths or (FEED,)], settings)
 
 
@@ -137,6 +137,7 @@ def run(tmp_path, monkeypatch):
     monkeypatch.setenv("NEWSBOT_EMBEDDING_MODEL", "fake")
     monkeypatch.setenv("NEWSBOT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("NEWSBOT_FETCH_RETRIES", "0")
+    monkeypatch.setenv("NEWSBOT_FETCH_ALLOW", "127.0.0.1")
     monkeypatch.chdir(tmp_path)
 
     def invoke(*args: str):

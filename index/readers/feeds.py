@@ -18,7 +18,7 @@ from index.article import Article, ReadProblem
 from index.dates import parse_date
 from index.fetch import Fetcher, FetchResult, FetchSettings
 from index.readers.html import article_from_html
-from index.urls import outlet_for_url
+from index.urls import outlet_for_url, strip_credentials
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ PAGE_MEDIA_TYPES = frozenset({"", "text/html", "application/xhtml+xml", "text/pl
 # would take an HTML page that merely mentions "<rss" for a feed.
 _FEED_ROOT = re.compile(rb"^(?:\s|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<(?:rss|feed|rdf:RDF)[\s>/]", re.S | re.I)
 _SNIFF_BYTES = 4096
+TRUNCATED_FEED = "feed lists"
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_TAGS = frozenset({"p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"})
 
@@ -73,8 +74,10 @@ def is_feed(content_type: str, body: bytes) -> bool:
     return bool(_FEED_ROOT.match(body[:_SNIFF_BYTES].lstrip(b"\xef\xbb\xbf")))
 
 
-def parse_feed(data: bytes, url: str, content_type: str = "") -> tuple[list[FeedItem], list[ReadProblem]]:
-    """The feed's items, or a problem saying why it is no feed. Never fetches, never raises."""
+def parse_feed(
+    data: bytes, url: str, content_type: str = "", max_items: int | None = None
+) -> tuple[list[FeedItem], list[ReadProblem]]:
+    """The feed's first `max_items` items, or a problem saying why it is no feed. Never fetches, never raises."""
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
@@ -84,8 +87,12 @@ def parse_feed(data: bytes, url: str, content_type: str = "") -> tuple[list[Feed
         return [], [ReadProblem(url, f"feed unreadable: {type(exc).__name__}: {exc}")]
     if not parsed.entries:
         return [], [ReadProblem(url, _empty_feed_reason(parsed))]
-    items = [_feed_item(entry, url) for entry in parsed.entries]
-    return items, [ReadProblem(item.url or url, item.date_problem) for item in items if item.date_problem]
+    entries = parsed.entries if max_items is None else parsed.entries[:max_items]
+    items = [_feed_item(entry, url) for entry in entries]
+    problems = [ReadProblem(item.url or url, item.date_problem) for item in items if item.date_problem]
+    if len(entries) < len(parsed.entries):
+        problems.append(ReadProblem(url, f"{TRUNCATED_FEED} {len(parsed.entries)} items; only the first {len(entries)} taken"))
+    return items, problems
 
 
 def _empty_feed_reason(parsed: Any) -> str:
@@ -97,7 +104,7 @@ def _empty_feed_reason(parsed: Any) -> str:
 def _feed_item(entry: Any, feed_url: str) -> FeedItem:
     link = entry.get("link")
     item = FeedItem(
-        url=urljoin(feed_url, link) if link else None,
+        url=strip_credentials(urljoin(feed_url, link)) if isinstance(link, str) and link else None,
         title=_clean(entry.get("title")),
         authors=_authors(entry),
         text=_entry_text(entry),
@@ -187,7 +194,7 @@ async def read_url(url: str, fetcher: Fetcher) -> AsyncIterator[Item]:
 
 
 async def _feed_articles(result: FetchResult, fetcher: Fetcher) -> AsyncIterator[Item]:
-    items, problems = parse_feed(result.content, result.final_url, result.content_type)
+    items, problems = parse_feed(result.content, result.final_url, result.content_type, fetcher.settings.max_feed_items)
     for problem in problems:
         yield problem
     # All pages are fetched at once (the fetcher enforces the limits) but yielded in feed order.

@@ -12,7 +12,7 @@ import trafilatura
 from index.article import Article, ReadProblem
 from index.readers.jsonl import pick, record_to_article, split_authors
 from index.readers.text import decode_bytes, read_small
-from index.urls import host_of, outlet_for_url
+from index.urls import host_of, outlet_for_url, strip_credentials
 
 # The charset a page declares in <meta charset> or http-equiv, looked for near the top.
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
@@ -85,7 +85,7 @@ def _absolute(found: str | None, base: str | None) -> str | None:
     """The page's URL made absolute; None unless it is http(s)."""
     if not found:
         return None
-    absolute = urljoin(base or "", found.strip())
+    absolute = strip_credentials(urljoin(base or "", found.strip()))
     return absolute if absolute.startswith(("http://", "https://")) else None
 
 

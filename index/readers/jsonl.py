@@ -11,10 +11,10 @@ import re
 import zlib
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from itertools import count
 from pathlib import Path
 from typing import IO, Any
 
+from index import limits
 from index.article import Article, ReadProblem
 from index.dates import parse_date
 from index.urls import outlet_for_url
@@ -29,8 +29,10 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "outlet": ("outlet", "source", "site_name"),
 }
 GZIP_MAGIC = b"\x1f\x8b"
-MAX_LINE_BYTES = 32 * 1024 * 1024
-MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+BLOCK_BYTES = 1 << 20
+# A line's content: from its first non-blank byte to its end. Searched for by the regex engine,
+# so a file of nothing but newlines or spaces goes by at C speed instead of line by line.
+_CONTENT = re.compile(rb"[^\s][^\n]*")
 # What a truncated or corrupt (gzip) stream raises part-way through.
 STREAM_ERRORS = (EOFError, OSError, zlib.error)
 _INVALID = object()
@@ -135,7 +137,7 @@ def _is_document(stream: IO[bytes]) -> bool:
     """
     try:
         lines = [line for _, line in zip(range(2), _non_empty_lines(stream))]
-    except STREAM_ERRORS:
+    except (*STREAM_ERRORS, DecompressedTooLarge):
         return False  # the line reader reports where the file breaks
     if not lines:
         return False
@@ -164,13 +166,14 @@ def _json_value(line: bytes) -> Any:
 
 
 def _read_document(stream: IO[bytes], source: str) -> Iterator[Article | ReadProblem]:
+    limit = limits.current().max_document_bytes
     try:
-        data = stream.read(MAX_DOCUMENT_BYTES + 1)
+        data = stream.read(limit + 1)
     except STREAM_ERRORS as err:
         yield ReadProblem(source, f"file is truncated or corrupt: {err}")
         return
-    if len(data) > MAX_DOCUMENT_BYTES:
-        yield ReadProblem(source, f"JSON document over {MAX_DOCUMENT_BYTES} bytes; use JSON Lines")
+    if len(data) > limit:
+        yield ReadProblem(source, f"JSON document over {limit} bytes; use JSON Lines")
         return
     try:
         document = json.loads(data)
@@ -184,6 +187,10 @@ def _read_document(stream: IO[bytes], source: str) -> Iterator[Article | ReadPro
         yield from _record(item, f"{source}:item {number}")
 
 
+class DecompressedTooLarge(ValueError):
+    """A gzipped file inflates past `max_decompressed_bytes` (a gzip bomb, or simply too big)."""
+
+
 def _read_lines(stream: IO[bytes], source: str) -> Iterator[Article | ReadProblem]:
     number = 0
     try:
@@ -192,24 +199,55 @@ def _read_lines(stream: IO[bytes], source: str) -> Iterator[Article | ReadProble
     except STREAM_ERRORS as err:
         yield ReadProblem(f"{source}:line {number + 1}",
                           f"file is truncated or corrupt from here on: {err}")
+    except DecompressedTooLarge as err:
+        yield ReadProblem(f"{source}:line {number + 1}", f"{err}; the rest is skipped")
+
+
+def _blocks(stream: IO[bytes]) -> Iterator[bytes]:
+    """The stream in blocks; DecompressedTooLarge once a gzipped one inflates past the limit."""
+    limit = limits.current().max_decompressed_bytes if isinstance(stream, gzip.GzipFile) else None
+    total = 0
+    read = getattr(stream, "read1", stream.read)  # one raw read at a time: a corrupt end loses only it
+    while block := read(BLOCK_BYTES):
+        total += len(block)
+        if limit is not None and total > limit:
+            yield block[: len(block) - (total - limit)]  # what fits is read, then the file stops
+            raise DecompressedTooLarge(f"decompresses to over {limit} bytes")
+        yield block
 
 
 def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
-    """Numbered lines; None for a line over MAX_LINE_BYTES, which is skipped, not held in memory."""
-    for number in count(1):
-        line = stream.readline(MAX_LINE_BYTES)
-        if not line:
-            return
-        if len(line) == MAX_LINE_BYTES and not line.endswith(b"\n"):
-            while (rest := stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
-                pass
-            line = None
-        yield number, line
+    """Numbered lines that have content; None for one over the line limit, never held whole."""
+    limit = limits.current().max_line_bytes
+    number, pending, skipping = 1, b"", False  # `pending`: the start of a line not yet ended
+    for block in _blocks(stream):
+        end = block.rfind(b"\n") + 1
+        if end == 0:
+            pending = b"" if skipping else pending + block
+        else:
+            data = pending + block[:end]
+            if skipping:  # the over-long line ends in this block
+                data, skipping, number = data[data.index(b"\n") + 1 :], False, number + 1
+            yield from _numbered(data, number, limit)
+            number, pending = number + data.count(b"\n"), block[end:]
+        if len(pending) > limit:
+            yield number, None
+            pending, skipping = b"", True
+    if pending and not skipping:
+        yield from _numbered(pending, number, limit)
+
+
+def _numbered(data: bytes, first: int, limit: int) -> Iterator[tuple[int, bytes | None]]:
+    number, position = first, 0
+    for match in _CONTENT.finditer(data):
+        number += data.count(b"\n", position, match.start())
+        position = match.start()
+        yield number, (match.group() if match.end() - match.start() <= limit else None)
 
 
 def _line(line: bytes | None, source: str) -> Iterator[Article | ReadProblem]:
     if line is None:
-        yield ReadProblem(source, f"line longer than {MAX_LINE_BYTES} bytes")
+        yield ReadProblem(source, f"line longer than {limits.current().max_line_bytes} bytes")
         return
     if not line.strip():
         return
@@ -222,7 +260,13 @@ def _line(line: bytes | None, source: str) -> Iterator[Article | ReadProblem]:
 
 
 def _record(record: Any, source: str) -> Iterator[Article | ReadProblem]:
-    if isinstance(record, dict):
-        yield from record_to_article(record, source)
+    depth = limits.current().max_json_depth
+    if limits.json_depth_over(record, depth):
+        yield ReadProblem(source, f"JSON nested deeper than {depth} levels")
+    elif isinstance(record, dict):
+        try:
+            yield from record_to_article(record, source)
+        except RecursionError:
+            yield ReadProblem(source, "JSON nested too deeply to read")
     else:
         yield ReadProblem(source, f"expected a JSON object, got {type(record).__name__}")

@@ -18,11 +18,15 @@ from pathlib import Path
 
 from charset_normalizer import from_bytes
 
+from index import limits
 from index.article import Article, ReadProblem
 from index.dates import parse_date
 from index.readers.jsonl import STREAM_ERRORS, open_binary, record_to_article, split_authors
 
-MAX_FILE_BYTES = 64 * 1024 * 1024
+_BINARY_SAMPLE = 8192
+# Bytes no text file holds, in any encoding we read (UTF-16 is told apart by its byte order mark).
+_CONTROL = bytes(set(range(32)) - {9, 10, 12, 13, 27})
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _DETECTION_BYTES = 65536
 _BYLINE = re.compile(r"^\s*by\s+\S.{0,80}$", re.IGNORECASE)
 _ORIGINAL_URL = re.compile(r"^\s*original url:\s*(?P<url>\S*)\s*$", re.IGNORECASE)
@@ -39,8 +43,18 @@ def read_text(path: Path) -> Iterator[Article | ReadProblem]:
         yield from article_from_text(decode_bytes(data), str(path))
 
 
-def read_small(path: Path, limit: int = MAX_FILE_BYTES) -> bytes | ReadProblem:
-    """All of a one-article file's bytes, or a problem if it is too big or broken."""
+def looks_binary(data: bytes) -> bool:
+    """Whether the bytes are no text: NULs or many control bytes near the start."""
+    sample = data[:_BINARY_SAMPLE]
+    if not sample or sample.startswith(_UTF16_BOMS):
+        return False
+    controls = len(sample) - len(sample.translate(None, _CONTROL))
+    return b"\0" in sample or controls > len(sample) // 10
+
+
+def read_small(path: Path, limit: int | None = None) -> bytes | ReadProblem:
+    """All of a one-article file's bytes, or a problem if it is too big, broken or binary."""
+    limit = limits.current().max_file_bytes if limit is None else limit
     try:
         with open_binary(path) as stream:
             data = stream.read(limit + 1)
@@ -48,6 +62,8 @@ def read_small(path: Path, limit: int = MAX_FILE_BYTES) -> bytes | ReadProblem:
         return ReadProblem(str(path), f"cannot read file: {err}")
     if len(data) > limit:
         return ReadProblem(str(path), f"file over {limit} bytes; not one article")
+    if looks_binary(data):
+        return ReadProblem(str(path), "binary content, not text")
     return data
 
 

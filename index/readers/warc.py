@@ -6,11 +6,12 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 
+from index import limits
 from index.article import Article, ReadProblem
 from index.dates import parse_date
 from index.readers import register_reader
@@ -72,13 +73,42 @@ def read_warc_stream(stream: BinaryIO, source: str) -> Iterator[Item]:
     yield ReadProblem(source, f"gave up after {MAX_RESYNCS} damaged stretches")
 
 
+class _LineBudget:
+    """Caps what warcio reads line by line for one record: its first line (a gzip bomb of zeros
+    has no end), its header lines and the blank lines after it; warcio itself reads them unbounded."""
+
+    def __init__(self, reader: Any, limit: int) -> None:
+        self.limit = limit
+        self.left = limit
+        self._readline = reader.readline
+        reader.readline = self.readline
+
+    def reset(self) -> None:
+        self.left = self.limit
+
+    def readline(self, length: int | None = None) -> bytes:
+        if self.left <= 0:
+            raise ValueError(f"record header lines over {self.limit} bytes")
+        allowed = self.left if length is None or length < 0 else min(length, self.left)
+        line: bytes = self._readline(allowed)
+        self.left -= len(line)
+        return line
+
+
+def _iterator(stream: BinaryIO) -> tuple[ArchiveIterator, _LineBudget]:
+    records = ArchiveIterator(stream, arc2warc=True)
+    records.INC_RECORD = ""  # warcio prints each garbage line to stderr; we report damage ourselves
+    return records, _LineBudget(records.reader, limits.current().max_warc_header_bytes)
+
+
 def _read_pass(stream: BinaryIO, start: int, source: str) -> Generator[Item, None, _Pass]:
     """Records from `start` on, until the end, an exception, or a damaged record."""
     stream.seek(start)
-    records = ArchiveIterator(stream, arc2warc=True)
+    records, budget = _iterator(stream)
     state = _Pass(start)
     try:
         for record in records:
+            budget.reset()
             found = _record_item(record, source)
             offset = records.get_record_offset()  # reads the record to its end
             damage = _damage(record)
@@ -91,7 +121,7 @@ def _read_pass(stream: BinaryIO, start: int, source: str) -> Generator[Item, Non
             if found is not None:
                 yield found
     except Exception as exc:  # warcio raises a grab bag (parser, zlib, EOF, index errors) on bad bytes
-        state.error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        state.error = f"{type(exc).__name__}: {' '.join(str(exc)[:200].split())}"
     return state
 
 
@@ -103,7 +133,7 @@ def _record_item(record: ArcWarcRecord, source: str) -> Item | None:
     try:
         body = record.content_stream().read(MAX_PAGE_BYTES + 1)
     except Exception as exc:  # a bad chunked/gzip body: this record is lost, the next may be fine
-        return ReadProblem(source, f"{uri}: unreadable body ({type(exc).__name__}: {exc})")
+        return ReadProblem(source, f"{uri}: unreadable body ({type(exc).__name__}: {str(exc)[:200]})")
     if len(body) > MAX_PAGE_BYTES:
         return ReadProblem(source, f"{uri}: page larger than {MAX_PAGE_BYTES} bytes")
     fallback = {"url": uri, "published": _warc_date(record)}
