@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.grounding import citations, grounding_problems, names, number_value, numbers, unsupported
+from bot.grounding import (
+    citations,
+    grounding_problems,
+    names,
+    number_value,
+    numbers,
+    unsupported,
+)
 
 QUOTES = [
     ("Ukrainian President Volodymyr Zelenskyy met French leader Emmanuel Macron in Paris on Monday.", 1),

@@ -2,15 +2,23 @@
 facts, bad citations, errors, timeouts, garbage, a dead endpoint) the extractive answer stands."""
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterator
 
 import pytest
+from click.testing import CliRunner
 from pydantic import SecretStr, ValidationError
 
+from bot import llm
 from bot.answer import ask
+from bot.cli import cli
+from bot.grounding import grounding_problems
 from bot.llm import LLMConfig, chat_url, generated_lead, one_line
 from bot.settings import Settings
 from tests.chat_fixture import ChatServer, dead_url
+from tests.conftest import SAMPLES
+from tests.llama_server import running_server
 
 QUESTION = "What did the Kremlin expect from Macron's visit?"
 GROUNDED = "The Kremlin said no decisive breakthroughs could be expected from Macron [1]."
@@ -110,3 +118,47 @@ def test_settings_leave_it_off_by_default_and_validate_it(monkeypatch, tmp_path)
     monkeypatch.setenv("NEWSBOT_LLM_URL", "127.0.0.1:8080")
     with pytest.raises(ValidationError, match="http:// or https://"):
         Settings()
+
+
+@pytest.fixture(scope="module")
+def smollm2() -> Iterator[str]:
+    yield from running_server()
+
+
+def test_a_real_local_model_writes_the_lead_only_when_it_is_grounded(news_archive, smollm2: str, monkeypatch):
+    """llama.cpp's server with SmolLM2-135M: whatever the small model writes, the lead is its line
+    exactly when that line passes the check, else the extractive one."""
+    replies: list[str] = []
+    real_complete = llm.complete
+
+    def recording(config: LLMConfig, messages: list[dict[str, str]]) -> str:  # the real call, remembered
+        replies.append(real_complete(config, messages))
+        return replies[-1]
+
+    monkeypatch.setattr(llm, "complete", recording)
+    extractive = ask(news_archive, QUESTION)
+    answer = ask(news_archive, QUESTION, llm=LLMConfig(smollm2 + "/v1", "smollm2", None, 60.0, max_tokens=32))
+    assert len(replies) == 1 and replies[0].strip(), "the model answered"
+    line = one_line(replies[0])
+    grounded = line is not None and grounding_problems(line, extractive.quotes) == []
+    assert answer.lead_generated is grounded and answer.quotes == extractive.quotes
+    assert answer.lead == (line if grounded else extractive.lead)
+
+
+def test_the_command_line_uses_the_configured_endpoint(tmp_path, monkeypatch, chat_server: ChatServer):
+    monkeypatch.setenv("NEWSBOT_EMBEDDING_MODEL", "fake")
+    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    runner.invoke(cli, ["ingest", str(SAMPLES), "--quiet"], catch_exceptions=False)
+    plain = json.loads(runner.invoke(cli, ["ask", QUESTION, "--json"], catch_exceptions=False).output)
+    chat_server.reply = f"{plain['citations'][0]['quote']} [1]"  # verbatim from the quotes: grounded
+    monkeypatch.setenv("NEWSBOT_LLM_URL", chat_server.url("reply"))
+    monkeypatch.setenv("NEWSBOT_LLM_MODEL", "smol")
+    monkeypatch.setenv("NEWSBOT_LLM_API_KEY", KEY)
+    generated = json.loads(runner.invoke(cli, ["ask", QUESTION, "--json"], catch_exceptions=False).output)
+    assert generated["lead"] == chat_server.reply and generated["lead_generated"] is True
+    assert generated["answer"].startswith(chat_server.reply) and not plain["lead_generated"]
+    chatted = runner.invoke(cli, ["chat"], input=QUESTION + "\n", catch_exceptions=False).output
+    assert chat_server.reply in chatted and KEY not in chatted
+    assert chat_server.requests[0][0]["Authorization"] == f"Bearer {KEY}"
