@@ -229,7 +229,8 @@ def ask_command(question, k, since, until, outlets, as_of, data_dir, as_json):  
     from bot.answer import ask
 
     archive = open_for_queries(data_dir)
-    answer = ask(archive, question, k=k, filters=make_filters(since, until, outlets, as_of), llm=Settings().llm_config())
+    filters = make_filters(since, until, outlets, as_of)
+    answer = ask(archive, question, k=k, filters=filters, llm=Settings().llm_config())
     click.echo(json.dumps(answer.to_json(), ensure_ascii=False) if as_json else answer.render())
 
 

@@ -32,6 +32,11 @@ SYSTEM_PROMPT = (
     "Reply with one short sentence that answers the question, and cite the quotes it uses as [1], [2]. "
     "Use only names and numbers that appear in the quotes. Do not add anything else."
 )
+EXAMPLE_QUESTION = ("Who resigned as mayor of Springfield?", [
+    ("The mayor of Springfield, Ann Lee, resigned on Tuesday after 12 years in office.", 1),
+    ("Council members praised her work on the city budget.", 2),
+])
+EXAMPLE_ANSWER = "Ann Lee resigned as mayor of Springfield on Tuesday [1]."
 
 
 class LLMError(Exception):
@@ -53,10 +58,24 @@ def chat_url(url: str) -> str:
     return url if url.endswith("/chat/completions") else url + "/chat/completions"
 
 
-def prompt(question: str, quotes: list[tuple[str, int]]) -> list[dict[str, str]]:
-    sources = "\n".join(f"[{n}] {quote}" for quote, n in quotes)
-    user = f"Quotes:\n{sources}\n\nQuestion: {question}\nAnswer in one sentence, citing the quotes as [n]."
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+def sources_text(quotes: list[tuple[str, int]]) -> str:
+    """One numbered line per source, its quotes together: the model cites sources, not sentences."""
+    grouped: dict[int, list[str]] = {}
+    for quote, n in quotes:
+        grouped.setdefault(n, []).append(quote)
+    return "\n".join(f"[{n}] {' '.join(texts)}" for n, texts in sorted(grouped.items()))
+
+
+def user_turn(question: str, quotes: list[tuple[str, int]]) -> str:
+    return f"Quotes:\n{sources_text(quotes)}\n\nQuestion: {question}\nAnswer in one sentence, citing the quotes as [n]."
+
+
+def prompt(question: str, quotes: list[tuple[str, int]], example: bool = True) -> list[dict[str, str]]:
+    """The chat messages; `example` adds one worked question first (small models follow it better)."""
+    worked = [{"role": "user", "content": user_turn(*EXAMPLE_QUESTION)},
+              {"role": "assistant", "content": EXAMPLE_ANSWER}]
+    asked = {"role": "user", "content": user_turn(question, quotes)}
+    return [{"role": "system", "content": SYSTEM_PROMPT}, *(worked if example else []), asked]
 
 
 def reply_text(payload: Any) -> str:

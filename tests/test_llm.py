@@ -37,7 +37,8 @@ def test_a_grounded_line_becomes_the_lead(news_archive, chat_server: ChatServer)
     headers, body = chat_server.requests[0]
     assert headers["Authorization"] == f"Bearer {KEY}" and body["model"] == "smol"
     prompt = body["messages"][-1]["content"]
-    assert QUESTION in prompt and all(f"[{n}] {quote}" in prompt for quote, n in answer.quotes)
+    sources = {int(line[1]): line for line in prompt.splitlines() if line.startswith("[")}
+    assert QUESTION in prompt and all(quote in sources[n] for quote, n in answer.quotes)
 
 
 @pytest.mark.parametrize("reply", [
@@ -162,3 +163,11 @@ def test_the_command_line_uses_the_configured_endpoint(tmp_path, monkeypatch, ch
     chatted = runner.invoke(cli, ["chat"], input=QUESTION + "\n", catch_exceptions=False).output
     assert chat_server.reply in chatted and KEY not in chatted
     assert chat_server.requests[0][0]["Authorization"] == f"Bearer {KEY}"
+
+
+def test_the_prompt_numbers_sources_and_holds_only_the_quotes():
+    quotes = [("Macron met Putin.", 1), ("Talks lasted 5 hours.", 1), ("Peskov spoke.", 2)]
+    messages = llm.prompt("Who met Putin?", quotes, example=False)
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert "[1] Macron met Putin. Talks lasted 5 hours.\n[2] Peskov spoke." in messages[-1]["content"]
+    assert [m["role"] for m in llm.prompt("Who met Putin?", quotes)] == ["system", "user", "assistant", "user"]
