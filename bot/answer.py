@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.llm import LLMConfig, with_generated_lead
 from index.archive import Archive
 from index.chunking import sentence_spans
 from index.keywords import question_terms, stem
@@ -47,12 +48,15 @@ class Answer:
     abstained: bool
     window: str | None = None
     filters: dict = field(default_factory=dict)
+    lead: str | None = None  # the opening line that states the answer, before the quotes
+    lead_generated: bool = False  # written by the opt-in model (bot.llm) rather than quoted
 
     @property
     def text(self) -> str:
         lines = [f"Searching {self.window}." ] if self.window else []
         if self.abstained:
             return "\n".join([*lines, NOTHING_FOUND])
+        lines += [self.lead] if self.lead else []
         lines += [f"“{quote}” [{n}]" for quote, n in self.quotes]
         return "\n".join(lines)
 
@@ -67,6 +71,8 @@ class Answer:
             ],
             "abstained": self.abstained,
             "filters": self.filters,
+            "lead": self.lead,
+            "lead_generated": self.lead_generated,
         }
 
     def render(self) -> str:
@@ -156,11 +162,13 @@ def build_answer(archive: Archive, response: SearchResponse, max_quotes: int = 3
 
 def ask(
     archive: Archive, question: str, k: int = 5, filters: Filters | None = None,
-    tuning: Tuning | None = None, max_quotes: int = 3, threshold: float | None = None,
+    tuning: Tuning | None = None, max_quotes: int = 3, threshold: float | None = None, llm: LLMConfig | None = None,
 ) -> Answer:
-    """Search, then quote the best sentences of the top articles with numbered sources."""
+    """Search, then quote the best sentences of the top articles with numbered sources; with `llm`,
+    a model writes the opening line when what it writes is grounded in the quotes."""
     question = question.strip()
     if not question:
         return Answer(question, [], [], True, None, {})
     response = search(archive, question, k=k, filters=filters, tuning=tuning)
-    return build_answer(archive, response, max_quotes, threshold)
+    answer = build_answer(archive, response, max_quotes, threshold)
+    return with_generated_lead(answer, llm) if llm is not None else answer

@@ -286,7 +286,8 @@ def ask_command(question, k, since, until, outlets, as_of, data_dir, as_json):  
     from bot.answer import ask
 
     archive = open_for_queries(data_dir)
-    answer = ask(archive, question, k=k, filters=make_filters(since, until, outlets, as_of))
+    filters = make_filters(since, until, outlets, as_of)
+    answer = ask(archive, question, k=k, filters=filters, llm=Settings().llm_config())
     click.echo(json.dumps(answer.to_json(), ensure_ascii=False) if as_json else answer.render())
 
 
@@ -297,7 +298,7 @@ def chat_command(data_dir, as_of):  # type: ignore[no-untyped-def]
     """Ask questions in the terminal, one per line (reads stdin when it is piped)."""
     from bot.console import chat
 
-    chat(open_for_queries(data_dir), sys.stdin, as_of=as_of)
+    chat(open_for_queries(data_dir), sys.stdin, as_of=as_of, llm=Settings().llm_config())
 
 
 def discord_token(settings: Settings) -> str:

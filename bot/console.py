@@ -5,13 +5,14 @@ from datetime import datetime
 from typing import TextIO
 
 from bot.answer import ask
+from bot.llm import LLMConfig
 from index.archive import Archive
 from index.search import Filters
 
 PROMPT = "newsbot> "
 
 
-def chat(archive: Archive, stdin: TextIO, as_of: datetime | None = None) -> None:
+def chat(archive: Archive, stdin: TextIO, as_of: datetime | None = None, llm: LLMConfig | None = None) -> None:
     """Answers each line; interactive with a prompt, or one answer per line when piped."""
     interactive = stdin.isatty()
     if interactive:
@@ -24,5 +25,5 @@ def chat(archive: Archive, stdin: TextIO, as_of: datetime | None = None) -> None
             return
         if not line.strip():
             continue
-        answer = ask(archive, line.strip(), filters=Filters(as_of=as_of))
+        answer = ask(archive, line.strip(), filters=Filters(as_of=as_of), llm=llm)
         print(f"Q: {line.strip()}\n{answer.render()}\n", flush=True)

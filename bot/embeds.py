@@ -220,7 +220,8 @@ def answer_embed(answer: Answer) -> discord.Embed:
         embed.description = NOTHING_FOUND
     else:
         room = min(DESCRIPTION, TOTAL - len(embed))
-        embed.description = join_within([quote_line(s, n) for s, n in answer.quotes], room)
+        lead = [escape(answer.lead)] if answer.lead else []
+        embed.description = join_within(lead + [quote_line(s, n) for s, n in answer.quotes], room)
     return fit(embed)
 
 

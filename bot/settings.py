@@ -4,10 +4,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
+from bot.llm import LLMConfig
 from index.archive import ArchiveConfig
 from index.embedding import DEFAULT_MODEL
 from index.fetch import FetchSettings
@@ -71,6 +72,19 @@ class Settings(BaseSettings):
     admin_role: str | None = None  # NEWSBOT_ADMIN_ROLE: members with this role may /reindex without Manage Server
     cooldown_seconds: float = Field(default=10.0, ge=0)  # NEWSBOT_COOLDOWN_SECONDS: per user, between questions
 
+    llm_url: str | None = None  # NEWSBOT_LLM_URL: OpenAI-compatible chat endpoint for the opt-in generated answer
+    llm_model: str | None = None  # NEWSBOT_LLM_MODEL: the model name that endpoint serves
+    llm_api_key: SecretStr | None = None  # NEWSBOT_LLM_API_KEY: sent as a Bearer token, never logged
+    llm_timeout: float = Field(default=10.0, gt=0)  # NEWSBOT_LLM_TIMEOUT: seconds, then the extractive answer
+
+    @model_validator(mode="after")
+    def _llm_complete(self) -> Settings:
+        if self.llm_url and not self.llm_url.startswith(("http://", "https://")):
+            raise ValueError("NEWSBOT_LLM_URL must be an http:// or https:// URL")
+        if self.llm_url and not self.llm_model:
+            raise ValueError("NEWSBOT_LLM_MODEL is required when NEWSBOT_LLM_URL is set")
+        return self
+
     @field_validator("ask_channel_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
@@ -107,3 +121,10 @@ class Settings(BaseSettings):
             embed_batch_size=self.embed_batch_size,
             dedup_threshold=self.dedup_threshold,
         )
+
+    def llm_config(self) -> LLMConfig | None:
+        """The generated answer's endpoint, or None (the default): extractive answers only."""
+        if not self.llm_url or not self.llm_model:
+            return None
+        key = self.llm_api_key if self.llm_api_key and self.llm_api_key.get_secret_value() else None
+        return LLMConfig(self.llm_url, self.llm_model, key, self.llm_timeout)

@@ -39,7 +39,7 @@ def test_abstains_when_nothing_is_relevant(news_archive):
 
 def test_json_schema(news_archive):
     data = ask(news_archive, "Why did the Sudan prime minister resign?").to_json()
-    assert set(data) == {"question", "answer", "citations", "abstained", "filters"}
+    assert set(data) == {"question", "answer", "citations", "abstained", "filters", "lead", "lead_generated"}
     assert set(data["citations"][0]) == {"n", "url", "title", "outlet", "published", "quote", "also_in"}
     assert data["abstained"] is False and data["citations"][0]["outlet"] == "CNN"
 
