@@ -7,12 +7,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import discord
 from discord.utils import format_dt
 
 from bot.answer import NOTHING_FOUND, Answer, Citation
 from index.search import Result, SearchResponse
+
+if TYPE_CHECKING:
+    from bot.timeline import Timeline
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 TITLE = 256
@@ -343,6 +347,11 @@ def status_embed(stats: dict) -> discord.Embed:
     dimension = stats.get("embedding_dimension")
     model = escape(stats.get("embedding_model")) or "none yet"
     embed.add_field(name="Model", value=f"{model} ({dimension} dimensions)" if dimension else model, inline=False)
+    if "feedback" in stats:
+        votes = stats["feedback"]
+        embed.add_field(name="Feedback", value=f"👍 {votes.get('up', 0):,} · 👎 {votes.get('down', 0):,}", inline=True)
+    if "follows" in stats:
+        embed.add_field(name="Followed topics", value=f"{stats['follows']:,}", inline=True)
     if stats.get("problems"):
         add_lines_as_fields(embed, "Needs attention", [escape(p) for p in stats["problems"]])
     return fit(embed)
@@ -367,3 +376,97 @@ def reindex_done_text(chunks: int, seconds: float) -> str:
 
 def bad_date_text(value: object) -> str:
     return clip_content(f"“{escape(str(value))}” is not a date I can read; try 2022-02-07 or “7 February 2022”.")
+
+
+# --------------------------------------------------------------------------- threads, feedback, follows
+
+THREAD_NAME = 100  # Discord's limit on a thread's name
+VOTE_UNKNOWN = "I can no longer find that answer, so the vote was not recorded."
+REASON_PLACEHOLDER = "Why? (optional)"
+NEEDS_CONTENT_INTENT = (
+    "Saved, but this bot runs without the Message Content intent, so it cannot read questions there "
+    "without a mention: set NEWSBOT_MESSAGE_CONTENT=true (and enable the intent in the Developer Portal)."
+)
+
+
+def thread_name(question: str) -> str:
+    """The thread an answer starts: named from the question, within Discord's 100 characters."""
+    return cut(one_line(question), THREAD_NAME) or "Question"
+
+
+def vote_text(vote: str) -> str:
+    if vote == "up":
+        return "Thanks — glad it helped. 👍 recorded (click again to change your vote)."
+    return "Thanks — 👎 recorded. If you like, say what was wrong:"
+
+
+def reason_text(label: str) -> str:
+    return f"Thanks — noted: {label.lower()}."
+
+
+def follow_embed(topic: str, article: dict) -> discord.Embed:
+    """A new article on a followed topic: headline (linked), outlet and date."""
+    line = source_line(1, article.get("title"), article.get("url"), article.get("outlet"), article.get("published"))
+    embed = discord.Embed(title=cut(f"New on “{escape(one_line(topic))}”", TITLE), description=line.removeprefix("**1.** "), colour=COLOUR)
+    return fit(embed)
+
+
+def follow_text(topic: str, added: bool) -> str:
+    topic = escape(one_line(topic))
+    if added:
+        return f"Following “{topic}”: new articles on it will be posted here."
+    return f"Already following “{topic}” here."
+
+
+def unfollow_text(topic: str, removed: bool) -> str:
+    topic = escape(one_line(topic))
+    return f"Stopped following “{topic}”." if removed else f"“{topic}” was not followed here."
+
+
+def following_embed(topics: Sequence[str]) -> discord.Embed:
+    lines = [f"• {escape(cut(one_line(t), HEADLINE))}" for t in topics]
+    description = join_within(lines, DESCRIPTION) if lines else "Nothing is followed here; add a topic with `/follow`."
+    return fit(discord.Embed(title="Followed topics", description=description, colour=COLOUR))
+
+
+def config_embed(ask_channels: Sequence[int], announce_channel: int | None, from_environment: bool) -> discord.Embed:
+    """The server's ask-channels and announce channel, as mentions."""
+    embed = discord.Embed(title="Settings for this server", colour=COLOUR)
+    listed = ", ".join(f"<#{c}>" for c in ask_channels) or "none (questions need a mention)"
+    embed.add_field(name="Ask-channels", value=cut(listed, FIELD_VALUE), inline=False)
+    embed.add_field(name="Announce channel", value=f"<#{announce_channel}>" if announce_channel else "none", inline=False)
+    if from_environment:
+        embed.set_footer(text="Defaults from the environment (ASK_CHANNEL_IDS, ANNOUNCE_CHANNEL_ID) apply too.")
+    return fit(embed)
+
+
+# --------------------------------------------------------------------------- timelines
+
+CHART_FILE = "timeline.png"
+
+
+def timeline_entry(result: Result) -> str:
+    """`7 Feb 2022 · [Headline](url) — Outlet · also in: AP`"""
+    headline = link(cut(one_line(result.title) or "Untitled", HEADLINE), result.url)
+    line = f"{date_text(result.published)} · {headline} — {escape(cut(one_line(result.outlet), HEADLINE)) or 'unknown outlet'}"
+    if result.also_in:
+        line += " · also in: " + escape(cut(", ".join(result.also_in), HEADLINE))
+    return line
+
+
+def timeline_pages(timeline: Timeline, page_size: int = 10, chart: bool = True) -> list[discord.Embed]:
+    """Stories oldest first, `page_size` a page; every page shows the attached weekly chart."""
+    title = cut(f"Timeline: {escape(one_line(timeline.topic))}", TITLE)
+    entries = [timeline_entry(r) for r in [*timeline.entries, *timeline.undated]]
+    if not entries:
+        return [fit(discord.Embed(title=title, description=NO_RESULTS, colour=COLOUR))]
+    starts = range(0, len(entries), page_size)
+    span = f"{len(entries)} stories" + (f", {date_text(timeline.entries[0].published)} – {date_text(timeline.entries[-1].published)}" if timeline.entries else "")
+    pages = []
+    for page, start in enumerate(starts, 1):
+        embed = discord.Embed(title=title, description=join_within(entries[start : start + page_size], DESCRIPTION), colour=COLOUR)
+        embed.set_footer(text=f"Page {page} of {len(starts)} · {span}")
+        if chart:
+            embed.set_image(url=f"attachment://{CHART_FILE}")
+        pages.append(fit(embed))
+    return pages

@@ -1,7 +1,12 @@
-"""Plain-text views of search results for the terminal."""
+"""Plain-text views of search results and timelines for the terminal."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from index.search import SearchResponse
+
+if TYPE_CHECKING:
+    from bot.timeline import Timeline
 
 
 def format_results(response: SearchResponse) -> str:
@@ -17,4 +22,20 @@ def format_results(response: SearchResponse) -> str:
         if result.passages:
             snippet = " ".join(result.passages[0].text.split())
             lines.append(f"   {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
+    return "\n".join(lines)
+
+
+def format_timeline(timeline: Timeline) -> str:
+    """One line per story, oldest first, then the weekly counts."""
+    if not timeline.entries and not timeline.undated:
+        return f"No articles on “{timeline.topic}”."
+    lines = []
+    for result in [*timeline.entries, *timeline.undated]:
+        also = f" (also in: {', '.join(result.also_in)})" if result.also_in else ""
+        lines.append(f"{(result.published or 'undated')[:10]}  {result.title or 'Untitled'} — {result.outlet or 'unknown'}{also}")
+        if result.url:
+            lines.append(f"            {result.url}")
+    weeks = timeline.weeks()
+    if weeks:
+        lines.append("\nArticles per week: " + ", ".join(f"{monday.isoformat()} {n}" for monday, n in weeks if n))
     return "\n".join(lines)

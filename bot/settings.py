@@ -71,6 +71,10 @@ class Settings(BaseSettings):
 
     admin_role: str | None = None  # NEWSBOT_ADMIN_ROLE: members with this role may /reindex without Manage Server
     cooldown_seconds: float = Field(default=10.0, ge=0)  # NEWSBOT_COOLDOWN_SECONDS: per user, between questions
+    message_content: bool = False  # NEWSBOT_MESSAGE_CONTENT: ask Discord for the privileged intent (follow-ups without a mention)
+    follow_threshold: float = Field(default=0.55, gt=0)  # NEWSBOT_FOLLOW_THRESHOLD: topic match that triggers a post
+    follow_per_hour: int = Field(default=3, ge=1)  # NEWSBOT_FOLLOW_PER_HOUR: posts per followed topic and target per hour
+    shards: str = ""  # NEWSBOT_SHARDS: "" one connection, "auto" Discord's recommended count, or a number
 
     llm_url: str | None = None  # NEWSBOT_LLM_URL: OpenAI-compatible chat endpoint for the opt-in generated answer
     llm_model: str | None = None  # NEWSBOT_LLM_MODEL: the model name that endpoint serves
@@ -91,6 +95,22 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [int(part) for part in value.replace(",", " ").split()]
         return value
+
+    @field_validator("shards")
+    @classmethod
+    def _shard_count(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("", "auto") and not (value.isdigit() and int(value) > 0):
+            raise ValueError("NEWSBOT_SHARDS must be empty, auto, or a positive number of shards")
+        return value
+
+    def shard_count(self) -> int | None:
+        """None: Discord's recommended count (with `sharded`)."""
+        return int(self.shards) if self.shards.isdigit() else None
+
+    @property
+    def sharded(self) -> bool:
+        return bool(self.shards)
 
     @field_validator("feeds", "fetch_allow", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from bot import create_bot, embeds
 from bot.cli import cli
 from bot.discord import app
+from bot.discord import answering
 from bot.discord.views import Pager
 from bot.settings import Settings
 from index.archive import Archive
@@ -66,10 +67,16 @@ async def mention(fake: FakeDiscord, text: str, author: Any = None, channel_id: 
 
 
 async def reply_to(fake: FakeDiscord, message: dict, timeout: float = 5.0) -> Any:
-    return await fake.wait_for_call(
-        "POST", MESSAGES, timeout,
-        predicate=lambda c: c.status == 200 and str((c.json.get("message_reference") or {}).get("message_id")) == message["id"],
-    )
+    """The bot's answer to a message: a reply to it, or the first message in the thread started on it."""
+
+    def answers(call: Any) -> bool:
+        replied = str((call.json.get("message_reference") or {}).get("message_id")) == message["id"]
+        return call.status == 200 and (replied or call.path == f"/channels/{message['id']}/messages")
+
+    return await fake.wait_for_call("POST", MESSAGES, timeout, predicate=answers)
+
+
+THREADS = r"/channels/\d+/messages/\d+/threads"
 
 
 async def until(condition: Any, timeout: float = 2.0) -> None:
@@ -103,19 +110,24 @@ async def test_identify_intents_and_no_command_sync_at_start(
 # --------------------------------------------------------------------------- questions in channels
 
 
-async def test_mention_is_answered_with_a_reply_embed_and_sources(fake_discord: FakeDiscord, news_archive: Archive) -> None:
+async def test_mention_is_answered_in_a_new_thread_with_sources(fake_discord: FakeDiscord, news_archive: Archive) -> None:
     async with running_bot(fake_discord, news_archive):
         asked = await mention(fake_discord, KREMLIN)
         reply = await reply_to(fake_discord, asked)
-        typing = fake_discord.calls_matching("POST", rf"/channels/{fake_discord.channel.id}/typing")
+        started = fake_discord.calls_matching("POST", THREADS)
+        assert [(c.path, c.json["name"]) for c in started] == [(f"/channels/{fake_discord.channel.id}/messages/{asked['id']}/threads", KREMLIN)]
+        thread = fake_discord.world.find_channel(int(asked["id"]))
+        assert thread is not None and (thread.parent_id, thread.owner_id) == (fake_discord.channel.id, fake_discord.bot_user.id)
+        typing = fake_discord.calls_matching("POST", rf"/channels/{thread.id}/typing")
         assert typing and typing[0].received_at <= reply.received_at
-        assert reply.json["allowed_mentions"]["parse"] == [] and not reply.json["allowed_mentions"].get("replied_user")
+        assert reply.json["allowed_mentions"]["parse"] == []
+        buttons = reply.json["components"][0]["components"]
+        assert [(b["custom_id"], b["emoji"]["name"]) for b in buttons] == [("feedback:up", "👍"), ("feedback:down", "👎")]
         embed = reply.json["embeds"][0]
         assert embed["title"] == KREMLIN  # the mention is stripped
         assert embed["description"].startswith("> “The Kremlin said Monday that talks with Emmanuel Macron")
         assert embed["fields"][0]["name"] == "Sources" and KREMLIN_LINK in embed["fields"][0]["value"]
         assert "The Moscow Times, 7 Feb 2022" in embed["fields"][0]["value"]
-        assert reply.response["type"] == 19  # a real reply
         await asyncio.sleep(0.2)  # its own echoed message is not answered
         assert len(fake_discord.calls_matching("POST", MESSAGES)) == 1
 
@@ -137,9 +149,9 @@ async def test_ask_channel_message_is_answered_and_elsewhere_not(fake_discord: F
         reply = await reply_to(fake_discord, asked)
         assert "wheat-prices" in reply.json["embeds"][0]["fields"][0]["value"]
         await asyncio.sleep(0.2)
-        replies = [c for c in fake_discord.calls_matching("POST", MESSAGES) if c.json.get("message_reference")]
-        assert [str(c.json["message_reference"]["message_id"]) for c in replies] == [asked["id"]]
-        assert ignored["id"] != asked["id"]
+        started = fake_discord.calls_matching("POST", THREADS)
+        assert [c.path.split("/")[4] for c in started] == [asked["id"]]
+        assert len(fake_discord.calls_matching("POST", MESSAGES)) == 1 and ignored["id"] != asked["id"]
 
 
 async def test_cooldown_answers_with_the_retry_time(fake_discord: FakeDiscord, news_archive: Archive) -> None:
@@ -163,7 +175,7 @@ async def test_cooldown_answers_with_the_retry_time(fake_discord: FakeDiscord, n
 async def test_sync_commands_registers_them_in_the_guild(fake_discord: FakeDiscord) -> None:
     settings = make_settings(DISCORD_GUILD_ID=fake_discord.guild.id)
     names = await app.sync_commands(settings, fake_discord.token)
-    assert sorted(names) == ["article", "ask", "recent", "reindex", "search", "status"]
+    assert sorted(names) == ["article", "ask", "config", "follow", "following", "recent", "reindex", "search", "status", "timeline", "unfollow"]
     ask = fake_discord.commands[fake_discord.guild.id]["ask"]
     options = {o["name"]: o for o in ask["options"]}
     assert ask["description"] and all(o["description"] for o in options.values())
@@ -332,9 +344,8 @@ async def test_handler_exceptions_get_an_apology_and_are_logged(
         raise RuntimeError("kaboom internals")
 
     caplog.set_level(logging.ERROR, logger="bot.discord")
-    async with running_bot(fake_discord, news_archive) as newsbot:
-        for cog in ("questions", "ask"):  # cogs are modules loaded per bot, patched there
-            monkeypatch.setattr(newsbot.extensions[f"bot.discord.cogs.{cog}"], "answer_question", broken)
+    monkeypatch.setattr(answering, "answer_in_context", broken)
+    async with running_bot(fake_discord, news_archive):
         asked = await mention(fake_discord, KREMLIN)
         assert (await reply_to(fake_discord, asked)).json["content"] == embeds.APOLOGY
         sent = await fake_discord.send_interaction(fake_discord.reader, "ask", {"question": KREMLIN})
@@ -418,6 +429,6 @@ def test_sync_commands_cli(tmp_path: Path) -> None:
         result = CliRunner().invoke(cli, ["sync-commands"], env=env)
         registered = sorted(server.commands.get(server.guild.id, {}))
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"synced 6 commands to guild {server.guild.id}: /ask, /search")
-    assert registered == ["article", "ask", "recent", "reindex", "search", "status"]
+    assert result.output.startswith(f"synced 11 commands to guild {server.guild.id}: /ask, /search")
+    assert registered == ["article", "ask", "config", "follow", "following", "recent", "reindex", "search", "status", "timeline", "unfollow"]
     assert not (tmp_path / "data").exists()  # syncing opens no archive

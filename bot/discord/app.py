@@ -20,7 +20,10 @@ from bot import embeds
 from bot.discord.checks import Cooldown
 from bot.discord.options import DateOption
 from bot.discord.replies import NO_MENTIONS, apologise, tell
+from bot.discord.views import FeedbackView, ReasonSelect
+from bot.follows import Post, due_posts
 from bot.settings import Settings
+from bot.state import BotState
 from index.archive import Archive, ArchiveBusy
 from index.watch import Watcher, to_announce
 
@@ -39,16 +42,18 @@ EXTENSIONS = (
     "bot.discord.cogs.questions",
     "bot.discord.cogs.ask",
     "bot.discord.cogs.browse",
+    "bot.discord.cogs.timeline",
+    "bot.discord.cogs.follow",
     "bot.discord.cogs.admin",
 )
 
 
 def bot_intents(settings: Settings) -> discord.Intents:
     """Messages in guilds and DMs. Message content is privileged, and mentions carry theirs anyway:
-    it is asked for only when ASK_CHANNEL_IDS makes every message there a question."""
-    return discord.Intents(
-        guilds=True, guild_messages=True, dm_messages=True, message_content=bool(settings.ask_channel_ids)
-    )
+    it is asked for when NEWSBOT_MESSAGE_CONTENT says so (follow-ups in threads without a mention)
+    or ASK_CHANNEL_IDS makes every message there a question."""
+    content = settings.message_content or bool(settings.ask_channel_ids)
+    return discord.Intents(guilds=True, guild_messages=True, dm_messages=True, message_content=content)
 
 
 class NewsTree(app_commands.CommandTree):
@@ -63,6 +68,8 @@ class NewsTree(app_commands.CommandTree):
 
 class NewsBot(commands.Bot):
     """Resources come in through the constructor (as in discord.py's advanced_startup example)."""
+
+    state: BotState
 
     def __init__(self, settings: Settings, archive: Archive | None, *, owns_archive: bool = False, **options: Any) -> None:
         super().__init__(
@@ -82,6 +89,8 @@ class NewsBot(commands.Bot):
         self.pager_timeout = PAGER_TIMEOUT
         self.progress_every = PROGRESS_EVERY
         self.background: asyncio.Task | None = None
+        self.guild_ask_channels: dict[int, set[int]] = {}  # set with /config, beside ASK_CHANNEL_IDS
+        self.guild_announce_channels: dict[int, int] = {}  # set with /config, instead of ANNOUNCE_CHANNEL_ID
 
     @property
     def archive(self) -> Archive:
@@ -92,8 +101,17 @@ class NewsBot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        self.add_view(FeedbackView())  # persistent: answers posted before a restart keep their buttons
+        self.add_dynamic_items(ReasonSelect)
         if self._archive is not None:
+            self.state = await self.in_worker(BotState, self.archive)
+            self.guild_ask_channels = await self.in_worker(self.state.guilds.ask_channels)
+            self.guild_announce_channels = await self.in_worker(self.state.guilds.announce_channels)
             self.background = asyncio.create_task(self.keep_archive())
+
+    def ask_channels_of(self, guild: discord.Guild | None) -> set[int]:
+        configured = self.guild_ask_channels.get(guild.id, set()) if guild else set()
+        return set(self.settings.ask_channel_ids) | configured
 
     async def keep_archive(self) -> None:
         """At start, embed chunks a crash left out; then, with feeds configured, watch them."""
@@ -110,16 +128,53 @@ class NewsBot(commands.Bot):
             await self.watcher.aclose()
 
     async def announce(self, new: list[dict]) -> None:
-        """New articles from the feeds, posted to ANNOUNCE_CHANNEL_ID (never a first poll's backlog)."""
+        """New articles from the feeds (never a first poll's backlog): to the announce channels, and
+        to whoever follows a topic they match."""
+        await self.announce_new(new)
+        await self.post_follows(new)
+
+    def announce_channel_ids(self) -> list[int]:
+        """Each server's /config announce channel; ANNOUNCE_CHANNEL_ID for the servers without one."""
+        configured = self.guild_announce_channels
+        default = self.settings.announce_channel_id
+        default_guild = getattr(self.get_channel(default), "guild", None) if default else None
+        extra = [default] if default and getattr(default_guild, "id", None) not in configured else []
+        return [*configured.values(), *extra]
+
+    async def announce_new(self, new: list[dict]) -> None:
         announcement = to_announce(new, self.settings.announce_limit)
-        if not announcement.articles or not self.settings.announce_channel_id:
+        if not announcement.articles:
             return
         await self.wait_until_ready()
-        channel = self.get_channel(self.settings.announce_channel_id)
-        if channel is None:
-            log.warning("ANNOUNCE_CHANNEL_ID %s is not a channel this bot can see", self.settings.announce_channel_id)
+        for channel_id in self.announce_channel_ids():
+            channel = self.get_channel(channel_id)
+            if not isinstance(channel, discord.abc.Messageable):
+                log.warning("announce channel %s is not a channel this bot can post in", channel_id)
+                continue
+            await channel.send(embed=embeds.announcement_embed(announcement.articles, announcement.more), allowed_mentions=NO_MENTIONS)
+
+    async def post_follows(self, new: list[dict]) -> None:
+        settings = self.settings
+        posts = await self.in_worker(due_posts, self.archive, self.state.follows, new, settings.follow_threshold, settings.follow_per_hour)
+        if posts:
+            await self.wait_until_ready()
+        for post in posts:
+            try:
+                await self.send_follow(post)
+            except discord.HTTPException:  # a deleted channel or closed DMs must not stop the others
+                log.warning("could not post follow %s", post.follow, exc_info=True)
+
+    async def send_follow(self, post: Post) -> None:
+        follow = post.follow
+        if follow.target_kind == "user":
+            target: discord.abc.Messageable | None = self.get_user(follow.target_id) or await self.fetch_user(follow.target_id)
+        else:
+            found = self.get_channel(follow.target_id)
+            target = found if isinstance(found, discord.abc.Messageable) else None
+        if target is None:
+            log.warning("followed-topic target %s is gone", follow)
             return
-        await channel.send(embed=embeds.announcement_embed(announcement.articles, announcement.more), allowed_mentions=NO_MENTIONS)
+        await target.send(embed=embeds.follow_embed(follow.topic, post.article), allowed_mentions=NO_MENTIONS)
 
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: questions are the Questions cog's."""
@@ -142,12 +197,23 @@ class NewsBot(commands.Bot):
             self._archive.close()
 
 
+class ShardedNewsBot(NewsBot, commands.AutoShardedBot):
+    """The same bot over several gateway connections (NEWSBOT_SHARDS)."""
+
+
+def bot_class(settings: Settings) -> type[NewsBot]:
+    return ShardedNewsBot if settings.sharded else NewsBot
+
+
 def create_bot(settings: Settings | None = None, archive: Archive | None = None, **options: Any) -> NewsBot:
     """The bot, with the archive in `settings.data_dir` unless one is given (then the caller closes it)."""
     settings = settings or Settings()
+    if settings.sharded:
+        options.setdefault("shard_count", settings.shard_count())
+    cls = bot_class(settings)
     if archive is not None:
-        return NewsBot(settings, archive, **options)
-    return NewsBot(settings, Archive(settings.data_dir, settings.archive_config()), owns_archive=True, **options)
+        return cls(settings, archive, **options)
+    return cls(settings, Archive(settings.data_dir, settings.archive_config()), owns_archive=True, **options)
 
 
 def run_bot(settings: Settings, token: str, archive: Archive | None = None) -> None:

@@ -61,4 +61,6 @@ def admin_only(interaction: discord.Interaction) -> bool:
     if role and any(r.name == role for r in getattr(interaction.user, "roles", [])):
         return True
     also = f" or the “{role}” role" if role else ""
-    raise Refused(f"Only members with the Manage Server permission{also} can reindex the archive.")
+    command = interaction.command.qualified_name if interaction.command else ""
+    what = "reindex the archive" if command == "reindex" else f"use /{command}"
+    raise Refused(f"Only members with the Manage Server permission{also} can {what}.")

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Sequence
 
 import discord
 
 from bot import embeds
+from bot.discord.checks import newsbot
 from bot.discord.replies import apologise, respond
+from bot.state import REASONS
 
 
 class Pager(discord.ui.View):
@@ -51,3 +54,57 @@ class Pager(discord.ui.View):
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
         await apologise(interaction, error, "button")
+
+
+class FeedbackView(discord.ui.View):
+    """👍/👎 under every answer. Persistent (no timeout, fixed custom ids, added once in setup_hook):
+    a click finds its answer by the message it is on, so the buttons work after a restart."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+
+    @discord.ui.button(emoji="👍", custom_id="feedback:up", style=discord.ButtonStyle.secondary)
+    async def up(self, interaction: discord.Interaction, button: discord.ui.Button[FeedbackView]) -> None:
+        await vote(interaction, "up")
+
+    @discord.ui.button(emoji="👎", custom_id="feedback:down", style=discord.ButtonStyle.secondary)
+    async def down(self, interaction: discord.Interaction, button: discord.ui.Button[FeedbackView]) -> None:
+        await vote(interaction, "down")
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
+        await apologise(interaction, error, "feedback button")
+
+
+async def vote(interaction: discord.Interaction, choice: str) -> None:
+    """Thanks at once (Discord allows 3 s; the archive may be busy), then the vote is stored."""
+    assert interaction.message is not None
+    message_id = interaction.message.id
+    reasons = discord.ui.View(timeout=None).add_item(ReasonSelect(message_id)) if choice == "down" else discord.utils.MISSING
+    await interaction.response.send_message(embeds.vote_text(choice), view=reasons, ephemeral=True)
+    bot = newsbot(interaction)
+    if not await bot.in_worker(bot.state.feedback.vote, message_id, interaction.user.id, choice):
+        await interaction.followup.send(embeds.VOTE_UNKNOWN, ephemeral=True)
+
+
+class ReasonSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"feedback:reason:(?P<message>[0-9]+)"):  # type: ignore[type-arg]
+    """The optional reason for a 👎; its custom id names the answer's message, so it too survives a restart."""
+
+    def __init__(self, message_id: int) -> None:
+        options = [discord.SelectOption(label=label, value=value) for value, label in REASONS.items()]
+        select: discord.ui.Select = discord.ui.Select(
+            custom_id=f"feedback:reason:{message_id}", placeholder=embeds.REASON_PLACEHOLDER, options=options
+        )
+        super().__init__(select)
+        self.message_id = message_id
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls, interaction: discord.Interaction, item: discord.ui.Select, match: re.Match[str]  # type: ignore[type-arg]
+    ) -> ReasonSelect:
+        return cls(int(match["message"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        reason = self.item.values[0]
+        await interaction.response.edit_message(content=embeds.reason_text(REASONS[reason]), view=None)
+        bot = newsbot(interaction)
+        await bot.in_worker(bot.state.feedback.set_reason, self.message_id, interaction.user.id, reason)

@@ -90,6 +90,7 @@ MSG_TYPE_REPLY = 19
 MSG_TYPE_CHAT_INPUT_COMMAND = 20
 CHANNEL_TEXT = 0
 CHANNEL_DM = 1
+CHANNEL_PUBLIC_THREAD = 11
 
 EVERYONE_PERMS = (
     Perm.VIEW_CHANNEL
@@ -153,6 +154,8 @@ class FakeChannel:
     position: int = 0
     topic: str | None = None
     recipient: FakeUser | None = None  # DM channels only
+    parent_id: int | None = None  # threads only: the channel the thread is in
+    owner_id: int | None = None  # threads only: who started it
 
 
 @dataclass
@@ -171,6 +174,7 @@ class FakeGuild:
     roles: list[FakeRole]
     channels: list[FakeChannel]
     members: list[FakeMember]
+    threads: list[FakeChannel] = field(default_factory=list)  # active threads, sent in GUILD_CREATE
 
     def member(self, user_id: int) -> FakeMember | None:
         return next((m for m in self.members if m.user.id == user_id), None)
@@ -208,7 +212,7 @@ class World:
         return next((u for u in self.users() if u.id == user_id), None)
 
     def find_channel(self, channel_id: int) -> FakeChannel | None:
-        everything = [*self.guild.channels, *self.dm_channels.values()]
+        everything = [*self.guild.channels, *self.guild.threads, *self.dm_channels.values()]
         return next((c for c in everything if c.id == channel_id), None)
 
     def dm_channel(self, user: FakeUser) -> FakeChannel:
@@ -293,7 +297,23 @@ def channel_payload(channel: FakeChannel) -> Json:
     }
     if channel.topic is not None:
         data["topic"] = channel.topic
+    if channel.type == CHANNEL_PUBLIC_THREAD:
+        data.update(thread_payload(channel))
     return data
+
+
+def thread_payload(thread: FakeChannel) -> Json:
+    """The fields a thread has beyond a channel's (Discord's auto-archive default: a day)."""
+    return {
+        "parent_id": str(thread.parent_id),
+        "owner_id": str(thread.owner_id),
+        "message_count": 0,
+        "member_count": 1,
+        "flags": 0,
+        "thread_metadata": {
+            "archived": False, "auto_archive_duration": 1440, "archive_timestamp": iso_now(), "locked": False,
+        },
+    }
 
 
 def member_payload(member: FakeMember, *, with_user: bool = True, permissions: int | None = None) -> Json:
@@ -330,7 +350,7 @@ def guild_create_payload(guild: FakeGuild) -> Json:
         "features": [],
         "emojis": [],
         "stickers": [],
-        "threads": [],
+        "threads": [channel_payload(t) for t in guild.threads],
         "voice_states": [],
         "presences": [],
         "stage_instances": [],

@@ -16,6 +16,8 @@ from aiohttp import web
 from .payloads import (
     ALLOWED_CALLBACKS,
     API_PREFIX,
+    CHANNEL_PUBLIC_THREAD,
+    CHANNEL_TEXT,
     MSG_FLAG_EPHEMERAL,
     MSG_FLAG_LOADING,
     MSG_TYPE_CHAT_INPUT_COMMAND,
@@ -235,6 +237,7 @@ class RestApi:
             ("GET", "/channels/{channel_id}/messages/{message_id}", self._get_message, True),
             ("PATCH", "/channels/{channel_id}/messages/{message_id}", self._edit_message, True),
             ("DELETE", "/channels/{channel_id}/messages/{message_id}", self._delete_message, True),
+            ("POST", "/channels/{channel_id}/messages/{message_id}/threads", self._start_thread, True),
             ("PUT", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self._react, True),
             ("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self._react, True),
             ("POST", "/interactions/{interaction_id}/{token}/callback", self._interaction_callback, False),
@@ -358,6 +361,26 @@ class RestApi:
         message = self._new_message(channel, self.world.bot, body, call.files, reference=reference)
         await self._echo("MESSAGE_CREATE", message)
         return json_response(message)
+
+    async def _start_thread(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
+        """A public thread on a message: its id is the message's; THREAD_CREATE follows."""
+        channel, message = self._channel_or_none(p["channel_id"]), self._message_in(p)
+        if channel is None or message is None:
+            return error_response(404, 10008, "Unknown Message")
+        if channel.guild_id is None or channel.type != CHANNEL_TEXT:
+            return error_response(400, 50024, "Cannot execute action on this channel type")
+        name = str((call.json or {}).get("name") or "")
+        if not 1 <= len(name) <= 100:
+            return invalid_form(["name"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+        if self.world.find_channel(int(message["id"])) is not None:
+            return error_response(400, 160004, "A thread has already been created for this message")
+        thread = FakeChannel(
+            int(message["id"]), name, channel.guild_id, CHANNEL_PUBLIC_THREAD, parent_id=channel.id, owner_id=self.world.bot.id
+        )
+        self.guild.threads.append(thread)
+        message["thread"] = channel_payload(thread)
+        await self._dispatch("THREAD_CREATE", {**channel_payload(thread), "newly_created": True})
+        return json_response(channel_payload(thread))
 
     def _resolve_reference(self, ref: Json | None) -> tuple[Json | None, web.Response | None]:
         if not ref:

@@ -1,4 +1,5 @@
-"""/status and /reindex: the archive's state, and rebuilding it (Manage Server or the admin role)."""
+"""/status, /reindex and /config: the archive's state, rebuilding it, and the server's channels
+(the last two for Manage Server or the admin role)."""
 from __future__ import annotations
 
 import asyncio
@@ -49,14 +50,18 @@ class ProgressEdits:
                 log.warning("could not edit the reindex progress message", exc_info=True)
 
 
+def status_of(bot: NewsBot) -> dict[str, Any]:
+    return {**bot.archive.stats(), "feedback": bot.state.feedback.counts(), "follows": len(bot.state.follows.all())}
+
+
 class Admin(commands.Cog):
     def __init__(self, bot: NewsBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="status", description="Articles, chunks, date coverage, outlets, last ingest, index and model")
+    @app_commands.command(name="status", description="Articles, chunks, date coverage, outlets, last ingest, index, model and feedback")
     async def status_command(self, interaction: discord.Interaction) -> None:
         async def build() -> Reply:
-            return {"embed": embeds.status_embed(await self.bot.in_worker(self.bot.archive.stats))}
+            return {"embed": embeds.status_embed(await self.bot.in_worker(status_of, self.bot))}
 
         await respond(interaction, build)
 
@@ -85,5 +90,60 @@ class Admin(commands.Cog):
                 await interaction.edit_original_response(content=text)
 
 
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Config(commands.GroupCog, group_name="config", group_description="This server's ask-channels and announce channel"):
+    """Stored in the database; ASK_CHANNEL_IDS and ANNOUNCE_CHANNEL_ID stay the defaults."""
+
+    def __init__(self, bot: NewsBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+        return admin_only(interaction)
+
+    @app_commands.command(name="show", description="The ask-channels and announce channel of this server")
+    async def show(self, interaction: discord.Interaction) -> None:
+        await respond(interaction, lambda: self.shown(interaction), ephemeral=True)
+
+    @app_commands.command(name="ask-channel", description="Make every message in a channel a question, or stop it")
+    @app_commands.describe(channel="The channel", enabled="True: every message there is a question; False: mentions only")
+    async def ask_channel(self, interaction: discord.Interaction, channel: discord.TextChannel, enabled: bool = True) -> None:
+        assert interaction.guild_id is not None
+        guild = interaction.guild_id
+        chosen = set(self.bot.guild_ask_channels.get(guild, set()))
+        chosen = chosen | {channel.id} if enabled else chosen - {channel.id}
+
+        async def build() -> Reply:
+            await self.bot.in_worker(self.bot.state.guilds.set_ask_channels, guild, chosen)
+            self.bot.guild_ask_channels[guild] = chosen
+            return self.shown(interaction, warn=enabled and not self.bot.intents.message_content)
+
+        await respond(interaction, build, ephemeral=True)
+
+    @app_commands.command(name="announce-channel", description="Where new articles from the feeds are announced")
+    @app_commands.describe(channel="The channel (leave out to use ANNOUNCE_CHANNEL_ID again)")
+    async def announce_channel(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
+        assert interaction.guild_id is not None
+        guild = interaction.guild_id
+
+        async def build() -> Reply:
+            await self.bot.in_worker(self.bot.state.guilds.set_announce_channel, guild, channel.id if channel else None)
+            if channel is None:
+                self.bot.guild_announce_channels.pop(guild, None)
+            else:
+                self.bot.guild_announce_channels[guild] = channel.id
+            return self.shown(interaction)
+
+        await respond(interaction, build, ephemeral=True)
+
+    def shown(self, interaction: discord.Interaction, warn: bool = False) -> Reply:
+        guild = interaction.guild
+        announce = self.bot.guild_announce_channels.get(interaction.guild_id or 0) or self.bot.settings.announce_channel_id
+        embed = embeds.config_embed(sorted(self.bot.ask_channels_of(guild)), announce, bool(self.bot.settings.ask_channel_ids))
+        return {"embed": embed, "content": embeds.NEEDS_CONTENT_INTENT if warn else None}
+
+
 async def setup(bot: NewsBot) -> None:
     await bot.add_cog(Admin(bot))
+    await bot.add_cog(Config(bot))

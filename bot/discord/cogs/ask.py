@@ -1,4 +1,4 @@
-"""/ask: a question answered with quoted, cited passages."""
+"""/ask: a question answered with quoted, cited passages (in a thread's context when asked in one)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -7,16 +7,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import embeds
-from bot.answer import ask as answer_question
+from bot.discord import answering
 from bot.discord.checks import cooled
-from bot.discord.options import (
-    ANSWER_ARTICLES,
-    FILTER_HINTS,
-    Date,
-    Outlet,
-    query_filters,
-)
+from bot.discord.options import FILTER_HINTS, Date, Outlet, query_filters
 from bot.discord.replies import Reply, respond
 
 if TYPE_CHECKING:
@@ -35,12 +28,17 @@ class Ask(commands.Cog):
         since: Date | None = None, until: Date | None = None, outlet: Outlet | None = None,
     ) -> None:
         filters = query_filters(since, until, outlet)
+        key = answering.conversation_key(interaction.channel)
+        found = None
 
         async def build() -> Reply:
-            answer = await self.bot.in_worker(answer_question, self.bot.archive, question, ANSWER_ARTICLES, filters)
-            return {"embed": embeds.answer_embed(answer)}
+            nonlocal found
+            found = await answering.answer(self.bot, key, question, filters)
+            return answering.answer_reply(found)
 
-        await respond(interaction, build)
+        sent = await respond(interaction, build)
+        if found is not None:
+            await answering.remember(self.bot, sent, found, filters)
 
 
 async def setup(bot: NewsBot) -> None:
