@@ -81,6 +81,8 @@ async def vote(interaction: discord.Interaction, choice: str) -> None:
     message_id = interaction.message.id
     reasons = discord.ui.View(timeout=None).add_item(ReasonSelect(message_id)) if choice == "down" else discord.utils.MISSING
     await interaction.response.send_message(embeds.vote_text(choice), view=reasons, ephemeral=True)
+    if reasons:  # the select is a registered dynamic item: no view (and no timer) need wait for it
+        reasons.stop()
     bot = newsbot(interaction)
     if not await bot.in_worker(bot.state.feedback.vote, message_id, interaction.user.id, choice):
         await interaction.followup.send(embeds.VOTE_UNKNOWN, ephemeral=True)
