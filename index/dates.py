@@ -141,6 +141,7 @@ def _parse_dateutil(text: str) -> datetime | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # other unknown zone names: read as UTC
         try:
-            return dateutil_parser.parse(text, default=default, tzinfos=_ZONES)
+            parsed: datetime = dateutil_parser.parse(text, default=default, tzinfos=_ZONES)
+            return parsed
         except (ValueError, OverflowError, TypeError):
             return None

@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from index import limits
 from index.article import Article, ReadProblem
@@ -115,7 +115,7 @@ def open_binary(path: Path) -> IO[bytes]:
     """The file's bytes, decompressed when it starts with the gzip magic, whatever its name."""
     with path.open("rb") as probe:
         magic = probe.read(2)
-    return gzip.open(path, "rb") if magic == GZIP_MAGIC else path.open("rb")
+    return cast(IO[bytes], gzip.open(path, "rb")) if magic == GZIP_MAGIC else path.open("rb")
 
 
 def read_json(path: Path) -> Iterator[Article | ReadProblem]:

@@ -104,7 +104,8 @@ def _take_original_url(lines: list[str]) -> tuple[list[str], str | None]:
     if not marks:
         return lines, None
     mark = marks[-1]
-    url = _ORIGINAL_URL.match(lines[mark])["url"]
+    found = _ORIGINAL_URL.match(lines[mark])
+    url = found["url"] if found else None
     end = mark + 1
     if not url:
         following = [i for i in range(mark + 1, len(lines)) if lines[i].strip()]
