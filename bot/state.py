@@ -87,10 +87,15 @@ def create_bot_tables(db: sqlite_utils.Database) -> None:
 
 class _Tables:
     def __init__(self, archive: Archive) -> None:
-        self.db: sqlite_utils.Database = archive.store.db
+        self.archive = archive
         self.lock: threading.RLock = archive.lock
         with self.lock:
             create_bot_tables(self.db)
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        # looked up each time: the archive reopens its database after an external rebuild
+        return self.archive.store.db
 
 
 # --------------------------------------------------------------------------- conversations

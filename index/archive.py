@@ -127,7 +127,8 @@ class Archive:
         return VectorIndex.load(path, params=params)
 
     def close(self) -> None:
-        self.store.close()
+        with self.lock:  # closing a connection a worker thread is using can crash SQLite
+            self.store.close()
 
     # staying current
     def _db_stamp(self) -> tuple[int | None, int]:

@@ -192,7 +192,8 @@ class NewsBot(commands.Bot):
         for pager in list(self.pagers):
             pager.stop()
         await super().close()
-        self.workers.shutdown(wait=False, cancel_futures=True)
+        # let a running archive call finish before the archive closes under it
+        await asyncio.get_running_loop().run_in_executor(None, partial(self.workers.shutdown, cancel_futures=True))
         if self.owns_archive and self._archive is not None:
             self._archive.close()
 
