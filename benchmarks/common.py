@@ -36,7 +36,7 @@ def cached_archive(name: str, sources: list[Path], config: ArchiveConfig, progre
 
     A rerun after a ranking change does not re-embed; an interrupted build resumes (ingest is
     idempotent and embeds only what the index lacks)."""
-    from index.readers import read_path
+    from index.ingest.readers import read_path
 
     folder = CACHE / f"{name}-{config_key(config)}"
     archive = Archive(folder, config, embedder=embedder)  # an embedder not loadable by name (benchmarks/embedders.py)

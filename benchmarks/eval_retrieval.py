@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import cached_archive, require_data, write_section  # noqa: E402
 from index.archive import Archive, ArchiveConfig  # noqa: E402
 from index.search import Filters, Tuning, dense_candidates, fuse, keyword_candidates  # noqa: E402
-from index.time_phrases import find_window  # noqa: E402
+from index.search.time_phrases import find_window  # noqa: E402
 
 CUTS = (1, 5, 10, 20)
 TUNING_NOTE = (
@@ -75,7 +75,7 @@ def story_members(archive: Archive, article_id: int) -> set[int]:
 def stored_ids(archive: Archive, corpus: Path) -> dict[str, int]:
     """Corpus id → the stored article that holds it (an exact copy maps to the article it copies)."""
     from index.article import Article, article_key
-    from index.readers import read_path
+    from index.ingest.readers import read_path
 
     found = {}
     for item in read_path(corpus):

@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import CACHE, config_key, require_data  # noqa: E402
 from index.archive import Archive, ArchiveConfig  # noqa: E402
 from index.article import Article  # noqa: E402
-from index.chunking import Chunk, embedding_text  # noqa: E402
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder  # noqa: E402
-from index.readers import read_path  # noqa: E402
+from index.ingest.chunking import Chunk, embedding_text  # noqa: E402
+from index.ingest.readers import read_path  # noqa: E402
 
 REAL_5K = CACHE / f"corpus_5k-{config_key(ArchiveConfig())}"
 MILLION = 1_000_000

@@ -25,7 +25,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
-    CACHE, StageClock, command_line, dir_bytes, md_table, peak_rss_mib, require_data, write_section,
+    CACHE,
+    StageClock,
+    command_line,
+    dir_bytes,
+    md_table,
+    peak_rss_mib,
+    require_data,
+    write_section,
 )
 from index.embedding import DEFAULT_MODEL  # noqa: E402
 
@@ -34,12 +41,12 @@ NEW_ARTICLES = 100
 STATIC_MODEL = f"model2vec:{CACHE / 'm2v-minilm-256'}"
 INGEST_STAGES = {
     "chunking": "index.archive:chunk_text",
-    "dedup": "index.dedup:assign",
-    "store writes": "index.store:Store.save_article",
-    "chunk + FTS writes": "index.store:Store.add_chunks",
-    "index add": "index.vectors:VectorIndex.add",
-    "index save": "index.vectors:VectorIndex.save",
-    "index settle": "index.vectors:VectorIndex.converted",
+    "dedup": "index.ingest.dedup:assign",
+    "store writes": "index.store.sqlite:Store.save_article",
+    "chunk + FTS writes": "index.store.sqlite:Store.add_chunks",
+    "index add": "index.store.vectors:VectorIndex.add",
+    "index save": "index.store.vectors:VectorIndex.save",
+    "index settle": "index.store.vectors:VectorIndex.converted",
 }
 ROWS = {
     "reuters-minilm": ("reuters21578 (all), MiniLM", "reuters21578/reuters21578.jsonl.gz", None, DEFAULT_MODEL),
@@ -52,7 +59,7 @@ INCREMENTAL = {"incremental-minilm": DEFAULT_MODEL, "incremental-static": STATIC
 def ingest_row(source: str, limit: int | None, model: str) -> dict:
     """One fresh ingest, timed by stage, then the bare encoder over the same texts."""
     from index.archive import Archive, ArchiveConfig
-    from index.readers import read_path
+    from index.ingest.readers import read_path
 
     (path,) = require_data(source)
     folder = Path(tempfile.mkdtemp(prefix="newsbot-ingest-", dir=CACHE))
@@ -91,7 +98,7 @@ def wrap_embed(embedder) -> list[float]:
 
 
 def stored_texts(archive) -> list[str]:
-    from index.chunking import embedding_text
+    from index.ingest.chunking import embedding_text
 
     rows = archive.store.db.execute("SELECT a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id ORDER BY c.id")
     return [embedding_text(title, text) for title, text in rows]
@@ -141,7 +148,7 @@ def incremental_row(model: str) -> dict:
     """100 new articles into a copy of a full-corpus-size archive: time, stages, and what changed."""
     from benchmarks.filler import _copy_dir
     from index.archive import Archive, ArchiveConfig
-    from index.readers import read_path
+    from index.ingest.readers import read_path
 
     (reuters,) = require_data("reuters21578/reuters21578.jsonl.gz")
     folder = _copy_dir(full_archive_for(model), CACHE / "incremental-scratch")

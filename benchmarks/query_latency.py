@@ -5,7 +5,7 @@
 
 The archives are built once by benchmarks/filler.py (real text, stored vectors) and cached. Each
 size is measured in its own process, on an `Archive` opened from its data dir with the real MiniLM
-model, through the real `index.search.search` and `bot.answer.ask`. The stages are timed by
+model, through the real `index.search.hybrid.search` and `bot.answer.ask`. The stages are timed by
 wrapping the functions `search` and `ask` call. The floor, in the same process: the bare query
 embedding and a bare exact FAISS search (k=200) over the same vectors.
 """
@@ -25,10 +25,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
-    REPO, StageClock, command_line, md_table, percentiles, questions_with_worst_cases, rss_mib, write_section,
+    REPO,
+    StageClock,
+    command_line,
+    md_table,
+    percentiles,
+    questions_with_worst_cases,
+    rss_mib,
+    write_section,
 )
 
-SEARCH_STAGES = {s: f"index.search:{s}" for s in ("embed_query", "_dense_filtered", "keyword_candidates", "fuse")}
+SEARCH_STAGES = {s: f"index.search.hybrid:{s}" for s in ("embed_query", "_dense_filtered", "keyword_candidates", "fuse")}
 ASK_STAGES = {**SEARCH_STAGES, "build_answer": "bot.answer:build_answer"}
 STAGE_NAMES = {"embed_query": "query embedding", "_dense_filtered": "dense", "keyword_candidates": "keyword",
                "fuse": "fusion", "build_answer": "answer building"}

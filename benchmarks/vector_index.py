@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import filler  # noqa: E402
 from benchmarks.common import command_line, md_table, questions_with_worst_cases, write_section  # noqa: E402
 from index.embedding import DEFAULT_MODEL, load_embedder  # noqa: E402
-from index.vectors import FLAT_LIMIT, IVF_CODES, VectorIndex, default_params  # noqa: E402
+from index.store.vectors import FLAT_LIMIT, IVF_CODES, VectorIndex, default_params  # noqa: E402
 
 K = 200  # the dense stage's candidates
 NPROBES = "8,16,32,64,128,256,512"

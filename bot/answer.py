@@ -7,9 +7,9 @@ import numpy as np
 
 from bot.llm import LLMConfig, with_generated_lead
 from index.archive import Archive
-from index.chunking import sentence_spans
-from index.keywords import question_terms, stem
+from index.ingest.chunking import sentence_spans
 from index.search import Filters, Result, SearchResponse, Tuning, search
+from index.search.keywords import question_terms, stem
 
 MIN_QUOTE_WORDS = 4
 OVERLAP_WEIGHT = 0.3  # sentence choice is hybrid too: the embedding alone favours topical filler

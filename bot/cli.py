@@ -80,15 +80,15 @@ def _setting_error(exc: ValidationError) -> str:
 @click.version_option(package_name="newsbot")
 def cli() -> None:
     """newsbot: answers questions about a news archive, in Discord or in the terminal."""
-    from index import limits
+    from index.ingest import limits
 
     limits.configure(Settings().read_limits())
 
 
 def read_inputs(paths: tuple[str, ...], settings: Settings) -> Iterator[Article | ReadProblem]:
     """Files and folders from disk; feeds and article pages from the web."""
-    from index.readers import read_path
-    from index.readers.feeds import is_url, read_url_sync
+    from index.ingest.readers import read_path
+    from index.web.feeds import is_url, read_url_sync
 
     for path in paths:
         if is_url(path):
@@ -195,7 +195,7 @@ class DateType(click.ParamType):
     name = "date"
 
     def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
-        from index.dates import parse_query_date
+        from index.ingest.dates import parse_query_date
 
         try:
             return parse_query_date(value)
@@ -256,7 +256,7 @@ def search_command(query, k, since, until, outlets, as_of, data_dir, as_json, ba
 def run_batch(archive: Archive, lines, k: int, defaults) -> None:  # type: ignore[no-untyped-def]
     from dataclasses import replace
 
-    from index.dates import parse_query_date
+    from index.ingest.dates import parse_query_date
     from index.search import search
 
     for number, line in enumerate(lines, 1):
@@ -388,7 +388,7 @@ def watch_command(data_dir: Path | None, once: bool) -> None:
 
 async def watch_feeds(archive: Archive, settings: Settings, once: bool) -> int:
     """One poll (`--once`, returning how many problems it had) or polls until cancelled."""
-    from index.watch import Watcher
+    from index.web.watch import Watcher
 
     async with Watcher(archive, settings.feeds, settings.fetch_settings()) as watcher:
         if once:

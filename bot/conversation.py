@@ -14,11 +14,11 @@ from datetime import datetime
 from bot.answer import Answer, build_answer
 from bot.state import Cited, Turn
 from index.archive import Archive
-from index.dates import parse_date
-from index.keywords import question_terms
+from index.ingest.dates import parse_date
 from index.search import Filters, SearchResponse, search
+from index.search.keywords import question_terms
+from index.search.time_phrases import find_window
 from index.store import utc_iso
-from index.time_phrases import find_window
 
 LEANING = frozenset("""
 he she they him her them his hers their theirs it its this that these those there then next after afterwards

@@ -17,7 +17,7 @@ from bot.answer import COVERAGE_WEIGHT, term_overlap
 from bot.state import Follow, Follows
 from index.archive import Archive
 from index.search import dense_candidates
-from index.watch import to_announce
+from index.web.watch import to_announce
 
 
 @dataclass

@@ -11,8 +11,8 @@ from typing_extensions import Annotated
 from bot.llm import LLMConfig
 from index.archive import ArchiveConfig
 from index.embedding import DEFAULT_MODEL
-from index.fetch import FetchSettings
-from index.limits import ReadLimits
+from index.ingest.limits import ReadLimits
+from index.web.fetch import FetchSettings
 
 
 class Settings(BaseSettings):
@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     robots_error_ttl: float = Field(default=300.0, ge=0)  # NEWSBOT_ROBOTS_ERROR_TTL: before an unreachable one is retried
     feed_max_items: int = Field(default=500, ge=1)  # NEWSBOT_FEED_MAX_ITEMS: items taken from one feed poll
 
-    # Reading limits (index/limits.py): what one file, line, record or article may take.
+    # Reading limits (index/ingest/limits.py): what one file, line, record or article may take.
     max_file_bytes: int = Field(default=64 * 1024**2, ge=1)  # NEWSBOT_MAX_FILE_BYTES
     max_decompressed_bytes: int = Field(default=4 * 1024**3, ge=1)  # NEWSBOT_MAX_DECOMPRESSED_BYTES
     max_line_bytes: int = Field(default=32 * 1024**2, ge=1)  # NEWSBOT_MAX_LINE_BYTES

@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from index import dedup
-from index import limits as read_limits
 from index.article import Article, ReadProblem, article_key
-from index.dates import storable
-from index.chunking import chunk_text, embedding_text
 from index.embedding import DEFAULT_MODEL, Embedder, load_embedder, model_identity
+from index.ingest import dedup
+from index.ingest import limits as read_limits
+from index.ingest.chunking import chunk_text, embedding_text
+from index.ingest.dates import storable
 from index.store import DB_NAME, Store, now_iso
-from index.vectors import SEARCH_PARAMS, VectorIndex, choose_kind, parse_setting
+from index.store.vectors import SEARCH_PARAMS, VectorIndex, choose_kind, parse_setting
 
 EMBED_BATCH = 512  # chunks embedded between index checkpoints' bookkeeping
 CHECKPOINT_EVERY = 20_000  # chunks embedded between saves, so a killed ingest resumes near where it stopped

@@ -5,7 +5,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from index.urls import redact_credentials, strip_credentials
+from index.web.urls import redact_credentials, strip_credentials
 
 
 @dataclass
@@ -55,7 +55,7 @@ def _short(text: str, limit: int) -> str:
 
 def article_key(article: Article) -> str:
     """Stable identity: the canonical URL where there is one, else the content hash."""
-    from index.urls import canonical_url
+    from index.web.urls import canonical_url
 
     if article.url:
         return canonical_url(article.url)

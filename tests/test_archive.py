@@ -8,9 +8,9 @@ import pytest
 
 from index.archive import Archive, ArchiveError
 from index.embedding import FakeEmbedder
-from index.readers import read_path
+from index.ingest.readers import read_path
 from index.store import SCHEMA_VERSION
-from index.vectors import VectorIndex
+from index.store.vectors import VectorIndex
 
 from .conftest import NEWS, SEED, make_article
 

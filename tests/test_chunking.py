@@ -1,5 +1,5 @@
-from index.chunking import chunk_text, embedding_text, sentence_spans
 from index.embedding import FakeEmbedder
+from index.ingest.chunking import chunk_text, embedding_text, sentence_spans
 
 
 def texts(text: str) -> list[str]:

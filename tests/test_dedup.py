@@ -10,10 +10,10 @@ from click.testing import CliRunner
 
 from bot.answer import ask
 from bot.cli import cli
-from index import dedup
 from index.archive import Archive
 from index.article import article_key
 from index.embedding import FakeEmbedder
+from index.ingest import dedup
 from index.search import Filters, search
 from index.store import DB_NAME, SCHEMA_VERSION, Store
 

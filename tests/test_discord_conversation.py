@@ -13,7 +13,7 @@ from bot.discord.app import ShardedNewsBot
 from bot.state import BotState
 from index.archive import Archive
 from index.article import Article
-from index.watch import describe_new
+from index.web.watch import describe_new
 from tests.conftest import utc
 from tests.fake_discord import FakeDiscord, Intent, Op
 from tests.test_discord_bot import KREMLIN, MESSAGES, mention, reply_to, running_bot, until

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from index.article import Article, ReadProblem
-from index.fetch import Fetcher, FetchSettings
-from index.readers.feeds import html_text, is_feed, is_url, parse_feed, read_feed, read_feed_sync, read_url
+from index.web.feeds import html_text, is_feed, is_url, parse_feed, read_feed, read_feed_sync, read_url
+from index.web.fetch import Fetcher, FetchSettings
 from tests.http_fixture import LOOPBACK, PACED_ITEMS, WEB_ROOT, NewsServer
 
 Item = Article | ReadProblem

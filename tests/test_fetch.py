@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from index.fetch import Fetcher, FetchResult, FetchSettings, _robots_rules, retry_after_seconds, user_agent
+from index.web.fetch import Fetcher, FetchResult, FetchSettings, _robots_rules, retry_after_seconds, user_agent
 from tests.http_fixture import LOOPBACK, NewsServer
 
 UA = user_agent("9.9-test")

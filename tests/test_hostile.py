@@ -21,16 +21,17 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import EXIT_SKIPPED, cli, redact
-from index import limits, netguard
 from index.archive import Archive, ArchiveConfig
 from index.article import Article, ReadProblem
 from index.embedding import FakeEmbedder
-from index.fetch import Fetcher, FetchSettings
-from index.readers import read_path
-from index.readers.feeds import parse_feed, read_feed
-from index.readers.warc import read_warc
+from index.ingest import limits
+from index.ingest.readers import read_path
+from index.ingest.readers.warc import read_warc
 from index.search import search
-from index.watch import Watcher
+from index.web import netguard
+from index.web.feeds import parse_feed, read_feed
+from index.web.fetch import Fetcher, FetchSettings
+from index.web.watch import Watcher
 from tests.conftest import NEWS, REPO, make_article
 from tests.http_fixture import LOOPBACK, NewsServer
 
@@ -335,7 +336,7 @@ def test_symlinked_folders_are_followed_once_and_loops_reported(tmp_path: Path) 
 
 
 async def test_one_failing_feed_or_item_never_loses_the_others(archive: Archive, news_server: NewsServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    import index.watch as watch_module
+    import index.web.watch as watch_module
 
     real_item, real_parse = watch_module._item_article, watch_module.parse_feed
 

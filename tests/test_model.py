@@ -6,9 +6,9 @@ import pytest
 
 from bot.answer import ask
 from index.archive import Archive, ArchiveConfig
-from index.chunking import chunk_text, embedding_text
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, packaged_model_path
-from index.readers import read_path
+from index.ingest.chunking import chunk_text, embedding_text
+from index.ingest.readers import read_path
 
 from .conftest import SEED
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-import index.readers as readers
-from index import limits
+import index.ingest.readers as readers
 from index.article import Article, ReadProblem
-from index.readers import read_path, register_reader
-from index.readers import jsonl as jsonl_module
-from index.readers.html import article_from_html
-from index.readers.text import article_from_text
+from index.ingest import limits
+from index.ingest.readers import jsonl as jsonl_module
+from index.ingest.readers import read_path, register_reader
+from index.ingest.readers.html import article_from_html
+from index.ingest.readers.text import article_from_text
 
 UTC = timezone.utc
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from index.article import Article, ReadProblem
-from index.dates import parse_date
-from index.readers import read_path
-from index.readers.html import article_from_html
+from index.ingest.dates import parse_date
+from index.ingest.readers import read_path
+from index.ingest.readers.html import article_from_html
 
 # FUZZ_EXAMPLES=1000 for a long local hunt; CI stays at 50.
 FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "50")), deadline=None,

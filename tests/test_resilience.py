@@ -25,10 +25,10 @@ from bot.cli import EXIT_SKIPPED, cli
 from index.archive import Archive, ArchiveConfig
 from index.article import Article, ReadProblem
 from index.embedding import FakeEmbedder
-from index.readers import READERS, read_path
-from index.readers.feeds import parse_feed
+from index.ingest.readers import READERS, read_path
 from index.search import search
 from index.store import DB_NAME
+from index.web.feeds import parse_feed
 from tests.http_fixture import NewsServer
 
 CONFIG = ArchiveConfig(model="fake", chunk_tokens=60, overlap_tokens=12)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from bot import embeds
 from bot.answer import Answer, Citation
-from index.netguard import Allow, address_problem, host_problem, literal_address, parse_allow
+from index.web.netguard import Allow, address_problem, host_problem, literal_address, parse_allow
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 INTERNAL = [ipaddress.ip_network(n) for n in (

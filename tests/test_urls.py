@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.urls import canonical_url, host_of, outlet_for_url
+from index.web.urls import canonical_url, host_of, outlet_for_url
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 
 from index.archive import Archive, ArchiveConfig
 from index.embedding import FakeEmbedder
-from index.vectors import FLAT_LIMIT, VectorIndex, choose_kind, default_params, ivf_lists, parse_setting
+from index.store.vectors import FLAT_LIMIT, VectorIndex, choose_kind, default_params, ivf_lists, parse_setting
 
 from .conftest import make_article
 

@@ -15,8 +15,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from index.article import Article, ReadProblem
-from index.readers import read_path, reader_for
-from index.readers.warc import read_warc, read_warc_stream
+from index.ingest.readers import read_path, reader_for
+from index.ingest.readers.warc import read_warc, read_warc_stream
 from tests.http_fixture import WEB_ROOT
 
 SITE = "https://gazette.example"

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from bot.cli import EXIT_SKIPPED, cli
 from index.archive import Archive, ArchiveConfig
 from index.article import ReadProblem
-from index.fetch import FetchSettings
-from index.watch import MAX_ATTEMPTS, Announcement, Watcher, to_announce
+from index.web.fetch import FetchSettings
+from index.web.watch import MAX_ATTEMPTS, Announcement, Watcher, to_announce
 from tests.http_fixture import LOOPBACK, WEB_ROOT, NewsServer
 
 FEED = "/feeds/news.rss"

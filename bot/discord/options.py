@@ -7,9 +7,9 @@ import discord
 from discord import app_commands
 
 from bot.discord.checks import newsbot
-from index.browse import outlet_names
-from index.dates import parse_date
+from index.ingest.dates import parse_date
 from index.search import Filters
+from index.search.browse import outlet_names
 
 ANSWER_ARTICLES = 5
 FILTER_HINTS = dict(

@@ -12,8 +12,8 @@ from bot.discord.checks import cooled
 from bot.discord.options import FILTER_HINTS, Date, Outlet, query_filters
 from bot.discord.replies import Reply, respond
 from bot.discord.views import Pager
-from index.browse import find_article, recent_articles
 from index.search import search as search_archive
+from index.search.browse import find_article, recent_articles
 
 if TYPE_CHECKING:
     from bot.discord.app import NewsBot

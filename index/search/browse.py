@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from index.archive import Archive
-from index.urls import canonical_url
+from index.web.urls import canonical_url
 
 
 def outlet_names(archive: Archive, typed: str, limit: int = 25) -> list[str]:

@@ -15,10 +15,10 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from index.article import Article, ReadProblem
-from index.dates import parse_date
-from index.fetch import Fetcher, FetchResult, FetchSettings
-from index.readers.html import article_from_html
-from index.urls import outlet_for_url, strip_credentials
+from index.ingest.dates import parse_date
+from index.ingest.readers.html import article_from_html
+from index.web.fetch import Fetcher, FetchResult, FetchSettings
+from index.web.urls import outlet_for_url, strip_credentials
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from typing import Any, BinaryIO
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 
-from index import limits
 from index.article import Article, ReadProblem
-from index.dates import parse_date
-from index.readers import register_reader
-from index.readers.html import article_from_html
+from index.ingest import limits
+from index.ingest.dates import parse_date
+from index.ingest.readers import register_reader
+from index.ingest.readers.html import article_from_html
 
 Item = Article | ReadProblem
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")

@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlite_utils
 
 from index.article import Article, article_key
-from index.chunking import Chunk
+from index.ingest.chunking import Chunk
 
 SCHEMA_VERSION = 2  # 2: duplicate groups, exact copies, watched feeds
 DB_NAME = "archive.db"

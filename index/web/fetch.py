@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from index.netguard import AddressRefused, Allow, guarded_transport, host_problem, parse_allow
-from index.urls import strip_credentials
+from index.web.netguard import AddressRefused, Allow, guarded_transport, host_problem, parse_allow
+from index.web.urls import strip_credentials
 
 log = logging.getLogger(__name__)
 

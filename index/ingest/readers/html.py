@@ -10,9 +10,9 @@ from urllib.parse import urljoin
 import trafilatura
 
 from index.article import Article, ReadProblem
-from index.readers.jsonl import pick, record_to_article, split_authors
-from index.readers.text import decode_bytes, read_small
-from index.urls import host_of, outlet_for_url, strip_credentials
+from index.ingest.readers.jsonl import pick, record_to_article, split_authors
+from index.ingest.readers.text import decode_bytes, read_small
+from index.web.urls import host_of, outlet_for_url, strip_credentials
 
 # The charset a page declares in <meta charset> or http-equiv, looked for near the top.
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)

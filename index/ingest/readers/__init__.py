@@ -11,11 +11,11 @@ import stat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from index import limits
 from index.article import Article, ReadProblem
-from index.readers.html import read_html
-from index.readers.jsonl import read_json
-from index.readers.text import read_text
+from index.ingest import limits
+from index.ingest.readers.html import read_html
+from index.ingest.readers.jsonl import read_json
+from index.ingest.readers.text import read_text
 
 Reader = Callable[[Path], Iterable[Article | ReadProblem]]
 READERS: dict[str, Reader] = {}
@@ -144,4 +144,4 @@ register_reader((".html", ".htm", ".html.gz", ".htm.gz"), read_html)
 
 # The WARC reader registers itself on import; importing it here makes read_path know its suffixes
 # wherever read_path is called from (it imports register_reader, so it comes last).
-import index.readers.warc  # noqa: E402,F401
+import index.ingest.readers.warc  # noqa: E402,F401

@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 
 from index.archive import Archive, ArchiveBusy
 from index.article import Article, ReadProblem, article_key
-from index.fetch import Fetcher, FetchSettings
-from index.readers.feeds import TRUNCATED_FEED, FeedItem, _item_article, parse_feed
 from index.store import Store, now_iso
-from index.urls import canonical_url, strip_credentials
+from index.web.feeds import TRUNCATED_FEED, FeedItem, _item_article, parse_feed
+from index.web.fetch import Fetcher, FetchSettings
+from index.web.urls import canonical_url, strip_credentials
 
 log = logging.getLogger(__name__)
 

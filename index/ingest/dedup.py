@@ -19,7 +19,7 @@ from datasketch import MinHash
 
 from index.article import Article, article_key
 from index.store import Store, now_iso, utc_iso
-from index.urls import host_of
+from index.web.urls import host_of
 
 SHINGLE_WORDS = 3  # short shingles: one edited word changes few of them
 NUM_PERM = 128

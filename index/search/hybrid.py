@@ -9,11 +9,11 @@ from datetime import datetime
 
 import numpy as np
 
-from index import dedup
 from index.archive import Archive
-from index.keywords import match_expression, question_terms, rarest_terms
+from index.ingest import dedup
+from index.search.keywords import match_expression, question_terms, rarest_terms
+from index.search.time_phrases import TimeWindow, find_window
 from index.store import utc_iso
-from index.time_phrases import TimeWindow, find_window
 
 
 @dataclass

@@ -14,10 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
-from index import limits
 from index.article import Article, ReadProblem
-from index.dates import parse_date
-from index.urls import outlet_for_url
+from index.ingest import limits
+from index.ingest.dates import parse_date
+from index.web.urls import outlet_for_url
 
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "url": ("url", "link"),

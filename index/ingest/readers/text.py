@@ -18,10 +18,10 @@ from pathlib import Path
 
 from charset_normalizer import from_bytes
 
-from index import limits
 from index.article import Article, ReadProblem
-from index.dates import parse_date
-from index.readers.jsonl import STREAM_ERRORS, open_binary, record_to_article, split_authors
+from index.ingest import limits
+from index.ingest.dates import parse_date
+from index.ingest.readers.jsonl import STREAM_ERRORS, open_binary, record_to_article, split_authors
 
 _BINARY_SAMPLE = 8192
 # Bytes no text file holds, in any encoding we read (UTF-16 is told apart by its byte order mark).

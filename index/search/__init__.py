@@ -1,0 +1,22 @@
+"""Finding passages: hybrid (dense + keyword) search, keyword terms, time phrases and browsing.
+
+The public names of `index.search.hybrid` are re-exported, so `from index.search import search` works."""
+from index.search.hybrid import (
+    Filters,
+    Passage,
+    Result,
+    SearchResponse,
+    Tuning,
+    allowed_chunks,
+    dense_candidates,
+    embed_query,
+    fuse,
+    keyword_candidates,
+    search,
+    time_prior,
+)
+
+__all__ = [
+    "Filters", "Passage", "Result", "SearchResponse", "Tuning", "allowed_chunks", "dense_candidates",
+    "embed_query", "fuse", "keyword_candidates", "search", "time_prior",
+]

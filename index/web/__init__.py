@@ -1,0 +1,1 @@
+"""The network side: guarded fetching, URLs, feeds and the feed watcher."""
