@@ -16,7 +16,7 @@ from index.article import Article
 from index.watch import describe_new
 from tests.conftest import utc
 from tests.fake_discord import FakeDiscord, Intent, Op
-from tests.test_discord_bot import KREMLIN, MESSAGES, mention, reply_to, running_bot, until
+from tests.test_discord_bot import KREMLIN, add_channel, mention, reply_to, running_bot, until
 
 pytestmark = pytest.mark.asyncio
 
@@ -197,3 +197,20 @@ async def test_newsbot_shards_makes_an_auto_sharded_bot(fake_discord: FakeDiscor
         identify = await fake_discord.wait_for_gateway(Op.IDENTIFY)
         assert identify.d["shard"] == [0, 1]
         assert cites(await reply_to(fake_discord, await mention(fake_discord, KREMLIN)), "kremlin-macron")
+
+
+# --------------------------------------------------------------------------- /config
+
+
+async def test_config_sets_an_ask_channel_for_admins_only(fake_discord: FakeDiscord, news_archive: Archive) -> None:
+    general = add_channel(fake_discord, "general")
+    async with running_bot(fake_discord, news_archive, message_content=True):
+        refused = await fake_discord.send_interaction(fake_discord.reader, "config ask-channel", {"channel": general})
+        assert "Manage Server" in (await fake_discord.wait_for_call("POST", refused.callback_path)).json["data"]["content"]
+        sent = await fake_discord.send_interaction(fake_discord.moderator, "config ask-channel", {"channel": general})
+        shown = (await fake_discord.wait_for_call("PATCH", sent.original_path)).json["embeds"][0]
+        assert f"<#{general.id}>" in shown["fields"][0]["value"]
+    assert BotState(news_archive).guilds.ask_channels() == {fake_discord.guild.id: {general.id}}
+    async with running_bot(fake_discord, news_archive, message_content=True):  # stored: still an ask-channel
+        asked = await fake_discord.send_message(general.id, fake_discord.reader, "Wheat prices in Chicago?")
+        assert cites(await reply_to(fake_discord, asked), "wheat-prices")

@@ -36,6 +36,7 @@ T = TypeVar("T")
 
 WORKERS = 3  # a rebuild may hold one for hours; questions share the rest (the archive's lock serialises SQLite)
 PAGER_TIMEOUT = 600.0  # under the 15 minutes an interaction token lives, so expired buttons can still be disabled
+CLOSE_GRACE = 10.0  # seconds close() waits for archive work in flight before the archive is closed under it
 PROGRESS_EVERY = 5.0  # seconds between edits of the reindex progress message (Discord rate-limits edits)
 # one module per cog, each with `async def setup(bot)`; this order is the order commands are synced in
 EXTENSIONS = (
@@ -84,6 +85,7 @@ class NewsBot(commands.Bot):
         self._archive, self.owns_archive = archive, owns_archive
         self.cooldown = Cooldown(settings.cooldown_seconds)
         self.workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="newsbot-archive")
+        self.in_flight: set[asyncio.Future[Any]] = set()
         self.reindexing = asyncio.Lock()
         self.pagers: weakref.WeakSet[Pager] = weakref.WeakSet()
         self.pager_timeout = PAGER_TIMEOUT
@@ -184,7 +186,10 @@ class NewsBot(commands.Bot):
 
     async def in_worker(self, func: Callable[..., T], *args: Any) -> T:
         """Archive work off the event loop, in the bounded pool."""
-        return await asyncio.get_running_loop().run_in_executor(self.workers, partial(func, *args))
+        future = asyncio.get_running_loop().run_in_executor(self.workers, partial(func, *args))
+        self.in_flight.add(future)
+        future.add_done_callback(self.in_flight.discard)
+        return await future
 
     async def close(self) -> None:
         if self.background is not None:
@@ -193,6 +198,8 @@ class NewsBot(commands.Bot):
             pager.stop()
         await super().close()
         self.workers.shutdown(wait=False, cancel_futures=True)
+        if self.in_flight:  # a thread still using SQLite when its connection closes would crash the process
+            await asyncio.wait(set(self.in_flight), timeout=CLOSE_GRACE)
         if self.owns_archive and self._archive is not None:
             self._archive.close()
 
