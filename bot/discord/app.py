@@ -223,9 +223,19 @@ def create_bot(settings: Settings | None = None, archive: Archive | None = None,
     return cls(settings, Archive(settings.data_dir, settings.archive_config()), owns_archive=True, **options)
 
 
+SHARDING_REQUIRED = 4011  # the gateway's close code when a bot is in too many servers for one connection
+
+
 def run_bot(settings: Settings, token: str, archive: Archive | None = None) -> None:
-    """Blocks until stopped (Ctrl-C); raises discord.LoginFailure when Discord rejects the token."""
-    create_bot(settings, archive).run(token, root_logger=True)
+    """Blocks until stopped (Ctrl-C); raises discord.LoginFailure when Discord rejects the token.
+    When Discord closes the connection because the bot must shard, it starts again sharded."""
+    try:
+        create_bot(settings, archive).run(token, root_logger=True)
+    except discord.ConnectionClosed as closed:
+        if closed.code != SHARDING_REQUIRED or settings.sharded:
+            raise
+        log.warning("Discord requires sharding for this bot: starting again with Discord's recommended shard count")
+        create_bot(settings.model_copy(update={"shards": "auto"}), archive).run(token, root_logger=True)
 
 
 async def sync_commands(settings: Settings, token: str) -> list[str]:
