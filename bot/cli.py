@@ -176,8 +176,11 @@ def index_sync(data_dir: Path | None, quiet: bool) -> None:
 @data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def index_stats(data_dir: Path | None, as_json: bool) -> None:
-    """Articles, chunks, date range, outlets, model, index type and size, last build."""
-    stats = open_archive(data_dir).stats()
+    """Articles, chunks, date range, outlets, model, index type and size, last build, feedback votes."""
+    from bot.state import Feedback
+
+    archive = open_archive(data_dir)
+    stats = {**archive.stats(), "feedback": Feedback(archive).counts()}
     if as_json:
         click.echo(json.dumps(stats, indent=2))
         return
@@ -186,6 +189,8 @@ def index_stats(data_dir: Path | None, as_json: bool) -> None:
             value = ", ".join(f"{name} ({n})" for name, n in list(value.items())[:10])
         if key == "problems":
             value = "; ".join(value) or "none"
+        if key == "feedback":
+            value = f"up {value['up']}, down {value['down']}"
         click.echo(f"{key.replace('_', ' ')}: {value}")
 
 
@@ -294,11 +299,55 @@ def ask_command(question, k, since, until, outlets, as_of, data_dir, as_json):  
 @cli.command("chat")
 @data_dir_option
 @click.option("--as-of", type=DateType(), help="Answer as if asked on this date.")
-def chat_command(data_dir, as_of):  # type: ignore[no-untyped-def]
-    """Ask questions in the terminal, one per line (reads stdin when it is piped)."""
+@click.option("--continue", "resume", is_flag=True, help="Carry on the last chat's conversation instead of a new one.")
+def chat_command(data_dir, as_of, resume):  # type: ignore[no-untyped-def]
+    """Ask questions in the terminal, one per line (reads stdin when it is piped).
+
+    Each question follows the ones before it, as in a Discord thread: "what did he say next?"
+    searches with the earlier question. A line `/new` starts a new conversation."""
     from bot.console import chat
 
-    chat(open_for_queries(data_dir), sys.stdin, as_of=as_of, llm=Settings().llm_config())
+    chat(open_for_queries(data_dir), sys.stdin, as_of=as_of, llm=Settings().llm_config(), resume=resume)
+
+
+@cli.command("feedback")
+@data_dir_option
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines: question, as_of, cited_urls, vote (up/down), reason, user_hash, voted_at.")
+def feedback_command(data_dir, as_json):  # type: ignore[no-untyped-def]
+    """The 👍/👎 votes given to the bot's answers in Discord, oldest first."""
+    from bot.state import Feedback
+
+    records = Feedback(open_archive(data_dir)).records()
+    for record in records:
+        if as_json:
+            click.echo(json.dumps(record.to_json(), ensure_ascii=False))
+        else:
+            reason = f" ({record.reason})" if record.reason else ""
+            click.echo(f"{record.voted_at[:16]}  {'👍' if record.vote == 'up' else '👎'}{reason}  {record.question}")
+    if not records and not as_json:
+        click.echo("no votes yet")
+
+
+@cli.command("timeline")
+@click.argument("topic")
+@click.option("--since", type=DateType(), help="Only articles published on or after this date.")
+@click.option("--until", type=DateType(), help="Only articles published before this date.")
+@click.option("--png", "png", type=click.Path(dir_okay=False, path_type=Path), help="Also write the articles-per-week chart here.")
+@data_dir_option
+def timeline_command(topic, since, until, png, data_dir):  # type: ignore[no-untyped-def]
+    """The archive's articles on TOPIC in date order (duplicates folded), and how many a week."""
+    from bot.chart import weekly_chart
+    from bot.render import format_timeline
+    from bot.timeline import build_timeline
+
+    timeline = build_timeline(open_for_queries(data_dir), topic, since, until)
+    click.echo(format_timeline(timeline))
+    if png is not None:
+        weeks = timeline.weeks()
+        if not weeks:
+            raise click.ClickException("no dated articles on that topic: no chart written")
+        png.write_bytes(weekly_chart(weeks, f"“{topic}”: articles per week"))
+        click.echo(f"chart: {png}")
 
 
 def discord_token(settings: Settings) -> str:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.answer import Answer, build_answer
+from bot.llm import LLMConfig, with_generated_lead
 from bot.state import Cited, Turn
 from index.archive import Archive
 from index.ingest.dates import parse_date
@@ -77,7 +78,8 @@ def prefer_later_coverage(response: SearchResponse, cited: list[Cited], boost: f
 
 
 def answer_in_context(
-    archive: Archive, turns: list[Turn], question: str, filters: Filters, k: int = ARTICLES
+    archive: Archive, turns: list[Turn], question: str, filters: Filters, k: int = ARTICLES,
+    llm: LLMConfig | None = None,
 ) -> tuple[Answer, Turn]:
     """The answer to `question` after `turns`, and the turn to remember it by."""
     question = " ".join(question.split())
@@ -89,6 +91,8 @@ def answer_in_context(
     if leaning and earlier:
         response = prefer_later_coverage(response, earlier.cited)
     answer = replace(build_answer(archive, response), question=question)
+    if llm is not None:
+        answer = with_generated_lead(answer, llm)
     return answer, turn_of(answer, query, filters)
 
 

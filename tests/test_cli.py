@@ -90,3 +90,43 @@ def test_readme_command_list_matches_the_cli():
         subcommands = getattr(command, "commands", None)
         actual |= {f"{name} {sub}" for sub in subcommands} if subcommands else {name}
     assert documented == actual
+
+
+def test_chat_follows_up_until_new(run):
+    run("ingest", str(SAMPLES), "--quiet")
+    questions = "What did the Kremlin expect from Macron's visit?\nWhat did he say after that?\n/new\nWhat did he say after that?\n"
+    answers = run("chat", "--as-of", "2022-02-08", input=questions).output.split("Q: ")[1:]
+    assert [a.splitlines()[0] for a in answers] == ["What did the Kremlin expect from Macron's visit?", "What did he say after that?", "What did he say after that?"]
+    assert "Sources:" in answers[1] and "The Moscow Times" in answers[1]  # in context: the same story
+    assert "I found nothing" in answers[2] and "(new conversation)" in answers[1]  # after /new: nothing to lean on
+
+
+def test_feedback_json_lines_and_counts_in_stats(run, tmp_path):
+    from bot.settings import Settings
+    from bot.state import Feedback
+    from index.archive import Archive
+
+    run("ingest", str(SAMPLES), "--quiet")
+    archive = Archive(tmp_path / "data", Settings().archive_config())
+    feedback = Feedback(archive)
+    feedback.record_answer(1, "What did the Kremlin expect?", "2022-02-08T00:00:00+00:00", ["https://www.themoscowtimes.com/x"])
+    feedback.vote(1, 42, "down", "outdated")
+    feedback.vote(1, 43, "up")
+    archive.close()
+    lines = [json.loads(line) for line in run("feedback", "--json").output.splitlines()]
+    assert sorted((v["question"], v["vote"], v["reason"]) for v in lines) == [
+        ("What did the Kremlin expect?", "down", "outdated"), ("What did the Kremlin expect?", "up", None)]
+    assert json.loads(run("index", "stats", "--json").output)["feedback"] == {"up": 1, "down": 1}
+    assert "feedback: up 1, down 1" in run("index", "stats").output
+
+
+def test_timeline_lists_dated_stories_and_writes_the_chart(run, tmp_path):
+    run("ingest", str(SAMPLES), "--quiet")
+    chart = tmp_path / "chart.png"
+    result = run("timeline", "Putin Macron meeting Kremlin", "--png", str(chart))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("2022-02-07  No Major Breakthroughs Expected From Putin-Macron Meeting")
+    assert "Articles per week: 2022-02-07 1" in result.output
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    missing = run("timeline", "volcanic eruption Iceland lava", "--png", str(tmp_path / "none.png"))
+    assert missing.exit_code == 1 and "no dated articles" in missing.output and not (tmp_path / "none.png").exists()

@@ -16,7 +16,7 @@ from index.article import Article
 from index.web.watch import describe_new
 from tests.conftest import utc
 from tests.fake_discord import FakeDiscord, Intent, Op
-from tests.test_discord_bot import KREMLIN, MESSAGES, mention, reply_to, running_bot, until
+from tests.test_discord_bot import KREMLIN, add_channel, mention, reply_to, running_bot, until
 
 pytestmark = pytest.mark.asyncio
 
@@ -162,6 +162,12 @@ OTHER = Article(
     outlet="Example News", published=utc(2022, 3, 1),
 )
 
+MARATHON = Article(
+    text="Thousands of runners crossed the finish line of the Boston marathon under clear skies on Monday.",
+    title="Boston marathon finishes in sunshine", url="https://www.example.com/boston-marathon",
+    outlet="Example News", published=utc(2022, 3, 2),
+)
+
 
 def polled(archive: Archive, articles: list[Article], first_poll: bool) -> list[dict]:
     """What a feed poll hands the bot: the new articles, stored."""
@@ -172,7 +178,8 @@ def polled(archive: Archive, articles: list[Article], first_poll: bool) -> list[
 
 async def test_follow_fires_once_for_a_matching_new_article_only(fake_discord: FakeDiscord, news_archive: Archive) -> None:
     channel_posts = rf"/channels/{fake_discord.channel.id}/messages"
-    async with running_bot(fake_discord, news_archive, follow_threshold=0.6) as newsbot:
+    news = add_channel(fake_discord, "new-articles")
+    async with running_bot(fake_discord, news_archive, follow_threshold=0.6, ANNOUNCE_CHANNEL_ID=str(news.id)) as newsbot:
         sent = await fake_discord.send_interaction(fake_discord.reader, "follow", {"topic": "wheat prices"})
         assert (await fake_discord.wait_for_call("PATCH", sent.original_path)).json["content"].startswith("Following")
         backlog = polled(news_archive, [Article(**{**WHEAT.__dict__, "url": WHEAT.url + "-old", "title": "Wheat prices climb (old)"})], True)
@@ -181,11 +188,14 @@ async def test_follow_fires_once_for_a_matching_new_article_only(fake_discord: F
         await newsbot.announce(polled(news_archive, [WHEAT, OTHER], False))
         posted = await fake_discord.wait_for_call("POST", channel_posts, after=mark)
         assert posted.json["embeds"][0]["title"] == "New on “wheat prices”" and WHEAT.url in posted.json["embeds"][0]["description"]
-        await newsbot.announce(polled(news_archive, [OTHER], False))  # nothing new matches
+        await newsbot.announce(polled(news_archive, [MARATHON], False))  # new, but not on the topic
         listed = await fake_discord.send_interaction(fake_discord.reader, "following")
         assert "wheat prices" in (await fake_discord.wait_for_call("PATCH", listed.original_path)).json["embeds"][0]["description"]
     follow_posts = [c for c in fake_discord.calls_matching("POST", channel_posts) if c.json.get("embeds")]
     assert [c.json["embeds"][0]["description"].count("wheat-prices-climb") for c in follow_posts] == [1]
+    announced = [c.json["embeds"][0]["description"] for c in fake_discord.calls_matching("POST", rf"/channels/{news.id}/messages")]
+    assert len(announced) == 2 and "wheat-prices-climb" in announced[0] and "lisbon-museum" in announced[0]  # no backlog
+    assert "boston-marathon" in announced[1]
 
 
 # --------------------------------------------------------------------------- sharding
@@ -197,3 +207,49 @@ async def test_newsbot_shards_makes_an_auto_sharded_bot(fake_discord: FakeDiscor
         identify = await fake_discord.wait_for_gateway(Op.IDENTIFY)
         assert identify.d["shard"] == [0, 1]
         assert cites(await reply_to(fake_discord, await mention(fake_discord, KREMLIN)), "kremlin-macron")
+
+
+# --------------------------------------------------------------------------- /config
+
+
+async def test_config_sets_an_ask_channel_for_admins_only(fake_discord: FakeDiscord, news_archive: Archive) -> None:
+    general = add_channel(fake_discord, "general")
+    async with running_bot(fake_discord, news_archive, message_content=True):
+        refused = await fake_discord.send_interaction(fake_discord.reader, "config ask-channel", {"channel": general})
+        assert "Manage Server" in (await fake_discord.wait_for_call("POST", refused.callback_path)).json["data"]["content"]
+        sent = await fake_discord.send_interaction(fake_discord.moderator, "config ask-channel", {"channel": general})
+        shown = (await fake_discord.wait_for_call("PATCH", sent.original_path)).json["embeds"][0]
+        assert f"<#{general.id}>" in shown["fields"][0]["value"]
+    assert BotState(news_archive).guilds.ask_channels() == {fake_discord.guild.id: {general.id}}
+    async with running_bot(fake_discord, news_archive, message_content=True):  # stored: still an ask-channel
+        asked = await fake_discord.send_message(general.id, fake_discord.reader, "Wheat prices in Chicago?")
+        assert cites(await reply_to(fake_discord, asked), "wheat-prices")
+
+
+async def test_run_starts_again_sharded_when_discord_requires_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    import discord
+
+    from bot.discord import app
+    from tests.test_discord_bot import make_settings
+
+    started: list[str] = []
+    refused = {""}  # Discord closes one-connection bots with 4011
+
+    class Stub:
+        def __init__(self, settings: Any) -> None:
+            self.shards = settings.shards
+
+        def run(self, token: str, root_logger: bool) -> None:
+            started.append(self.shards)
+            if self.shards in refused:
+                raise discord.ConnectionClosed(SimpleNamespace(close_code=None), shard_id=None, code=app.SHARDING_REQUIRED)
+
+    monkeypatch.setattr(app, "create_bot", lambda settings, archive: Stub(settings))
+    app.run_bot(make_settings(), "token")
+    assert started == ["", "auto"]
+    refused.add("2")
+    with pytest.raises(discord.ConnectionClosed):  # already sharded as configured: the error stands
+        app.run_bot(make_settings(shards="2"), "token")
+    assert started == ["", "auto", "2"]

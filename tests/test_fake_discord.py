@@ -305,3 +305,20 @@ async def test_modal_submit_reaches_modal(fake_discord: FakeDiscord) -> None:
         assert fake_discord.interaction_result(sent)["custom_id"] == "feedback"
         await fake_discord.send_modal_submit(fake_discord.reader, "feedback", {"text": "great"})
         assert await asyncio.wait_for(answers.get(), 2) == "great"
+
+
+async def test_thread_on_a_message_is_cached_and_takes_messages(fake_discord: FakeDiscord) -> None:
+    bot = make_bot()
+    async with running_client(bot, fake_discord):
+        sent = await fake_discord.send_message(fake_discord.channel.id, fake_discord.reader, "start here")
+        message = await bot.get_channel(fake_discord.channel.id).fetch_message(int(sent["id"]))
+        thread = await message.create_thread(name="a thread")
+        assert (thread.id, thread.parent_id, thread.owner_id) == (message.id, fake_discord.channel.id, fake_discord.bot_user.id)
+        await thread.send("inside")
+        assert fake_discord.calls_matching("POST", rf"/channels/{thread.id}/messages")[0].status == 200
+        with pytest.raises(discord.HTTPException) as again:
+            await message.create_thread(name="twice")
+        assert again.value.code == 160004
+        inside = await fake_discord.send_message(thread.id, fake_discord.reader, "in the thread")
+        assert inside["channel_id"] == str(thread.id)
+        assert isinstance(bot.get_channel(thread.id), discord.Thread)  # THREAD_CREATE reached the cache

@@ -37,7 +37,7 @@ async def answer(bot: NewsBot, key: str | None, question: str, filters: Filters)
 
     def work() -> Answer:
         turns = bot.state.conversations.turns(key) if key else []
-        found, turn = answer_in_context(bot.archive, turns, question, filters)
+        found, turn = answer_in_context(bot.archive, turns, question, filters, llm=bot.settings.llm_config())
         if key:
             bot.state.conversations.add(key, turn)
         return found

@@ -25,7 +25,7 @@ from bot.follows import Post, due_posts
 from bot.settings import Settings
 from bot.state import BotState
 from index.archive import Archive, ArchiveBusy
-from index.web.watch import Watcher, to_announce
+from index.watch import Watcher, to_announce
 
 if TYPE_CHECKING:
     from bot.discord.views import Pager
@@ -36,6 +36,7 @@ T = TypeVar("T")
 
 WORKERS = 3  # a rebuild may hold one for hours; questions share the rest (the archive's lock serialises SQLite)
 PAGER_TIMEOUT = 600.0  # under the 15 minutes an interaction token lives, so expired buttons can still be disabled
+CLOSE_GRACE = 10.0  # seconds close() waits for archive work in flight before the archive is closed under it
 PROGRESS_EVERY = 5.0  # seconds between edits of the reindex progress message (Discord rate-limits edits)
 # one module per cog, each with `async def setup(bot)`; this order is the order commands are synced in
 EXTENSIONS = (
@@ -84,6 +85,7 @@ class NewsBot(commands.Bot):
         self._archive, self.owns_archive = archive, owns_archive
         self.cooldown = Cooldown(settings.cooldown_seconds)
         self.workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="newsbot-archive")
+        self.in_flight: set[asyncio.Future[Any]] = set()
         self.reindexing = asyncio.Lock()
         self.pagers: weakref.WeakSet[Pager] = weakref.WeakSet()
         self.pager_timeout = PAGER_TIMEOUT
@@ -184,7 +186,10 @@ class NewsBot(commands.Bot):
 
     async def in_worker(self, func: Callable[..., T], *args: Any) -> T:
         """Archive work off the event loop, in the bounded pool."""
-        return await asyncio.get_running_loop().run_in_executor(self.workers, partial(func, *args))
+        future = asyncio.get_running_loop().run_in_executor(self.workers, partial(func, *args))
+        self.in_flight.add(future)
+        future.add_done_callback(self.in_flight.discard)
+        return await future
 
     async def close(self) -> None:
         if self.background is not None:
@@ -192,8 +197,9 @@ class NewsBot(commands.Bot):
         for pager in list(self.pagers):
             pager.stop()
         await super().close()
-        # let a running archive call finish before the archive closes under it
-        await asyncio.get_running_loop().run_in_executor(None, partial(self.workers.shutdown, cancel_futures=True))
+        self.workers.shutdown(wait=False, cancel_futures=True)
+        if self.in_flight:  # a thread still using SQLite when its connection closes would crash the process
+            await asyncio.wait(set(self.in_flight), timeout=CLOSE_GRACE)
         if self.owns_archive and self._archive is not None:
             self._archive.close()
 
@@ -217,9 +223,19 @@ def create_bot(settings: Settings | None = None, archive: Archive | None = None,
     return cls(settings, Archive(settings.data_dir, settings.archive_config()), owns_archive=True, **options)
 
 
+SHARDING_REQUIRED = 4011  # the gateway's close code when a bot is in too many servers for one connection
+
+
 def run_bot(settings: Settings, token: str, archive: Archive | None = None) -> None:
-    """Blocks until stopped (Ctrl-C); raises discord.LoginFailure when Discord rejects the token."""
-    create_bot(settings, archive).run(token, root_logger=True)
+    """Blocks until stopped (Ctrl-C); raises discord.LoginFailure when Discord rejects the token.
+    When Discord closes the connection because the bot must shard, it starts again sharded."""
+    try:
+        create_bot(settings, archive).run(token, root_logger=True)
+    except discord.ConnectionClosed as closed:
+        if closed.code != SHARDING_REQUIRED or settings.sharded:
+            raise
+        log.warning("Discord requires sharding for this bot: starting again with Discord's recommended shard count")
+        create_bot(settings.model_copy(update={"shards": "auto"}), archive).run(token, root_logger=True)
 
 
 async def sync_commands(settings: Settings, token: str) -> list[str]:

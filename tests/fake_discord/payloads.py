@@ -559,6 +559,8 @@ def _infer_option_type(value: Any) -> int:
         return 10
     if isinstance(value, FakeUser):
         return 6
+    if isinstance(value, FakeChannel):
+        return 7
     return 3
 
 

@@ -270,6 +270,9 @@ class FakeDiscord(RestApi, GatewayServer):
     ) -> SentInteraction:
         """A click on a button (type 2) or select (type 3) of a stored message."""
         message = self.messages[message_id]
+        shown = [c.get("custom_id") for row in message.get("components", []) for c in row.get("components", [])]
+        if custom_id not in shown:  # Discord only sends clicks on components the message has
+            raise KeyError(f"message {message_id} has no component {custom_id!r} (it has {shown})")
         channel = self._require_channel(int(message["channel_id"]))
         data: Json = {"custom_id": custom_id, "component_type": component_type}
         if values is not None:
@@ -348,6 +351,10 @@ class FakeDiscord(RestApi, GatewayServer):
             option_type = types.get(name) or _infer_option_type(value)
             if isinstance(value, FakeUser):
                 self._resolve_user(resolved, channel, value)
+                value = str(value.id)
+            elif isinstance(value, FakeChannel):
+                data = {**channel_payload(value), "permissions": str(self.guild.permissions_for(self.world.bot.id))}
+                resolved.setdefault("channels", {})[str(value.id)] = data
                 value = str(value.id)
             option: Json = {"name": name, "type": option_type, "value": value}
             if name == focused:
