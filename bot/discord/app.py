@@ -25,7 +25,7 @@ from bot.follows import Post, due_posts
 from bot.settings import Settings
 from bot.state import BotState
 from index.archive import Archive, ArchiveBusy
-from index.watch import Watcher, to_announce
+from index.web.watch import Watcher, to_announce
 
 if TYPE_CHECKING:
     from bot.discord.views import Pager
