@@ -213,6 +213,11 @@ def quote_line(sentence: str, n: int) -> str:
     return f"> “{cut(escape(sentence), QUOTE)}” **[{n}]**"
 
 
+def lead_line(lead: str) -> str:
+    """The answer's opening line, its [n] citations bold like the quotes' (after escaping, they read \\[n\\])."""
+    return re.sub(r"\\\[(\d+(?:, ?\d+)*)\\\]", r"**[\1]**", cut(escape(lead), QUOTE))
+
+
 def answer_embed(answer: Answer) -> discord.Embed:
     """The quoted sentences with their numbers, and the numbered sources with headline links."""
     embed = discord.Embed(title=cut(escape(answer.question) or "Your question", TITLE), colour=COLOUR)
@@ -224,7 +229,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
         embed.description = NOTHING_FOUND
     else:
         room = min(DESCRIPTION, TOTAL - len(embed))
-        lead = [escape(answer.lead)] if answer.lead else []
+        lead = [lead_line(answer.lead)] if answer.lead else []
         embed.description = join_within(lead + [quote_line(s, n) for s, n in answer.quotes], room)
     return fit(embed)
 

@@ -22,6 +22,7 @@ from bot.discord.views import Pager
 from bot.settings import Settings
 from index.archive import Archive
 from index.article import Article
+from tests.chat_fixture import ChatServer
 from tests.conftest import make_article, utc
 from tests.fake_discord import (
     FakeChannel,
@@ -432,3 +433,20 @@ def test_sync_commands_cli(tmp_path: Path) -> None:
     assert result.output.startswith(f"synced 11 commands to guild {server.guild.id}: /ask, /search")
     assert registered == ["article", "ask", "config", "follow", "following", "recent", "reindex", "search", "status", "timeline", "unfollow"]
     assert not (tmp_path / "data").exists()  # syncing opens no archive
+
+
+async def test_a_generated_lead_opens_the_answer_and_a_slow_model_holds_up_nothing(
+    fake_discord: FakeDiscord, news_archive: Archive, chat_server: ChatServer
+) -> None:
+    chat_server.reply = "The Kremlin said talks with Macron were very important [1]."  # grounded in the first quote
+    chat_server.hang_seconds = 1.0  # a slow model, well within NEWSBOT_LLM_TIMEOUT
+    llm = {"llm_url": chat_server.url("hang"), "llm_model": "smol", "llm_timeout": 10.0}
+    async with running_bot(fake_discord, news_archive, **llm):
+        slow = await fake_discord.send_interaction(fake_discord.reader, "ask", {"question": KREMLIN})
+        quick = await fake_discord.send_interaction(fake_discord.moderator, "status")
+        quick_done = await fake_discord.wait_for_call("PATCH", quick.original_path)
+        slow_done = await fake_discord.wait_for_call("PATCH", slow.original_path, 15.0)
+        assert quick_done.received_at < slow_done.received_at - 0.5
+        description = slow_done.json["embeds"][0]["description"]
+        lead = "The Kremlin said talks with Macron were very important **[1]**."  # bold [n], as the quotes have
+        assert description.startswith(lead + "\n> “The Kremlin said Monday") and chat_server.requests
