@@ -117,7 +117,7 @@ def generated_lead(config: LLMConfig, question: str, quotes: list[tuple[str, int
         return None
     try:
         line = one_line(complete(config, prompt(question, quotes)))
-    except (httpx.HTTPError, LLMError, ValueError) as error:
+    except (httpx.HTTPError, httpx.InvalidURL, LLMError, ValueError) as error:
         # the error's type and status only: never the request, whose headers hold the key
         log.warning("generated answer unavailable (%s); using the extractive one", describe(error))
         return None

@@ -72,11 +72,12 @@ def test_endpoint_failures_fall_back_and_never_log_the_key(
     assert reason in caplog.text and KEY not in caplog.text
 
 
-def test_a_dead_endpoint_falls_back(news_archive, caplog: pytest.LogCaptureFixture):
+@pytest.mark.parametrize("url, reason", [(None, "ConnectError"), ("http://[::1", "InvalidURL")])
+def test_a_dead_or_malformed_endpoint_falls_back(news_archive, caplog: pytest.LogCaptureFixture, url, reason):
     with caplog.at_level(logging.WARNING):
-        answer = ask(news_archive, QUESTION, llm=config(dead_url()))
+        answer = ask(news_archive, QUESTION, llm=config(url or dead_url()))
     assert not answer.abstained and answer.quotes and not answer.lead_generated
-    assert "ConnectError" in caplog.text
+    assert reason in caplog.text
 
 
 def test_no_request_when_there_is_nothing_to_say(news_archive, chat_server: ChatServer):
