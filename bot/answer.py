@@ -1,22 +1,19 @@
-"""Answers: the sentences that answer best, quoted verbatim, each with its numbered source."""
+"""Answers: an opening line that states the answer, then the sentences that support it, quoted
+verbatim, each with its numbered source (how sentences are chosen: bot/choose.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.answer_types import answer_span
+from bot.choose import AnswerTuning, article_stems, choose_quotes, idf_weights, overlap
 from bot.llm import LLMConfig, with_generated_lead
 from index.archive import Archive
-from index.ingest.chunking import sentence_spans
-from index.search import Filters, Result, SearchResponse, Tuning, search
-from index.search.keywords import question_terms, stem
+from index.search import Filters, SearchResponse, Tuning, search
 
-MIN_QUOTE_WORDS = 4
-OVERLAP_WEIGHT = 0.3  # sentence choice is hybrid too: the embedding alone favours topical filler
-BOILERPLATE = ("related article", "read more", "related:", "sign up", "click here", "subscribe", "advertisement")
-QUOTE_FLOOR = 0.6
-COVERAGE_WEIGHT = 0.5  # calibrated with the relevance floors (docs/benchmarks.md, "Abstention")  # a sentence far less similar than the best one is filler, not an answer
 NOTHING_FOUND = "I found nothing in the archive that answers that."
+COVERAGE_WEIGHT = 0.5  # in `relevance`: calibrated with the relevance floors (docs/benchmarks.md, "Abstention")
 
 
 @dataclass
@@ -48,22 +45,31 @@ class Answer:
     abstained: bool
     window: str | None = None
     filters: dict = field(default_factory=dict)
-    lead: str | None = None  # the opening line that states the answer, before the quotes
+    # The opening line that states the answer: the best quote with its answer span in **bold** and its
+    # [n]. Another writer may replace it (then `lead_quote` is None and every quote follows it).
+    lead: str | None = None
+    lead_quote: int | None = None  # the quote `lead` restates, not repeated below it
     lead_generated: bool = False  # written by the opt-in model (bot.llm) rather than quoted
+
+    def supporting(self) -> list[tuple[str, int]]:
+        """The quotes shown after the opening line: all of them under a generated one."""
+        restated = None if self.lead is None or self.lead_generated else self.lead_quote
+        return [q for i, q in enumerate(self.quotes) if i != restated]
 
     @property
     def text(self) -> str:
-        lines = [f"Searching {self.window}." ] if self.window else []
+        lines = [f"Searching {self.window}."] if self.window else []
         if self.abstained:
             return "\n".join([*lines, NOTHING_FOUND])
         lines += [self.lead] if self.lead else []
-        lines += [f"“{quote}” [{n}]" for quote, n in self.quotes]
+        lines += [f"“{quote}” [{n}]" for quote, n in self.supporting()]
         return "\n".join(lines)
 
     def to_json(self) -> dict:
         return {
             "question": self.question,
             "answer": self.text,
+            "lead": self.lead,
             "citations": [
                 {"n": c.n, "url": c.url, "title": c.title, "outlet": c.outlet, "published": c.published, "quote": c.quote,
                  "also_in": c.also_in}
@@ -71,66 +77,17 @@ class Answer:
             ],
             "abstained": self.abstained,
             "filters": self.filters,
-            "lead": self.lead,
             "lead_generated": self.lead_generated,
         }
 
     def render(self) -> str:
-        """Plain text for the terminal: the quotes, then the sources."""
+        """Plain text for the terminal: the opening line, the quotes, then the sources."""
         if self.abstained:
             return self.text
         return self.text + "\n\nSources:\n" + "\n".join(c.source_line() for c in self.citations)
 
 
-def _quotable(sentence: str) -> bool:
-    return len(sentence.split()) >= MIN_QUOTE_WORDS and not sentence.lower().startswith(BOILERPLATE)
-
-
-def candidate_sentences(results: list[Result]) -> list[tuple[int, str]]:
-    """(result index, sentence) for every distinct, long enough sentence of the top passages."""
-    seen, found = set(), []
-    for i, result in enumerate(results):
-        for passage in result.passages:
-            for start, end in sentence_spans(passage.text):
-                sentence = passage.text[start:end]
-                if _quotable(sentence) and sentence not in seen:
-                    seen.add(sentence)
-                    found.append((i, sentence))
-    return found
-
-
-def term_overlap(question: str, sentences: list[str]) -> np.ndarray:
-    """Share of the question's content words (stemmed) that each sentence contains."""
-    wanted = {stem(t) for t in question_terms(question)}
-    if not wanted:
-        return np.zeros(len(sentences))
-    return np.array([len(wanted & {stem(t) for t in question_terms(s)}) / len(wanted) for s in sentences])
-
-
-def pick_quotes(
-    archive: Archive, response: SearchResponse, max_quotes: int, per_article: int = 2
-) -> list[tuple[int, str, float]]:
-    """The sentences most similar to the question, by their own embeddings; at most `per_article` each."""
-    candidates = candidate_sentences(response.results)
-    if not candidates:
-        return []
-    vectors = archive.embedder.embed([s for _, s in candidates])
-    similarity = vectors @ np.asarray(response.query_vector, dtype=np.float32)
-    similarity = similarity + OVERLAP_WEIGHT * term_overlap(response.query, [s for _, s in candidates])
-    # the article's rank still matters: a slightly better sentence from a worse article loses
-    rank_weight = np.array([1.0 / (1.0 + 0.1 * i) for i, _ in candidates])
-    order = [j for j in np.argsort(-(similarity * rank_weight)) if similarity[j] >= QUOTE_FLOOR * similarity.max()]
-    chosen, per = [], {}
-    for j in order:  # at most `per_article` from one article while others have good sentences
-        i = candidates[j][0]
-        if per.get(i, 0) < per_article:
-            per[i] = per.get(i, 0) + 1
-            chosen.append(j)
-    chosen = (chosen + [j for j in order if j not in chosen])[:max_quotes]
-    return [(candidates[j][0], candidates[j][1], float(similarity[j])) for j in chosen]
-
-
-def relevance(response: SearchResponse) -> float:
+def relevance(response: SearchResponse, coverage_weight: float = COVERAGE_WEIGHT) -> float:
     """How well the top result answers: its best chunk's cosine plus the share of the question's
     content words it contains. Words matter: a question about something the archive lacks still
     finds topically similar text, but not its names."""
@@ -138,31 +95,66 @@ def relevance(response: SearchResponse) -> float:
         return 0.0
     top = response.results[0]
     text = " ".join([top.title or "", *(p.text for p in top.passages)])
-    return top.dense + COVERAGE_WEIGHT * float(term_overlap(response.query, [text])[0])
+    return top.dense + coverage_weight * float(term_overlap(response.query, [text])[0])
 
 
-def build_answer(archive: Archive, response: SearchResponse, max_quotes: int = 3, threshold: float | None = None) -> Answer:
+def term_overlap(question: str, sentences: list[str]) -> np.ndarray:
+    """Share of the question's content words (stemmed) that each sentence contains."""
+    wanted = article_stems(question)
+    if not wanted:
+        return np.zeros(len(sentences))
+    return np.array([len(wanted & article_stems(s)) / len(wanted) for s in sentences])
+
+
+def confidence(archive: Archive, response: SearchResponse, tuning: AnswerTuning | None = None) -> float:
+    """What the abstention floor is compared with: `relevance`, or (`coverage_of="article"`) the top
+    result's best cosine plus the rarity-weighted share of the question's words in its whole article."""
+    tuning = tuning or AnswerTuning()
+    if tuning.coverage_of == "passages" or not response.results:
+        return relevance(response, tuning.coverage_weight)
+    top = response.results[0]
+    with archive.lock:
+        row = archive.store.article(top.article_id) or {}
+    words = article_stems(f"{row.get('title') or ''} {row.get('text') or ''}")
+    return top.dense + tuning.coverage_weight * overlap(idf_weights(archive, response.query), words)
+
+
+def lead_line(question: str, quote: str, n: int) -> str:
+    """The best quote, its answer span (bot/answer_types.py) in bold when it has one."""
+    span = answer_span(question, quote)
+    if span:
+        quote = f"{quote[: span[0]]}**{quote[span[0] : span[1]]}**{quote[span[1] :]}"
+    return f"“{quote}” [{n}]"
+
+
+def build_answer(
+    archive: Archive, response: SearchResponse, max_quotes: int | None = None, threshold: float | None = None,
+    tuning: AnswerTuning | None = None,
+) -> Answer:
     """Quotes from the top results, or a plain "nothing found" when even the best is not relevant."""
-    threshold = archive.embedder.relevance_floor if threshold is None else threshold
+    tuning = tuning or AnswerTuning()
+    floor = next(f for f in (threshold, tuning.floor, archive.embedder.relevance_floor) if f is not None)
     window = response.window.describe() if response.window else None
     filters = response.to_json()["filters"]
-    if relevance(response) < threshold:
+    if confidence(archive, response, tuning) < floor:
         return Answer(response.query, [], [], True, window, filters)
     numbers: dict[int, Citation] = {}
     quotes = []
-    for i, sentence, _ in pick_quotes(archive, response, max_quotes):
-        result = response.results[i]
-        if i not in numbers:
-            numbers[i] = Citation(
+    for rank, sentence in choose_quotes(archive, response, tuning, max_quotes or tuning.max_quotes):
+        result = response.results[rank]
+        if rank not in numbers:
+            numbers[rank] = Citation(
                 len(numbers) + 1, result.url, result.title, result.outlet, result.published, sentence, result.also_in
             )
-        quotes.append((sentence, numbers[i].n))
-    return Answer(response.query, quotes, list(numbers.values()), not quotes, window, filters)
+        quotes.append((sentence, numbers[rank].n))
+    lead = lead_line(response.query, *quotes[0]) if quotes else None
+    return Answer(response.query, quotes, list(numbers.values()), not quotes, window, filters, lead, 0 if quotes else None)
 
 
 def ask(
     archive: Archive, question: str, k: int = 5, filters: Filters | None = None,
-    tuning: Tuning | None = None, max_quotes: int = 3, threshold: float | None = None, llm: LLMConfig | None = None,
+    tuning: Tuning | None = None, max_quotes: int | None = None, threshold: float | None = None,
+    answer_tuning: AnswerTuning | None = None, llm: LLMConfig | None = None,
 ) -> Answer:
     """Search, then quote the best sentences of the top articles with numbered sources; with `llm`,
     a model writes the opening line when what it writes is grounded in the quotes."""
@@ -170,5 +162,5 @@ def ask(
     if not question:
         return Answer(question, [], [], True, None, {})
     response = search(archive, question, k=k, filters=filters, tuning=tuning)
-    answer = build_answer(archive, response, max_quotes, threshold)
+    answer = build_answer(archive, response, max_quotes, threshold, answer_tuning)
     return with_generated_lead(answer, llm) if llm is not None else answer

@@ -230,6 +230,13 @@ def make_filters(since, until, outlets, as_of):  # type: ignore[no-untyped-def]
     return Filters(since=since, until=until, outlets=list(outlets), as_of=as_of)
 
 
+batch_option = click.option(
+    "--batch", type=click.File("r"),
+    help='JSON Lines of {"question" (or "query"), as_of?, since?, until?, k?, outlet?}, "-" for stdin; '
+    "one answer per line, the model loaded once. The options given are every line's defaults.",
+)
+
+
 def open_for_queries(data_dir: Path | None) -> Archive:
     archive = open_archive(data_dir)
     if archive.store.count("chunks") == 0:
@@ -243,56 +250,51 @@ def open_for_queries(data_dir: Path | None) -> Archive:
 @cli.command("search")
 @click.argument("query", required=False)
 @query_options
-@click.option("--batch", type=click.File("r"), help="JSON Lines of {query, as_of?, since?, until?, k?}; one result object per line.")
+@batch_option
 def search_command(query, k, since, until, outlets, as_of, data_dir, as_json, batch):  # type: ignore[no-untyped-def]
     """Find the articles that best match QUERY (dense + keyword search, fused)."""
     from bot.render import format_results
     from index.search import search
 
     archive = open_for_queries(data_dir)
-    if batch:
-        return run_batch(archive, batch, k, make_filters(since, until, outlets, as_of))
+    filters = make_filters(since, until, outlets, as_of)
+    if batch:  # one JSON object per line, with or without --json
+        return print_batch(batch, k, filters, lambda i: search(archive, i.text, k=i.k, filters=i.filters))
     if not query:
         raise click.UsageError("give a QUERY or --batch FILE")
-    response = search(archive, query, k=k, filters=make_filters(since, until, outlets, as_of))
+    response = search(archive, query, k=k, filters=filters)
     click.echo(json.dumps(response.to_json(), ensure_ascii=False) if as_json else format_results(response))
 
 
-def run_batch(archive: Archive, lines, k: int, defaults) -> None:  # type: ignore[no-untyped-def]
-    from dataclasses import replace
+def print_batch(lines, k: int, defaults, answer, render=None) -> None:  # type: ignore[no-untyped-def]
+    """Each line's answer in order: its `to_json()` on one line, or with `render` the rendered text and a
+    blank line; a bad line is its error (bot/batch.py reads the lines)."""
+    from bot.batch import error_text, run_batch
 
-    from index.ingest.dates import parse_query_date
-    from index.search import search
-
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-            filters = replace(defaults, **{f: parse_query_date(item[f]) for f in ("as_of", "since", "until") if item.get(f)})
-            response = search(archive, str(item["query"]), k=batch_k(item.get("k", k)), filters=filters)
-            click.echo(json.dumps(response.to_json(), ensure_ascii=False))
-        except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
-            click.echo(json.dumps({"line": number, "error": f"{type(exc).__name__}: {exc}"[:300]}))
-
-
-def batch_k(value: object) -> int:
-    """A batch line's k: a whole number from 1 to MAX_K, else ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 1 <= value <= MAX_K:
-        raise ValueError(f"k must be a whole number from 1 to {MAX_K}, not {value!r}")
-    return int(value)
+    for _, result in run_batch(lines, k, defaults, answer, MAX_K):
+        if render is None:
+            click.echo(json.dumps(result if isinstance(result, dict) else result.to_json(), ensure_ascii=False))
+        else:
+            click.echo((error_text(result) if isinstance(result, dict) else render(result)) + "\n")
 
 
 @cli.command("ask")
-@click.argument("question")
+@click.argument("question", required=False)
 @query_options
-def ask_command(question, k, since, until, outlets, as_of, data_dir, as_json):  # type: ignore[no-untyped-def]
+@batch_option
+def ask_command(question, k, since, until, outlets, as_of, data_dir, as_json, batch):  # type: ignore[no-untyped-def]
     """Answer QUESTION with quoted sentences from the archive and their numbered sources."""
-    from bot.answer import ask
+    from bot.answer import Answer, ask
 
     archive = open_for_queries(data_dir)
     filters = make_filters(since, until, outlets, as_of)
-    answer = ask(archive, question, k=k, filters=filters, llm=Settings().llm_config())
+    llm = Settings().llm_config()
+    if batch:
+        return print_batch(batch, k, filters, lambda i: ask(archive, i.text, k=i.k, filters=i.filters, llm=llm),
+                           None if as_json else Answer.render)
+    if not question:
+        raise click.UsageError("give a QUESTION or --batch FILE")
+    answer = ask(archive, question, k=k, filters=filters, llm=llm)
     click.echo(json.dumps(answer.to_json(), ensure_ascii=False) if as_json else answer.render())
 
 

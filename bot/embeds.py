@@ -213,9 +213,17 @@ def quote_line(sentence: str, n: int) -> str:
     return f"> “{cut(escape(sentence), QUOTE)}” **[{n}]**"
 
 
-def lead_line(lead: str) -> str:
-    """The answer's opening line, its [n] citations bold like the quotes' (after escaping, they read \\[n\\])."""
-    return re.sub(r"\\\[(\d+(?:, ?\d+)*)\\\]", r"**[\1]**", cut(escape(lead), QUOTE))
+def lead_text(lead: str) -> str:
+    """The answer's opening line, escaped but for its **bold** answer span, its [n] citations bold like
+    the quotes' (after escaping, they read \\[n\\])."""
+    parts = one_line(lead).split("**")
+    escaped = cut("**".join(_spaced(part, escape(part)) for part in parts), QUOTE)
+    return re.sub(r"\\\[(\d+(?:, ?\d+)*)\\\]", r"**[\1]**", escaped)
+
+
+def _spaced(raw: str, escaped: str) -> str:
+    """`escaped` with the spaces `raw` had around it (escaping trims them)."""
+    return (" " if raw[:1].isspace() else "") + escaped + (" " if raw[-1:].isspace() and escaped else "")
 
 
 def answer_embed(answer: Answer) -> discord.Embed:
@@ -229,8 +237,8 @@ def answer_embed(answer: Answer) -> discord.Embed:
         embed.description = NOTHING_FOUND
     else:
         room = min(DESCRIPTION, TOTAL - len(embed))
-        lead = [lead_line(answer.lead)] if answer.lead else []
-        embed.description = join_within(lead + [quote_line(s, n) for s, n in answer.quotes], room)
+        lead = [lead_text(answer.lead)] if answer.lead else []
+        embed.description = join_within([*lead, *(quote_line(s, n) for s, n in answer.supporting())], room)
     return fit(embed)
 
 

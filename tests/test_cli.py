@@ -130,3 +130,37 @@ def test_timeline_lists_dated_stories_and_writes_the_chart(run, tmp_path):
     assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     missing = run("timeline", "volcanic eruption Iceland lava", "--png", str(tmp_path / "none.png"))
     assert missing.exit_code == 1 and "no dated articles" in missing.output and not (tmp_path / "none.png").exists()
+
+
+def test_ask_batch_answers_good_lines_and_reports_bad_ones(run, tmp_path):
+    run("ingest", str(SAMPLES), "--quiet")
+    question = "What did the Kremlin expect from Macron's visit?"
+    single = json.loads(run("ask", question, "--json").output)
+    batch = tmp_path / "questions.jsonl"
+    batch.write_text(
+        json.dumps({"question": question}) + "\n\n"  # a blank line is skipped, yet counted
+        + '{"query": "Kremlin Macron", "until": "2022-01-01"}\n'
+        + "not json\n"
+        + '{"question": "Peskov", "k": 0}\n'
+        + '{"as_of": "2022-02-08"}\n'
+        + '{"question": "Kremlin", "since": "someday"}\n'
+        + '{"question": "Kremlin", "outlet": "CNN"}\n'
+    )
+    lines = [json.loads(line) for line in run("ask", "--batch", str(batch), "--json").output.splitlines()]
+    assert lines[0] == single
+    assert lines[1]["abstained"] and lines[1]["filters"]["until"].startswith("2022-01-01")
+    assert [e["line"] for e in lines[2:6]] == [4, 5, 6, 7]
+    assert "not JSON" in lines[2]["error"] and '"k"' in lines[3]["error"]
+    assert '"question"' in lines[4]["error"] and '"since"' in lines[5]["error"]
+    assert lines[6]["abstained"] and lines[6]["filters"]["outlets"] == ["CNN"]
+    assert len(lines) == 7
+
+
+def test_ask_batch_reads_stdin_and_renders_without_json(run):
+    run("ingest", str(SAMPLES), "--quiet")
+    piped = '{"question": "What did Peskov say?"}\n{"question": ""}\n{"question": "Who is Scholz meeting?"}\n'
+    output = run("ask", "--batch", "-", "--outlet", "The Moscow Times", input=piped).output
+    answers = output.strip().split("\n\n")
+    assert output.count("Sources:") == 2 and "line 2: no \"question\"" in output
+    assert len([a for a in answers if a.startswith("“")]) == 2
+    assert run("ask").exit_code == 2

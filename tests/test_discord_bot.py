@@ -126,7 +126,7 @@ async def test_mention_is_answered_in_a_new_thread_with_sources(fake_discord: Fa
         assert [(b["custom_id"], b["emoji"]["name"]) for b in buttons] == [("feedback:up", "👍"), ("feedback:down", "👎")]
         embed = reply.json["embeds"][0]
         assert embed["title"] == KREMLIN  # the mention is stripped
-        assert embed["description"].startswith("> “The Kremlin said Monday that talks with Emmanuel Macron")
+        assert embed["description"].startswith("“The Kremlin said Monday that talks with Emmanuel Macron")  # the opening line
         assert embed["fields"][0]["name"] == "Sources" and KREMLIN_LINK in embed["fields"][0]["value"]
         assert "The Moscow Times, 7 Feb 2022" in embed["fields"][0]["value"]
         await asyncio.sleep(0.2)  # its own echoed message is not answered

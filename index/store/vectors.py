@@ -15,6 +15,7 @@ without re-embedding.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -201,6 +202,18 @@ class VectorIndex:
             return self.index.search(queries, k)
         selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
         return self.index.search(queries, k, params=self._filtered_params(selector, len(allowed), k))
+
+    def stored(self, ids: list[int]) -> dict[int, np.ndarray] | None:
+        """The stored vectors of these ids (those the index holds), read back without a search; None
+        for an index that cannot give them back exactly (IVF keeps only compressed codes)."""
+        outer = faiss.downcast_index(self.index)
+        if not isinstance(outer, faiss.IndexIDMap2):
+            return None
+        found = {}
+        for i in ids:
+            with contextlib.suppress(RuntimeError):  # an id not (yet) in the index
+                found[i] = outer.reconstruct(int(i))
+        return found
 
     def _filtered_params(self, selector: faiss.IDSelector, allowed: int, k: int) -> faiss.SearchParameters:
         # an approximate index visits a fraction of the vectors: widen it by the share filtered

@@ -1,0 +1,411 @@
+"""Answer quality on the RealTimeQA dev questions, through the real `ask`, with cross-validated tuning.
+
+    python benchmarks/eval_answers.py                # corpus_5k (cached), writes docs/benchmarks.md
+    python benchmarks/eval_answers.py --sample 300   # the dev questions' articles + 300 others (a quick try)
+
+Every dev question is asked on its quiz date (`as_of`) through `bot.batch.run_batch` and `bot.answer.ask`,
+the code `newsbot ask --batch FILE --json` runs, with the model loaded once. Reported: the share of dev
+questions whose quoted text (the opening line and the quotes) contains a gold answer
+(benchmarks/answer_match.py), the share whose cited articles contain one, the share answered, the share of
+benchmarks/unanswerable_questions.jsonl refused, and the latency of each `ask`.
+
+The answer constants (bot/answer.py `AnswerTuning`) are judged by k-fold cross-validation: for each fold
+the grid point best on the other folds is scored on the held-out fold; both figures are reported.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.answer_match import any_answer  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    CACHE,
+    StageClock,
+    cached_archive,
+    command_line,
+    dev_questions,
+    md_table,
+    percentiles,
+    read_jsonl,
+    require_data,
+    write_section,
+)
+from bot.answer import Answer, AnswerTuning, ask, build_answer  # noqa: E402
+from bot.batch import BatchItem, run_batch  # noqa: E402
+from index.archive import Archive, ArchiveConfig  # noqa: E402
+from index.search import Filters, SearchResponse, search  # noqa: E402
+
+UNANSWERABLE = Path(__file__).with_name("unanswerable_questions.jsonl")
+FOLDS = 5
+SEED = 7
+ANSWERED_GOAL, REFUSED_GOAL = 0.95, 0.90
+
+
+def as_of(day: str) -> str:
+    return datetime.fromisoformat(day).replace(hour=23, minute=59, tzinfo=timezone.utc).isoformat()
+
+
+# ----------------------------------------------------------------------------- the archive
+
+
+def sample_source(size: int) -> Path:
+    """The dev questions' articles plus `size` random others from corpus_5k, as a corpus file."""
+    (corpus,) = require_data("realtimeqa/corpus_5k.jsonl.gz")
+    path = CACHE / f"realtimeqa-sample{size}.jsonl.gz"
+    if path.exists():
+        return path
+    needed = {r for q in dev_questions() for r in q["relevant"]}
+    with gzip.open(corpus, "rt") as lines:
+        rows = [json.loads(line) for line in lines]
+    others = [r for r in rows if r["id"] not in needed]
+    chosen = [r for r in rows if r["id"] in needed] + random.Random(SEED).sample(others, min(size, len(others)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path.with_suffix(".tmp"), "wt") as out:
+        out.writelines(json.dumps(r) + "\n" for r in chosen)
+    path.with_suffix(".tmp").rename(path)
+    return path
+
+
+def open_archive(sample: int | None, model: str | None = None) -> tuple[Archive, str]:
+    if sample:
+        config = ArchiveConfig(model=model) if model else ArchiveConfig()
+        return cached_archive(f"realtimeqa-sample{sample}", [sample_source(sample)], config), f"sample{sample}"
+    (corpus,) = require_data("realtimeqa/corpus_5k.jsonl.gz")
+    folder = next(iter(sorted(CACHE.glob("corpus_5k-*"))), None)
+    if folder is not None and not (folder / "complete").exists():
+        raise SystemExit(f"{folder} is still being built (no `complete` file yet); try again later or use --sample")
+    return cached_archive("corpus_5k", [corpus], ArchiveConfig()), "corpus_5k"
+
+
+# ----------------------------------------------------------------------------- asking
+
+
+@dataclass
+class Asked:
+    """One question as `ask` answered it, with what the matching needs."""
+
+    question: dict
+    answerable: bool
+    answer: Answer
+    ms: float
+    stages: dict[str, float] | None = None  # milliseconds in `search` and in `build_answer`
+
+
+def batch_lines(questions: list[dict]) -> list[str]:
+    return [json.dumps({"question": q["question"], "as_of": as_of(q["asked"])}) for q in questions]
+
+
+CLOCK: StageClock | None = None
+
+
+def ask_all(archive: Archive, questions: list[dict], answerable: bool) -> list[Asked]:
+    """Each question through the batch machinery of `newsbot ask --batch`, timed per `ask`."""
+    global CLOCK
+    CLOCK = CLOCK or StageClock({"search": "bot.answer:search", "build_answer": "bot.answer:build_answer"})
+    timings: list[tuple[float, dict[str, float]]] = []
+
+    def timed(item: BatchItem) -> Answer:
+        CLOCK.take()
+        started, cpu = time.perf_counter(), time.process_time()
+        answer = ask(archive, item.text, k=item.k, filters=item.filters)
+        stages = {**CLOCK.take(), "cpu": (time.process_time() - cpu) * 1000}
+        timings.append(((time.perf_counter() - started) * 1000, stages))
+        return answer
+
+    asked = []
+    lines = batch_lines(questions)
+    for (number, answer), _ in zip(run_batch(tqdm(lines, desc="asking", leave=False), 5, Filters(), timed), questions):
+        if isinstance(answer, dict):
+            raise SystemExit(f"line {number}: {answer['error']}")
+        asked.append(Asked(questions[number - 1], answerable, answer, *timings[-1]))
+    return asked
+
+
+def quoted_text(answer: Answer) -> str:
+    return "\n".join([answer.lead or "", *(quote for quote, _ in answer.quotes)])
+
+
+def article_texts(archive: Archive, answer: Answer) -> str:
+    urls = [c.url for c in answer.citations if c.url]
+    rows = archive.store.db.execute(
+        f"SELECT text FROM articles WHERE url IN ({','.join('?' * len(urls))})", urls
+    ).fetchall() if urls else []
+    return "\n".join(r[0] for r in rows)
+
+
+def scores(archive: Archive, asked: list[Asked]) -> dict[str, float]:
+    """The report's shares over one set of answers (dev questions and unanswerable ones mixed)."""
+    dev = [a for a in asked if a.answerable]
+    others = [a for a in asked if not a.answerable]
+    gold = [a.question["answers"] for a in dev]
+    return {
+        "quoted": _share(not a.answer.abstained and any_answer(quoted_text(a.answer), g) for a, g in zip(dev, gold)),
+        "cited": _share(not a.answer.abstained and any_answer(article_texts(archive, a.answer), g) for a, g in zip(dev, gold)),
+        "answered": _share(not a.answer.abstained for a in dev),
+        "refused": _share(a.answer.abstained for a in others),
+    }
+
+
+def _share(flags) -> float:  # type: ignore[no-untyped-def]
+    flags = list(flags)
+    return sum(flags) / len(flags) if flags else float("nan")
+
+
+# ----------------------------------------------------------------------------- cross-validation
+
+GRID = {
+    "lede_bonus": (0.0, 0.1, 0.2, 0.35),
+    "type_weight": (0.0, 0.15, 0.3),
+    "overlap_weight": (0.5, 1.0, 1.5),
+}
+FLOORS = [round(0.30 + 0.01 * i, 2) for i in range(120)]
+CONFIDENCE_VARIANTS = [(where, w) for where in ("passages", "article") for w in (0.25, 0.5, 0.75, 1.0)]
+
+
+@dataclass
+class Prepared:
+    """A question's search response, computed once; answers for each grid point are built from it."""
+
+    question: dict
+    answerable: bool
+    response: SearchResponse
+
+
+def prepare(archive: Archive, questions: list[dict], answerable: bool) -> list[Prepared]:
+    from index.ingest.dates import parse_date
+
+    return [
+        Prepared(q, answerable, search(archive, q["question"], k=5, filters=Filters(as_of=parse_date(as_of(q["asked"])))))
+        for q in tqdm(questions, desc="searching", leave=False)
+    ]
+
+
+def memoize_features() -> None:
+    """Quote features do not depend on the weights the grid varies: computed once per question."""
+    import bot.choose
+
+    real, memo = bot.choose.features, {}
+
+    def remembered(archive: Archive, response: SearchResponse, tuning: AnswerTuning):  # type: ignore[no-untyped-def]
+        key = (id(response), tuning.articles, tuning.embed_sentences)
+        if key not in memo:
+            memo[key] = (response, real(archive, response, tuning))  # the response kept: its id stays unique
+        return memo[key][1]
+
+    bot.choose.features = remembered
+
+
+def grid_points() -> list[AnswerTuning]:
+    keys = list(GRID)
+    return [replace(AnswerTuning(), **dict(zip(keys, values))) for values in itertools.product(*GRID.values())]
+
+
+def answers_for(archive: Archive, prepared: list[Prepared], tuning: AnswerTuning) -> list[Asked]:
+    """Answers that never abstain: each confidence variant and floor is applied afterwards (`fold_scores`)."""
+    open_tuning = replace(tuning, floor=-1.0)
+    return [Asked(p.question, p.answerable, build_answer(archive, p.response, tuning=open_tuning), 0.0) for p in prepared]
+
+
+def folds_of(items: list, k: int) -> list[int]:
+    order = list(range(len(items)))
+    random.Random(SEED).shuffle(order)
+    fold = [0] * len(items)
+    for rank, i in enumerate(order):
+        fold[i] = rank % k
+    return fold
+
+
+def choose_floor(dev: list[float], others: list[float]) -> tuple[float, float]:
+    """The floor with the widest margin over both goals (the smaller of answered − 95% and refused − 90%),
+    the middle one when several tie; and that margin."""
+    def margin(f: float) -> float:
+        return min(_share(c >= f for c in dev) - ANSWERED_GOAL, _share(c < f for c in others) - REFUSED_GOAL)
+
+    margins = [margin(f) for f in FLOORS]
+    best = max(margins)
+    tied = [f for f, m in zip(FLOORS, margins) if m == best]
+    return tied[len(tied) // 2], best
+
+
+@dataclass
+class Table:
+    """Per grid point and question: quoted hit, cited hit; per confidence variant and question: its value."""
+
+    points: list[AnswerTuning]
+    quoted: list[list[bool]]
+    cited: list[list[bool]]
+    confidences: dict[tuple[str, float], list[float]]
+    answerable: list[bool]
+
+
+def tabulate(archive: Archive, prepared: list[Prepared]) -> Table:
+    from bot.answer import confidence
+
+    points = grid_points()
+    quoted, cited = [], []
+    for point in tqdm(points, desc="grid", leave=False):
+        asked = answers_for(archive, prepared, point)
+        quoted.append([a.answerable and any_answer(quoted_text(a.answer), a.question["answers"]) for a in asked])
+        cited.append([a.answerable and any_answer(article_texts(archive, a.answer), a.question["answers"]) for a in asked])
+    confidences = {
+        variant: [confidence(archive, p.response, replace(AnswerTuning(), coverage_of=variant[0], coverage_weight=variant[1]))
+                  for p in prepared]
+        for variant in CONFIDENCE_VARIANTS
+    }
+    return Table(points, quoted, cited, confidences, [p.answerable for p in prepared])
+
+
+@dataclass
+class Choice:
+    point: int
+    variant: tuple[str, float]
+    floor: float
+
+
+def fold_scores(t: Table, choice: Choice, members: list[int]) -> dict[str, float]:
+    conf = t.confidences[choice.variant]
+    dev = [i for i in members if t.answerable[i]]
+    others = [i for i in members if not t.answerable[i]]
+    return {
+        "quoted": _share(t.quoted[choice.point][i] and conf[i] >= choice.floor for i in dev),
+        "cited": _share(t.cited[choice.point][i] and conf[i] >= choice.floor for i in dev),
+        "answered": _share(conf[i] >= choice.floor for i in dev),
+        "refused": _share(conf[i] < choice.floor for i in others),
+    }
+
+
+def tune(t: Table, members: list[int]) -> Choice:
+    """On `members`: the grid point quoting the most gold answers, and the confidence variant and floor
+    with the widest margin over the abstention goals."""
+    dev = [i for i in members if t.answerable[i]]
+    others = [i for i in members if not t.answerable[i]]
+    point = max(range(len(t.points)), key=lambda p: (sum(t.quoted[p][i] for i in dev), sum(t.cited[p][i] for i in dev)))
+    floors = {v: choose_floor([c[i] for i in dev], [c[i] for i in others]) for v, c in t.confidences.items()}
+    variant = max(floors, key=lambda v: floors[v][1])
+    return Choice(point, variant, floors[variant][0])
+
+
+def cross_validate(t: Table) -> dict:
+    """Held-out and tuned-on figures, averaged over the folds; the answerable and unanswerable
+    questions are folded separately so each fold holds both."""
+    dev_idx = [i for i, a in enumerate(t.answerable) if a]
+    other_idx = [i for i, a in enumerate(t.answerable) if not a]
+    fold = {}
+    for group in (dev_idx, other_idx):
+        fold.update({i: f for i, f in zip(group, folds_of(group, FOLDS))})
+    held, tuned, chosen = [], [], []
+    for f in range(FOLDS):
+        train = [i for i in fold if fold[i] != f]
+        test = [i for i in fold if fold[i] == f]
+        choice = tune(t, train)
+        chosen.append(choice)
+        held.append(fold_scores(t, choice, test))
+        tuned.append(fold_scores(t, choice, train))
+    return {"held_out": _mean(held), "tuned_on": _mean(tuned), "chosen": chosen}
+
+
+def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def figures(row: dict[str, float]) -> list[str]:
+    return [f"{row[k]:.1%}" for k in ("quoted", "cited", "answered", "refused")]
+
+
+def report(name: str, stats: dict, shipped: dict, cv: dict, t: Table, latency: dict, n_dev: int, n_other: int) -> str:
+    everyone = list(range(len(t.answerable)))
+    whole = tune(t, everyone)
+    rows = [
+        ["`ask` as shipped (its constants, its floor)", *figures(shipped)],
+        [f"cross-validated, held-out folds ({FOLDS} folds, seed {SEED}; mean)", *figures(cv["held_out"])],
+        ["cross-validated, the folds tuned on (mean)", *figures(cv["tuned_on"])],
+        ["tuned on all questions", *figures(fold_scores(t, whole, everyone))],
+    ]
+    table = md_table(["answers", "answer in the quoted text", "answer in the cited articles", "answered",
+                      "unanswerable refused"], rows)
+    chosen = "; ".join(_choice_text(t, c) for c in cv["chosen"])
+    return (
+        f"{command_line()} — {n_dev} dev questions (each asked on its quiz date) and {n_other} unanswerable ones "
+        f"(`benchmarks/unanswerable_questions.jsonl`), over {name}: {stats['articles']:,} articles, "
+        f"{stats['chunks']:,} chunks. Through `bot.batch.run_batch` → `bot.answer.ask` (what `newsbot ask --batch "
+        f"--json` runs). A gold answer counts when found verbatim or, for answers of two or more content words, "
+        f"60% of them, plurals ignored (`benchmarks/answer_match.py`); an abstained dev question counts as a miss.\n\n"
+        f"{table}\n\n{latency_text(latency)}\n\n"
+        f"**Tuning.** Quote choice: grid {_grid_text()} ({len(t.points)} points), the point quoting the most gold "
+        f"answers on the tuning folds. Abstention: the confidence (best chunk cosine + weight × share of the question's "
+        f"words in the top result's passages, or rarity-weighted in its whole article; weights 0.25/0.5/0.75/1) and floor "
+        f"(0.30–1.49) with the widest margin over answering ≥{ANSWERED_GOAL:.0%} of the tuning folds' dev questions and "
+        f"refusing ≥{REFUSED_GOAL:.0%} of their unanswerable ones. Chosen per fold: {chosen}. Tuned on all: "
+        f"{_choice_text(t, whole)}."
+    )
+
+
+def _choice_text(t: Table, choice: Choice) -> str:
+    return f"{_point_text(t.points[choice.point])}, {choice.variant[0]} × {choice.variant[1]}, floor {choice.floor:.2f}"
+
+
+def latency_text(latency: dict[str, dict[str, float]]) -> str:
+    ask_ms, search_ms, build_ms = latency["ask"], latency["search"], latency["build_answer"]
+    return (
+        f"**`ask` latency** (warm: model loaded, after 10 warm-up asks; every question once, n = {ask_ms['n']}): "
+        f"p50 {ask_ms['p50']:.0f} ms, p95 {ask_ms['p95']:.0f} ms, p99 {ask_ms['p99']:.0f} ms; of which `search` p50 "
+        f"{search_ms['p50']:.0f} ms (p95 {search_ms['p95']:.0f}) and answer building p50 {build_ms['p50']:.1f} ms "
+        f"(p95 {build_ms['p95']:.1f}). CPU time of the whole process per `ask` (all its threads): p50 "
+        f"{latency['cpu']['p50']:.0f} ms, p95 {latency['cpu']['p95']:.0f} ms — on a machine shared with other jobs "
+        f"(load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores when the report was written) wall time exceeds it."
+    )
+
+
+def _grid_text() -> str:
+    return ", ".join(f"{k} {'/'.join(str(v) for v in vals)}" for k, vals in GRID.items())
+
+
+def _point_text(point: AnswerTuning) -> str:
+    return ", ".join(f"{k} {getattr(point, k)}" for k in GRID)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sample", type=int, help="an archive of the dev questions' articles plus this many others")
+    parser.add_argument("--model", help="with --sample: another embedding model (e.g. `fake`, to try quote rules fast)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--no-grid", action="store_true", help="only the shipped `ask` (no cross-validation)")
+    args = parser.parse_args()
+    archive, name = open_archive(args.sample, args.model)
+    archive.embedder.embed(["warm up"])
+    dev, others = dev_questions(), read_jsonl(UNANSWERABLE)
+    ask_all(archive, dev[:10], True)  # warm-up: first touches of SQLite pages and the index
+    asked = ask_all(archive, dev, True) + ask_all(archive, others, False)
+    shipped = scores(archive, asked)
+    latency = {"ask": percentiles([a.ms for a in asked]),
+               **{s: percentiles([a.stages.get(s, 0.0) for a in asked]) for s in ("search", "build_answer", "cpu")}}
+    print(json.dumps({"shipped": shipped, "latency": latency, "tuning": asdict(AnswerTuning())}, indent=1))
+    if args.no_grid:
+        return
+    memoize_features()
+    table = tabulate(archive, prepare(archive, dev, True) + prepare(archive, others, False))
+    cv = cross_validate(table)
+    body = report(name, archive.stats(), shipped, cv, table, latency, len(dev), len(others))
+    print(body)
+    if not args.no_write:
+        write_section(f"Answer quality: RealTimeQA {name}", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""What kind of answer a question wants, and where a sentence holds one (measured heuristics).
+
+Who / which person → a run of capitalised names; which country, company, team, city… → a capitalised
+name; how many / how much / what percentage → a number; when / what year → a date; where → a place
+after "in", "at" or "near". What the question itself names is not an answer: "Which company unveiled
+the EQXX?" is answered by "Mercedes", not by "EQXX"."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+NAME, NUMBER, DATE, PLACE = "name", "number", "date", "place"
+MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December|"
+    "Jan\\.|Feb\\.|Aug\\.|Sept?\\.|Oct\\.|Nov\\.|Dec\\."
+)
+_NUMBER = re.compile(
+    r"(?:[$£€]\s?)?\b\d[\d,.]*(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
+    r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
+    r"dozens?|hundreds|thousands|millions|billions)\b(?:\s(?:million|billion|thousand|percent))?",
+    re.I,
+)
+_DATE = re.compile(
+    rf"\b(?:{MONTHS})(?:\s\d{{1,2}}(?:,\s\d{{4}})?)?|\b(?:19|20)\d\d\b|\b(?:Monday|Tuesday|Wednesday|Thursday|"
+    r"Friday|Saturday|Sunday)\b|\b(?:next|this|last)\s(?:week|month|year|spring|summer|fall|autumn|winter)\b"
+)
+_CAPITAL = r"(?:[A-Z][\w’'.&-]*|of|the|de|von|al|bin|and)"
+_NAME = re.compile(r"\b[A-Z][\w’'&-]*\.?(?:\s+" + _CAPITAL + r")*")
+_PLACE = re.compile(r"\b(?:in|at|near|from|to)\s+((?:the\s)?[A-Z][\w’'.-]*(?:,?\s+[A-Z][\w’'.-]*)*)")
+_WHICH_NAME = re.compile(
+    r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(?:country|countries|state|states|city|cities|company|companies|firm|"
+    r"automaker|carmaker|team|teams|club|nation|party|university|airline|brand|network|platform|app|show|"
+    r"movie|film|agency|island|region|province|town|organization|group|league|tournament|bank|retailer|"
+    r"chain|supermarkets?|restaurant|president|star|celebrity|director|athlete|player|philanthropist|"
+    r"singer|actor|actress|member|official|leader|lawmaker|mp|senator|governor|ceo|billionaire|rapper|"
+    r"musician|artist|author|writer|person|man|woman|virus|storm|hurricane|volcano|award|awards)\b", re.I,
+)
+_NOT_NAMES = frozenset(
+    "The A An In On At It He She They We His Her Their This That These Those But And However When While After "
+    "Before As If For With From By Of Mr Mrs Ms Dr I You Its Our There Here Some Many Most All Now Then Also "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July "
+    "August September October November December".split()
+)
+
+
+def answer_type(question: str) -> str | None:
+    """NAME, NUMBER, DATE, PLACE or None (a what/why question: no type to look for)."""
+    q = question.lower()
+    if re.search(r"\bhow (?:many|much|high|long|far|big|old|fast)\b|\bwhat (?:percentage|percent|share|number|"
+                 r"amount|price|sum)\b|\bhow (?:tall|low)\b", q):
+        return NUMBER
+    if re.search(r"\bwhen\b|\bwhat (?:year|month|day|date)\b|\bhow soon\b", q):
+        return DATE
+    if re.search(r"\bwhere\b", q):
+        return PLACE
+    if re.search(r"\bwho(?:se|m)?\b", q) or _WHICH_NAME.search(question):
+        return NAME
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _question_words(question: str) -> frozenset[str]:
+    return frozenset(w.lower().strip(".,’'s") for w in re.findall(r"[\w’'.&-]+", question))
+
+
+def _new(span: str, asked: frozenset[str]) -> bool:
+    """A span the question does not already name (any of its capitalised words new)."""
+    words = [w.strip(".,’'s").lower() for w in span.split() if w[:1].isupper() or w[:1].isdigit() or w[:1] in "$£€"]
+    return bool(words) and any(w not in asked for w in words)
+
+
+_LIKE_A_WORD = re.compile(r"(?:ing|ed|ly|ers|ies|tion|ions)$")  # "Defending champion …", "Officials said …"
+
+
+def _names(sentence: str) -> list[tuple[int, int]]:
+    """Capitalised runs, without common capitalised words (sentence openers, days, months)."""
+    found = []
+    for match in _NAME.finditer(sentence):
+        text = match.group().rstrip(".")
+        while " " in text and text.rsplit(" ", 1)[1] in ("of", "the", "de", "von", "al", "bin", "and"):
+            text = text.rsplit(" ", 1)[0]
+        if text in _NOT_NAMES or (match.start() == 0 and " " not in text and _LIKE_A_WORD.search(text)):
+            continue
+        found.append((match.start(), match.start() + len(text)))
+    return found
+
+
+@lru_cache(maxsize=100_000)
+def spans(sentence: str, kind: str) -> tuple[tuple[int, int], ...]:
+    """Where `sentence` holds an answer of `kind`, in order."""
+    if kind == NUMBER:
+        matches = list(_NUMBER.finditer(sentence))
+    elif kind == DATE:
+        matches = list(_DATE.finditer(sentence))
+    elif kind == PLACE:
+        return tuple(m.span(1) for m in _PLACE.finditer(sentence))
+    else:
+        return tuple(_names(sentence))
+    return tuple((m.start(), m.start() + len(m.group().rstrip("., "))) for m in matches)
+
+
+def answer_span(question: str, sentence: str, kind: str | None = None) -> tuple[int, int] | None:
+    """The first span of the answer type the question wants that the question does not name itself."""
+    kind = kind or answer_type(question)
+    if kind is None:
+        return None
+    asked = _question_words(question)
+    for start, end in spans(sentence, kind):
+        if _new(sentence[start:end], asked):
+            return start, end
+    return None

@@ -1,0 +1,157 @@
+"""Choosing the quotes: every quotable sentence of the top articles' whole text, scored cheaply.
+
+A sentence's score adds the cosine between the question and the chunk that holds it (the chunk
+vectors are already in the index: no embedding at question time), the rarity-weighted share of the
+question's words it contains, a bonus for the story's lede and one for holding what the question asks
+for (bot/answer_types.py), and is discounted by its article's rank."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from bot.answer_types import answer_span, answer_type
+from bot.quotes import Sentence, article_sentences, is_lede
+from index.archive import Archive
+from index.search.keywords import document_counts, question_terms, stem
+from index.search import SearchResponse, dense_candidates
+
+
+@dataclass
+class AnswerTuning:
+    """How quotes are chosen and when `ask` abstains; judged by cross-validation over the dev questions
+    (benchmarks/eval_answers.py, docs/benchmarks.md "Answer quality")."""
+
+    floor: float | None = None  # relevance under which `ask` abstains; None: the model's calibrated floor
+    articles: int = 3  # top results whose whole text is read for quotes
+    chunk_weight: float = 1.0  # cosine between the question and the chunk holding the sentence
+    overlap_weight: float = 1.0  # rarity-weighted share of the question's words in the sentence
+    lede_bonus: float = 0.2  # the first two sentences of a story state who/what/where/when
+    type_weight: float = 0.15  # the sentence holds what the question asks for (a name, number, date, place)
+    rank_decay: float = 0.1  # a slightly better sentence from a worse article loses
+    quote_floor: float = 0.6  # a sentence scoring under this share of the best one is filler, not an answer
+    per_article: int = 2
+    max_quotes: int = 3
+    coverage_of: str = "passages"  # abstention: question words sought in "passages" or the whole "article"
+    coverage_weight: float = 0.5  # abstention: weight of those words against the best chunk's cosine
+    embed_sentences: bool = False  # score by each sentence's own embedding (slow: measured for comparison)
+
+
+@dataclass
+class Candidate:
+    rank: int  # the article's rank among the results
+    sentence: Sentence
+    chunk_cosine: float
+
+
+@lru_cache(maxsize=200_000)
+def _stem(term: str) -> str:
+    return stem(term)
+
+
+@lru_cache(maxsize=100_000)
+def stems(sentence: str) -> frozenset[str]:
+    return article_stems(sentence)
+
+
+def article_stems(text: str) -> frozenset[str]:
+    return frozenset(_stem(t) for t in question_terms(text))
+
+
+def candidates(archive: Archive, response: SearchResponse, tuning: AnswerTuning) -> list[Candidate]:
+    """The quotable sentences of the top articles, each with its chunk's cosine to the question."""
+    top = response.results[: tuning.articles]
+    ids = [r.article_id for r in top]
+    with archive.lock:
+        texts = {i: row["text"] for i, row in archive.store.articles(ids).items()}
+        chunks = archive.store.db.execute(
+            f'SELECT id, article_id, start, "end" FROM chunks WHERE article_id IN ({",".join("?" * len(ids))})', ids
+        ).fetchall() if ids else []
+    cosines = chunk_cosines(archive, response, [c[0] for c in chunks])
+    found, seen = [], set()
+    for rank, result in enumerate(top):
+        spans = [(s, e, cosines.get(c, 0.0)) for c, a, s, e in chunks if a == result.article_id]
+        for sentence in article_sentences(texts.get(result.article_id, "")):
+            if sentence.text not in seen:  # a story's copies and wire pickups repeat sentences
+                seen.add(sentence.text)
+                best = max((cos for s, e, cos in spans if s <= sentence.start < e), default=0.0)
+                found.append(Candidate(rank, sentence, best))
+    return found
+
+
+def chunk_cosines(archive: Archive, response: SearchResponse, chunk_ids: list[int]) -> dict[int, float]:
+    """The question's cosine to each of these chunks, from the vectors the index already holds."""
+    if response.query_vector is None or not chunk_ids or archive.vectors is None:
+        return {}
+    vector = np.asarray(response.query_vector, dtype=np.float32)
+    with archive.lock:
+        stored = archive.vectors.stored(chunk_ids)
+    if stored is None:  # an index without exact vectors: a search restricted to these chunks
+        return dict(dense_candidates(archive, vector, len(chunk_ids), np.asarray(chunk_ids, dtype=np.int64)))
+    return {i: float(v @ vector) for i, v in stored.items()}
+
+
+def idf_weights(archive: Archive, question: str) -> dict[str, float]:
+    """Each question word's stem and its rarity in the archive (log inverse document frequency)."""
+    wanted = sorted({_stem(t) for t in question_terms(question)})
+    with archive.lock:
+        counts = document_counts(archive.store.db.conn, wanted)
+    total = counts[None]
+    return {s: math.log((total + 1) / (counts[s] + 0.5)) for s in wanted}
+
+
+def overlap(weights: dict[str, float], text: str | frozenset[str]) -> float:
+    """The share of the question's rarity weight that a sentence's words (or these stems) carry."""
+    whole = sum(weights.values())
+    if whole <= 0:
+        return 0.0
+    have = stems(text) if isinstance(text, str) else text
+    return sum(w for s, w in weights.items() if s in have) / whole
+
+
+def features(archive: Archive, response: SearchResponse, tuning: AnswerTuning) -> tuple[list[Candidate], np.ndarray]:
+    """The candidates and, per candidate, what its score weighs: similarity, word overlap, lede, answer type.
+    None of it depends on the weights, so the answer benchmark computes it once per question."""
+    found = candidates(archive, response, tuning)
+    if not found:
+        return [], np.zeros((0, 4))
+    weights = idf_weights(archive, response.query)
+    kind = answer_type(response.query)
+    similarity = np.array([c.chunk_cosine for c in found], dtype=np.float32)
+    if tuning.embed_sentences:
+        vectors = archive.embedder.embed([c.sentence.text for c in found])
+        similarity = vectors @ np.asarray(response.query_vector, dtype=np.float32)
+    rows = [
+        (float(sim), overlap(weights, c.sentence.text), float(is_lede(c.sentence)),
+         float(kind is not None and answer_span(response.query, c.sentence.text, kind) is not None))
+        for c, sim in zip(found, similarity)
+    ]
+    return found, np.asarray(rows)
+
+
+def score(found: list[Candidate], matrix: np.ndarray, tuning: AnswerTuning) -> np.ndarray:
+    weights = np.array([tuning.chunk_weight, tuning.overlap_weight, tuning.lede_bonus, tuning.type_weight])
+    ranks = np.array([c.rank for c in found], dtype=np.float64)
+    return (matrix @ weights) / (1.0 + tuning.rank_decay * ranks)
+
+
+def choose_quotes(
+    archive: Archive, response: SearchResponse, tuning: AnswerTuning, max_quotes: int
+) -> list[tuple[int, str]]:
+    """(article rank, sentence), best first: at most `per_article` from one article while others have
+    good sentences, none far below the best."""
+    found, matrix = features(archive, response, tuning)
+    if not found:
+        return []
+    values = score(found, matrix, tuning)
+    order = [j for j in np.argsort(-values, kind="stable") if values[j] >= tuning.quote_floor * values.max()]
+    chosen, per = [], {}
+    for j in order:
+        rank = found[j].rank
+        if per.get(rank, 0) < tuning.per_article:
+            per[rank] = per.get(rank, 0) + 1
+            chosen.append(j)
+    chosen = (chosen + [j for j in order if j not in chosen])[:max_quotes]
+    return [(found[j].rank, found[j].sentence.text) for j in chosen]

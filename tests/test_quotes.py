@@ -1,0 +1,112 @@
+"""Quote choice: what may be quoted, the lede, answer types, the opening line in text, JSON and Discord."""
+from __future__ import annotations
+
+import pytest
+
+from bot import embeds
+from bot.answer import Answer, Citation, ask, lead_line
+from bot.answer_types import DATE, NAME, NUMBER, PLACE, answer_span, answer_type
+from bot.quotes import article_sentences, is_lede, quotable, strip_dateline
+from index.article import Article
+
+from .conftest import utc
+
+PAGE = (
+    "Jane Doe\n\nAssociated Press\n\nJuly 22, 2024, 7:00 a.m. ET\n\n"
+    "WASHINGTON — Mercedes unveiled the EQXX, an electric concept car, on Monday in Las Vegas.\n\n"
+    "The company said the car can drive 620 miles on a single charge.\n\n"
+    "Related: Electric cars are selling faster than ever.\n\n"
+    "Sign up for our newsletter to get the week's news in your inbox.\n\n"
+    "The EQXX prototype on show in Las Vegas. Getty Images\n\n"
+    "Rivals are expected to respond with their own concept cars next year."
+)
+
+
+def test_page_furniture_is_never_quoted_and_the_dateline_is_cut() -> None:
+    sentences = article_sentences(PAGE)
+    texts = [s.text for s in sentences]
+    assert texts == [
+        "Mercedes unveiled the EQXX, an electric concept car, on Monday in Las Vegas.",
+        "The company said the car can drive 620 miles on a single charge.",
+        "Rivals are expected to respond with their own concept cars next year.",
+    ]
+    assert all(PAGE[s.start : s.end] == s.text for s in sentences)  # still verbatim
+    assert [is_lede(s) for s in sentences] == [True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("London CNN — The Queen has died at Balmoral, the palace said.", "The Queen has died at Balmoral, the palace said."),
+        ("New York (CNN Business) Elon Musk agreed to buy Twitter.", "Elon Musk agreed to buy Twitter."),
+        ("(CNN) An Illinois day-care worker has tested positive.", "An Illinois day-care worker has tested positive."),
+        ("GATLINBURG, Tenn. – The park announced a plan on Wednesday.", "The park announced a plan on Wednesday."),
+        ("MOSCOW (AP) — The Latest on Tuesday at the World Cup.", "The Latest on Tuesday at the World Cup."),
+        ("The vote — a close one — passed on Tuesday.", "The vote — a close one — passed on Tuesday."),
+    ],
+)
+def test_strip_dateline(raw: str, expected: str) -> None:
+    assert strip_dateline(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Sharm El Sheikh, Egypt CNN —", "Updated Oct. 24, 2023, 4:03 a.m. ET", "RELATED: Read the full ruling here.",
+     "Contact the reporter at jane@example.com for tips.", "Editor's note: This page recaps the news from Ukraine.",
+     "A version of this story appeared in CNN's Meanwhile in China newsletter."],
+)
+def test_not_quotable(line: str) -> None:
+    assert not quotable(strip_dateline(line))
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Which car company just unveiled the EQXX?", NAME),
+        ("Who won the Philippines presidential election?", NAME),
+        ("Which tennis star won a historic Australian Open title?", NAME),
+        ("About how many people have been arrested?", NUMBER),
+        ("How much money has the US committed to Ukraine?", NUMBER),
+        ("When will NASA next attempt to launch Artemis I?", DATE),
+        ("Where in the US is it illegal to pump your own gas?", PLACE),
+        ("What did the rover find on Mars?", None),
+    ],
+)
+def test_answer_type(question: str, kind: str | None) -> None:
+    assert answer_type(question) == kind
+
+
+def test_answer_span_skips_what_the_question_names() -> None:
+    sentence = "Mercedes unveiled the EQXX, an electric concept car, on Monday."
+    question = "Which car company just unveiled the EQXX?"
+    assert sentence[slice(*answer_span(question, sentence))] == "Mercedes"
+    found = answer_span("How many people were arrested?", "Police said more than 700 people were arrested.")
+    assert found and "700" in "Police said more than 700 people were arrested."[slice(*found)]
+    assert answer_span("Which company unveiled the EQXX?", "The EQXX was shown.") is None
+
+
+def test_lead_line_bolds_the_answer_span() -> None:
+    assert lead_line("Which car company unveiled the EQXX?", "Mercedes unveiled the EQXX on Monday.", 1) == (
+        "“**Mercedes** unveiled the EQXX on Monday.” [1]"
+    )
+    assert lead_line("What did the rover find?", "The rover found carbon.", 2) == "“The rover found carbon.” [2]"
+
+
+def test_ask_opens_with_the_answer_from_the_whole_article(archive) -> None:
+    archive.ingest([Article(text=PAGE, title="Mercedes shows the EQXX", url="https://cars.example/eqxx",
+                            outlet="AP", published=utc(2022, 1, 4))], progress=False)
+    answer = ask(archive, "Which car company unveiled the EQXX electric concept car?")
+    assert not answer.abstained and answer.lead and "**Mercedes**" in answer.lead
+    assert answer.text.splitlines()[0] == answer.lead and answer.to_json()["lead"] == answer.lead
+    shown = answer.text
+    assert "Getty" not in shown and "newsletter" not in shown and "WASHINGTON" not in shown
+    assert shown.count("unveiled the EQXX") == 1  # the lead's quote is not repeated below it
+
+
+def test_embed_opens_with_the_lead_and_keeps_its_bold() -> None:
+    citation = Citation(1, "https://x.example/a", "Headline", "AP", "2022-01-04T00:00:00+00:00", "q")
+    answer = Answer("Which company?", [("Mercedes_ unveiled it.", 1), ("It drives far.", 1)], [citation], False,
+                    lead="“**Mercedes_** unveiled it.” [1]", lead_quote=0)
+    description = embeds.answer_embed(answer).description
+    first, *rest = description.split("\n")
+    assert first == "“**Mercedes\\_** unveiled it.” \\[1\\]" and rest == ["> “It drives far.” **[1]**"]
