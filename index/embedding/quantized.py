@@ -52,8 +52,23 @@ def linear_names(model: Any, groups: tuple[str, ...]) -> list[str]:
     ]
 
 
-def quantize_linear_layers(model: Any, groups: tuple[str, ...], per_channel: bool) -> Any:
-    """A copy of `model` whose Linear layers in `groups` are int8 (dynamic activations)."""
+def full_range(module: Any) -> Any:
+    """A dynamic int8 Linear whose activations use all 8 bits: torch's x86 default keeps 7
+    (`reduce_range`), so that AVX2's 16-bit sums of two u8·s8 products cannot overflow."""
+    import torch
+    from torch.ao.nn.quantized.dynamic import Linear
+
+    class FullRangeLinear(Linear):  # type: ignore[misc]
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = torch.ops.quantized.linear_dynamic(x, self._packed_params._packed_params, reduce_range=False)
+            return y.to(x.dtype)  # type: ignore[no-any-return]
+
+    module.__class__ = FullRangeLinear
+    return module
+
+
+def quantize_linear_layers(model: Any, groups: tuple[str, ...], per_channel: bool, eight_bit: bool = False) -> Any:
+    """A copy of `model` whose Linear layers in `groups` are int8 (dynamic activations, 7 bits unless `eight_bit`)."""
     import torch
     from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
 
@@ -63,6 +78,9 @@ def quantize_linear_layers(model: Any, groups: tuple[str, ...], per_channel: boo
     attribute = "model" if hasattr(first, "model") else "auto_model"
     spec = {name: qconfig for name in linear_names(model, groups)}
     setattr(first, attribute, quantize_dynamic(getattr(first, attribute), spec, dtype=torch.qint8))
+    if eight_bit:
+        for name in spec:
+            full_range(transformer_of(quantized).get_submodule(name))
     return quantized
 
 
