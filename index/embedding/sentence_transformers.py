@@ -6,7 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from index.embedding.base import DEFAULT_MODEL, DEFAULT_RELEVANCE_FLOOR, RELEVANCE_FLOORS, ModelError, Span, Vectors, resolve_device
+from index.embedding.base import (
+    DEFAULT_MODEL,
+    DEFAULT_RELEVANCE_FLOOR,
+    RELEVANCE_FLOORS,
+    ModelError,
+    Span,
+    Vectors,
+    resolve_device,
+)
 from index.embedding.packaged import packaged_model_path
 
 
