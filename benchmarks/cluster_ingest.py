@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import command_line, md_table, require_data, write_section  # noqa: E402
 from index.archive import Archive, ArchiveConfig  # noqa: E402
 from index.embedding import DEFAULT_MODEL, load_embedder  # noqa: E402
-from index.readers import read_path  # noqa: E402
+from index.ingest.readers import read_path  # noqa: E402
 
 
 def source_file(articles: int, folder: Path) -> Path:

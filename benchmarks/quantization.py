@@ -30,9 +30,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import command_line, md_table, require_data, write_section  # noqa: E402
-from index.chunking import chunk_text, embedding_text  # noqa: E402
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder  # noqa: E402
 from index.embedding.quantized import LAYER_GROUPS, quantize_linear_layers, transformer_of  # noqa: E402
+from index.ingest.chunking import chunk_text, embedding_text  # noqa: E402
 
 SAMPLE = 384
 

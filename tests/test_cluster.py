@@ -13,7 +13,7 @@ import pytest
 from index.archive import Archive, ArchiveConfig
 from index.embedding import FakeEmbedder
 from index.embedding.ray_cluster import pool_shape, segments
-from index.readers import read_path
+from index.ingest.readers import read_path
 from tests.test_resilience import db_value, kill_when, snapshot, write_corpus
 
 CONFIG = ArchiveConfig(model="fake", chunk_tokens=40, overlap_tokens=8)

@@ -8,7 +8,7 @@ from bot.answer import ask
 from index.archive import Archive, ArchiveConfig
 from index.embedding import DEFAULT_MODEL, ModelError, load_embedder, packaged_model_path, resolve_device
 from index.embedding.quantized import LAYER_GROUPS, linear_names, role
-from index.readers import read_path
+from index.ingest.readers import read_path
 
 from .conftest import SEED
 
