@@ -91,6 +91,9 @@ def variants(model) -> list[tuple[str, object, bool]]:
     found: list[tuple[str, object, bool]] = [("fp32 (reference)", model, True)]
     found.append(("all Linear, per-tensor weights (the earlier attempt)", quantize_linear_layers(model, every, False), True))
     found.append(("all Linear, per-channel weights", quantize_linear_layers(model, every, True), True))
+    found.append(("all Linear, per-channel weights, 8-bit activations (shipped `+int8`)",
+                  quantize_linear_layers(model, every, True, True), True))
+    found.append(("all Linear, per-tensor weights, 8-bit activations", quantize_linear_layers(model, every, False, True), True))
     for group in LAYER_GROUPS:
         found.append((f"only {group}, per-channel", quantize_linear_layers(model, (group,), True), True))
     for group in ("ffn_out", "ffn_in"):

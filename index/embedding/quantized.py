@@ -63,7 +63,7 @@ def full_range(module: Any) -> Any:
     import torch
     from torch.ao.nn.quantized.dynamic import Linear
 
-    class FullRangeLinear(Linear):  # type: ignore[misc]
+    class FullRangeLinear(Linear):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             y = torch.ops.quantized.linear_dynamic(x, self._packed_params._packed_params, reduce_range=False)
             return y.to(x.dtype)  # type: ignore[no-any-return]
@@ -82,7 +82,8 @@ def quantize_linear_layers(model: Any, groups: tuple[str, ...], per_channel: boo
     first = quantized[0]
     attribute = "model" if hasattr(first, "model") else "auto_model"
     spec = {name: qconfig for name in linear_names(model, groups)}
-    setattr(first, attribute, quantize_dynamic(getattr(first, attribute), spec, dtype=torch.qint8))
+    inner = quantize_dynamic(getattr(first, attribute), spec, dtype=torch.qint8)  # type: ignore[no-untyped-call]
+    setattr(first, attribute, inner)
     if eight_bit:
         for name in spec:
             full_range(transformer_of(quantized).get_submodule(name))
