@@ -21,8 +21,8 @@ from benchmarks.common import write_section
 CASE = """
 import sys, time
 from pathlib import Path
-from index.readers import read_path
-from index.readers.feeds import parse_feed
+from index.ingest.readers import read_path
+from index.web.feeds import parse_feed
 from index.article import ReadProblem
 path = Path(sys.argv[1])
 start = time.perf_counter()
