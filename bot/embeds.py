@@ -377,6 +377,10 @@ def cooldown_text(retry_at: datetime) -> str:
     return f"One question at a time: you can ask again {format_dt(retry_at, 'R')}."
 
 
+def reindex_cooldown_text(retry_at: datetime) -> str:
+    return f"The archive was reindexed recently; /reindex can run again {format_dt(retry_at, 'R')}."
+
+
 def progress_text(stage: str, done: int = 0, total: int = 0) -> str:
     if not total:
         return f"Reindexing: {escape(stage)}…"

@@ -71,7 +71,10 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("ANNOUNCE_CHANNEL_ID", "NEWSBOT_ANNOUNCE_CHANNEL_ID")
     )
 
-    admin_role: str | None = None  # NEWSBOT_ADMIN_ROLE: members with this role may /reindex without Manage Server
+    # NEWSBOT_ADMIN_GUILD_IDS: servers where admin commands (/reindex) work at all; empty: DISCORD_GUILD_ID alone
+    admin_guild_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    admin_role_id: int | None = None  # NEWSBOT_ADMIN_ROLE_ID: members with this role may /reindex without Manage Server
+    reindex_cooldown_seconds: float = Field(default=3600.0, ge=0)  # NEWSBOT_REINDEX_COOLDOWN_SECONDS: between reindexes
     cooldown_seconds: float = Field(default=10.0, ge=0)  # NEWSBOT_COOLDOWN_SECONDS: per user, between questions
     message_content: bool = False  # NEWSBOT_MESSAGE_CONTENT: ask Discord for the privileged intent (follow-ups without a mention)
     follow_threshold: float = Field(default=0.55, gt=0)  # NEWSBOT_FOLLOW_THRESHOLD: topic match that triggers a post
@@ -91,7 +94,7 @@ class Settings(BaseSettings):
             raise ValueError("NEWSBOT_LLM_MODEL is required when NEWSBOT_LLM_URL is set")
         return self
 
-    @field_validator("ask_channel_ids", mode="before")
+    @field_validator("ask_channel_ids", "admin_guild_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
@@ -127,6 +130,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return value.replace(",", " ").split()
         return value
+
+    def admin_guilds(self) -> set[int]:
+        """The servers where admin commands work."""
+        if self.admin_guild_ids:
+            return set(self.admin_guild_ids)
+        return {self.discord_guild_id} if self.discord_guild_id else set()
 
     def fetch_settings(self) -> FetchSettings:
         values = dict(

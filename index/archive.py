@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -26,6 +27,7 @@ from index.ingest.dates import storable
 from index.store import DB_NAME, Store, now_iso
 from index.store.vectors import SEARCH_PARAMS, VectorIndex, choose_kind, parse_setting
 
+T = TypeVar("T")
 EMBED_BATCH = 512  # chunks embedded between index checkpoints' bookkeeping
 CHECKPOINT_EVERY = 20_000  # chunks embedded between saves, so a killed ingest resumes near where it stopped
 STORE_BATCH = 200  # articles per transaction
@@ -98,7 +100,7 @@ def embedded(embedder: Embedder, batches: Iterator[tuple[np.ndarray, list[str]]]
         yield ids, embedder.embed(texts)
 
 
-def batched(items: Iterable, size: int) -> Iterator[list]:
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -436,7 +438,7 @@ class Archive:
         if old_vectors != self.vectors_path:
             old_vectors.unlink(missing_ok=True)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Counts, coverage, model and index facts for `index stats` and `/status`."""
         self.refresh()
         with self.lock:

@@ -16,8 +16,7 @@ from click.testing import CliRunner
 
 from bot import create_bot, embeds
 from bot.cli import cli
-from bot.discord import app
-from bot.discord import answering
+from bot.discord import answering, app, checks
 from bot.discord.views import Pager
 from bot.settings import Settings
 from index.archive import Archive
@@ -50,7 +49,8 @@ def make_settings(**values: Any) -> Settings:
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("DISCORD_TOKEN", "DISCORD_GUILD_ID", "ASK_CHANNEL_IDS", "NEWSBOT_ADMIN_ROLE", "NEWSBOT_COOLDOWN_SECONDS"):
+    for name in ("DISCORD_TOKEN", "DISCORD_GUILD_ID", "ASK_CHANNEL_IDS", "NEWSBOT_ADMIN_ROLE_ID", "NEWSBOT_ADMIN_GUILD_IDS",
+                 "NEWSBOT_COOLDOWN_SECONDS", "NEWSBOT_REINDEX_COOLDOWN_SECONDS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
@@ -269,23 +269,59 @@ async def test_search_pager_for_the_asker_only_and_disabled_on_expiry(
 
 
 async def test_reindex_is_refused_without_manage_server(fake_discord: FakeDiscord, news_archive: Archive) -> None:
-    async with running_bot(fake_discord, news_archive):
+    async with running_bot(fake_discord, news_archive, admin_guild_ids=[fake_discord.guild.id]):
         sent = await fake_discord.send_interaction(fake_discord.reader, "reindex")
         callback = await fake_discord.wait_for_call("POST", sent.callback_path)
         assert callback.json["data"]["flags"] == 64 and "Manage Server" in callback.json["data"]["content"]
     assert news_archive.stats()["index_build_id"] is None
 
 
+@pytest.mark.parametrize("admin_guilds", [None, "another"])
+async def test_reindex_is_refused_outside_the_admin_guilds(fake_discord: FakeDiscord, news_archive: Archive, admin_guilds: str | None) -> None:
+    """Any server can invite the bot; only the operator's servers may rebuild the shared archive."""
+    extra = {"admin_guild_ids": [new_snowflake()]} if admin_guilds else {}
+    async with running_bot(fake_discord, news_archive, **extra):
+        sent = await fake_discord.send_interaction(fake_discord.moderator, "reindex")
+        callback = await fake_discord.wait_for_call("POST", sent.callback_path)
+        assert callback.json["data"]["content"] == checks.NOT_ADMIN_GUILD
+    assert news_archive.stats()["index_build_id"] is None
+
+
+async def test_the_admin_role_counts_by_id_not_by_name(fake_discord: FakeDiscord, news_archive: Archive) -> None:
+    impostor = FakeRole(new_snowflake(), "Newsroom", 0, 1)
+    fake_discord.guild.roles.append(impostor)
+    fake_discord.guild.members.remove(next(m for m in fake_discord.guild.members if m.user == fake_discord.reader))
+    fake_discord.guild.members.append(FakeMember(fake_discord.reader, (impostor.id,)))
+    async with running_bot(fake_discord, news_archive, admin_guild_ids=[fake_discord.guild.id], admin_role_id=new_snowflake()):
+        sent = await fake_discord.send_interaction(fake_discord.reader, "reindex")
+        callback = await fake_discord.wait_for_call("POST", sent.callback_path)
+        assert "Manage Server permission or the admin role" in callback.json["data"]["content"]
+    assert news_archive.stats()["index_build_id"] is None
+
+
+async def test_reindex_has_its_own_cooldown(fake_discord: FakeDiscord, news_archive: Archive) -> None:
+    async with running_bot(fake_discord, news_archive, admin_guild_ids=[fake_discord.guild.id], reindex_cooldown_seconds=600) as newsbot:
+        newsbot.progress_every = 0.0
+        first = await fake_discord.send_interaction(fake_discord.moderator, "reindex")
+        await fake_discord.wait_for_call("PATCH", r"/channels/\d+/messages/\d+", 30.0, predicate=lambda c: "done" in c.json["content"])
+        build = news_archive.stats()["index_build_id"]
+        again = await fake_discord.send_interaction(fake_discord.moderator, "reindex")
+        callback = await fake_discord.wait_for_call("POST", again.callback_path)
+        assert callback.json["data"]["content"].startswith("The archive was reindexed recently; /reindex can run again <t:")
+        assert first.callback_path != again.callback_path
+    assert news_archive.stats()["index_build_id"] == build
+
+
 @pytest.mark.parametrize("who", ["moderator", "reader with the admin role"])
 async def test_reindex_edits_its_progress_message_until_done(fake_discord: FakeDiscord, news_archive: Archive, who: str) -> None:
-    user = fake_discord.moderator
+    user, role_id = fake_discord.moderator, new_snowflake()
     if who != "moderator":
-        role = FakeRole(new_snowflake(), "Newsroom", 0, 1)
+        role = FakeRole(role_id, "Newsroom", 0, 1)
         fake_discord.guild.roles.append(role)
         fake_discord.guild.members.append(FakeMember(fake_discord.reader, (role.id,)))
         fake_discord.guild.members.remove(next(m for m in fake_discord.guild.members if m.user == fake_discord.reader))
         user = fake_discord.reader
-    async with running_bot(fake_discord, news_archive, admin_role="Newsroom") as newsbot:
+    async with running_bot(fake_discord, news_archive, admin_role_id=role_id, admin_guild_ids=[fake_discord.guild.id]) as newsbot:
         newsbot.progress_every = 0.0
         sent = await fake_discord.send_interaction(user, "reindex")
         assert (await fake_discord.wait_for_call("POST", sent.callback_path)).json == {"type": 5}
@@ -379,11 +415,15 @@ async def test_survives_a_forced_reconnect_and_a_429(fake_discord: FakeDiscord, 
 
 
 def test_bot_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEWSBOT_ADMIN_ROLE", "Newsroom")
+    monkeypatch.setenv("NEWSBOT_ADMIN_ROLE_ID", "42")
+    monkeypatch.setenv("NEWSBOT_ADMIN_GUILD_IDS", "7, 8")
     monkeypatch.setenv("NEWSBOT_COOLDOWN_SECONDS", "2.5")
     monkeypatch.setenv("ASK_CHANNEL_IDS", "1, 2")
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert (settings.admin_role, settings.cooldown_seconds, settings.ask_channel_ids) == ("Newsroom", 2.5, [1, 2])
+    assert (settings.admin_role_id, settings.cooldown_seconds, settings.ask_channel_ids) == (42, 2.5, [1, 2])
+    assert settings.admin_guilds() == {7, 8} and Settings(_env_file=None, DISCORD_GUILD_ID=9).admin_guilds() == {7, 8}  # type: ignore[call-arg]
+    monkeypatch.delenv("NEWSBOT_ADMIN_GUILD_IDS")
+    assert Settings(_env_file=None, DISCORD_GUILD_ID=9).admin_guilds() == {9}  # type: ignore[call-arg]
     assert Settings(_env_file=None).cooldown_seconds == 2.5  # type: ignore[call-arg]
     monkeypatch.delenv("NEWSBOT_COOLDOWN_SECONDS")
     assert Settings(_env_file=None).cooldown_seconds == 10  # type: ignore[call-arg]

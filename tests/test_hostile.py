@@ -278,11 +278,15 @@ def test_a_gzip_bomb_of_json_lines_stops_at_the_decompressed_limit(tmp_path: Pat
 def test_a_long_json_line_and_a_big_document_are_refused(tmp_path: Path) -> None:
     lines, document = tmp_path / "long.jsonl", tmp_path / "array.json"
     lines.write_text(json.dumps({"text": "x" * 5000}) + "\n" + json.dumps({"text": "short"}) + "\n")
-    document.write_text(json.dumps([{"text": "y" * 100} for _ in range(100)]))
+    document.write_text(json.dumps([{"text": "y" * 100} for _ in range(100)]))  # one line of 11 kB
+    one_line_array = tmp_path / "one-line.json"
+    one_line_array.write_text(json.dumps([{"text": f"z{n}"} for n in range(100)]))
     with limits.use(max_line_bytes=1000):
         long_articles, long_problems = split(read_path(lines))
-    with limits.use(max_document_bytes=5000):
+    with limits.use(max_document_bytes=5000, max_line_bytes=1000):
         _, document_problems = split(read_path(document))
+        one_line_articles, _ = split(read_path(one_line_array))
+    assert len(one_line_articles) == 100  # an array on one over-long line is still a document
     assert [a.text for a in long_articles] == ["short"] and "line longer than 1000 bytes" in long_problems[0].reason
     assert "JSON document over 5000 bytes" in document_problems[0].reason
 

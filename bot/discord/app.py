@@ -84,6 +84,7 @@ class NewsBot(commands.Bot):
         self.settings = settings
         self._archive, self.owns_archive = archive, owns_archive
         self.cooldown = Cooldown(settings.cooldown_seconds)
+        self.reindex_cooldown = Cooldown(settings.reindex_cooldown_seconds)
         self.workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="newsbot-archive")
         self.in_flight: set[asyncio.Future[Any]] = set()
         self.reindexing = asyncio.Lock()

@@ -53,14 +53,33 @@ def cooled(interaction: discord.Interaction) -> bool:
     return True
 
 
+NOT_ADMIN_GUILD = "Admin commands are not enabled in this server (the bot's operator lists servers in NEWSBOT_ADMIN_GUILD_IDS)."
+
+
 def admin_only(interaction: discord.Interaction) -> bool:
-    """Manage Server (as Discord computes it for this interaction), or the role named in NEWSBOT_ADMIN_ROLE."""
-    role = newsbot(interaction).settings.admin_role
+    """Manage Server (as Discord computes it for this interaction), or the role NEWSBOT_ADMIN_ROLE_ID:
+    an id, as anyone with Manage Roles can make a role of any name."""
     if interaction.permissions.manage_guild:
         return True
-    if role and any(r.name == role for r in getattr(interaction.user, "roles", [])):
+    role_id = newsbot(interaction).settings.admin_role_id
+    if role_id and any(r.id == role_id for r in getattr(interaction.user, "roles", [])):
         return True
-    also = f" or the “{role}” role" if role else ""
+    also = " or the admin role" if role_id else ""
     command = interaction.command.qualified_name if interaction.command else ""
     what = "reindex the archive" if command == "reindex" else f"use /{command}"
     raise Refused(f"Only members with the Manage Server permission{also} can {what}.")
+
+
+def archive_admin(interaction: discord.Interaction) -> bool:
+    """For what changes the archive every server shares: only in NEWSBOT_ADMIN_GUILD_IDS, by an admin."""
+    if interaction.guild_id not in newsbot(interaction).settings.admin_guilds():
+        raise Refused(NOT_ADMIN_GUILD)
+    return admin_only(interaction)
+
+
+def reindex_cooled(interaction: discord.Interaction) -> bool:
+    """One reindex per NEWSBOT_REINDEX_COOLDOWN_SECONDS for the whole bot: the archive is shared."""
+    retry_at = newsbot(interaction).reindex_cooldown.retry_at(0)
+    if retry_at is not None:
+        raise Refused(embeds.reindex_cooldown_text(retry_at))
+    return True

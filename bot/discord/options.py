@@ -7,7 +7,7 @@ import discord
 from discord import app_commands
 
 from bot.discord.checks import newsbot
-from index.ingest.dates import parse_date
+from index.ingest.dates import parse_query_date
 from index.search import Filters
 from index.search.browse import outlet_names
 
@@ -30,7 +30,7 @@ class DateOption(app_commands.Transformer):
     """A date in any common shape: 2022-02-07, 7 February 2022, Feb 7 2022."""
 
     async def transform(self, interaction: discord.Interaction, value: str) -> datetime:
-        moment = parse_date(value)  # ValueError becomes a TransformerError, answered by NewsTree.on_error
+        moment = parse_query_date(value)  # ValueError becomes a TransformerError, answered by NewsTree.on_error
         if moment is None:
             raise ValueError("empty date")
         return moment

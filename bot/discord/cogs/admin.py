@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import embeds
-from bot.discord.checks import Refused, admin_only
+from bot.discord.checks import Refused, admin_only, archive_admin, reindex_cooled
 from bot.discord.replies import Reply, respond
 from index.archive import ArchiveBusy
 
@@ -54,6 +54,11 @@ def status_of(bot: NewsBot) -> dict[str, Any]:
     return {**bot.archive.stats(), "feedback": bot.state.feedback.counts(), "follows": len(bot.state.follows.all())}
 
 
+def admin_and_cooled(interaction: discord.Interaction) -> bool:
+    """Admins of the admin servers only, then the reindex cooldown: a refused member must not start it."""
+    return archive_admin(interaction) and reindex_cooled(interaction)
+
+
 class Admin(commands.Cog):
     def __init__(self, bot: NewsBot) -> None:
         self.bot = bot
@@ -67,7 +72,7 @@ class Admin(commands.Cog):
 
     @app_commands.command(name="reindex", description="Re-chunk and re-embed the whole archive (Manage Server or the admin role)")
     @app_commands.guild_only()
-    @app_commands.check(admin_only)
+    @app_commands.check(admin_and_cooled)
     async def reindex_command(self, interaction: discord.Interaction) -> None:
         if self.bot.reindexing.locked():
             raise Refused("A reindex is already running; its progress message says how far it is.")

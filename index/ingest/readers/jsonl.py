@@ -136,11 +136,15 @@ def _is_document(stream: IO[bytes]) -> bool:
     alone in the file; one that is not means a document, unless line 2 is.
     """
     try:
+        head = stream.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+        stream.seek(0)
         lines = [line for _, line in zip(range(2), _non_empty_lines(stream))]
     except (*STREAM_ERRORS, DecompressedTooLarge):
         return False  # the line reader reports where the file breaks
     if not lines:
         return False
+    if not lines[0]:  # a first line over the line limit: a document only if it is an array alone
+        return head[:1] == b"[" and len(lines) == 1
     first = _json_value(lines[0])
     if first is not _INVALID:
         return isinstance(first, list) and len(lines) == 1
