@@ -59,9 +59,12 @@ $(VENV)/.llm-installed: $(VENV)/.installed
 test: check $(VENV)/.llm-installed
 	$(BIN)/python -m pytest -q
 
-# What CI checks besides the tests: the lock matches pyproject.toml.
+# What CI checks besides the tests: the lock matches pyproject.toml, lint, types. (`ruff format
+# --check` joins once the tree has been formatted in one go: `ruff format .`.)
 check: setup
 	$(UV) lock --check --offline
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: setup
 	$(SYNC) $(EXTRAS) --extra bench

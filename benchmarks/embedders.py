@@ -27,12 +27,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import eval_retrieval as ev  # noqa: E402
 from benchmarks import filler  # noqa: E402
 from benchmarks.common import (  # noqa: E402
-    CACHE, cached_archive, command_line, dev_questions, md_table, read_jsonl, require_data, write_section,
+    CACHE,
+    cached_archive,
+    command_line,
+    dev_questions,
+    md_table,
+    read_jsonl,
+    require_data,
+    write_section,
 )
 from index.archive import Archive, ArchiveConfig  # noqa: E402
 from index.chunking import embedding_text  # noqa: E402
 from index.embedding import (  # noqa: E402
-    DEFAULT_MODEL, DEFAULT_RELEVANCE_FLOOR, STATIC_PREFIX, SentenceTransformerEmbedder, packaged_model_path,
+    DEFAULT_MODEL,
+    DEFAULT_RELEVANCE_FLOOR,
+    STATIC_PREFIX,
+    SentenceTransformerEmbedder,
+    packaged_model_path,
 )
 from index.search import Tuning  # noqa: E402
 

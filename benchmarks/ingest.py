@@ -25,7 +25,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
-    CACHE, StageClock, command_line, dir_bytes, md_table, peak_rss_mib, require_data, write_section,
+    CACHE,
+    StageClock,
+    command_line,
+    dir_bytes,
+    md_table,
+    peak_rss_mib,
+    require_data,
+    write_section,
 )
 from index.embedding import DEFAULT_MODEL  # noqa: E402
 

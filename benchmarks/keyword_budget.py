@@ -20,7 +20,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import index.keywords as keywords  # noqa: E402
 from benchmarks import eval_retrieval as ev  # noqa: E402
 from benchmarks import filler  # noqa: E402
-from benchmarks.common import COMMON_WORD_QUESTIONS, command_line, dev_questions, md_table, require_data, write_section  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    COMMON_WORD_QUESTIONS,
+    command_line,
+    dev_questions,
+    md_table,
+    require_data,
+    write_section,
+)
 from index.archive import Archive, ArchiveConfig  # noqa: E402
 from index.search import Tuning, dense_candidates, keyword_candidates  # noqa: E402
 

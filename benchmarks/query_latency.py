@@ -25,7 +25,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
-    REPO, StageClock, command_line, md_table, percentiles, questions_with_worst_cases, rss_mib, write_section,
+    REPO,
+    StageClock,
+    command_line,
+    md_table,
+    percentiles,
+    questions_with_worst_cases,
+    rss_mib,
+    write_section,
 )
 
 SEARCH_STAGES = {s: f"index.search:{s}" for s in ("embed_query", "_dense_filtered", "keyword_candidates", "fuse")}

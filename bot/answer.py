@@ -120,7 +120,8 @@ def pick_quotes(
     # the article's rank still matters: a slightly better sentence from a worse article loses
     rank_weight = np.array([1.0 / (1.0 + 0.1 * i) for i, _ in candidates])
     order = [j for j in np.argsort(-(similarity * rank_weight)) if similarity[j] >= QUOTE_FLOOR * similarity.max()]
-    chosen, per = [], {}
+    chosen: list[int] = []
+    per: dict[int, int] = {}
     for j in order:  # at most `per_article` from one article while others have good sentences
         i = candidates[j][0]
         if per.get(i, 0) < per_article:

@@ -8,11 +8,16 @@ import logging
 import re
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from index.search import Filters
 
 from bot.settings import Settings
 from index.archive import Archive, ArchiveError, IngestReport
@@ -20,6 +25,8 @@ from index.article import Article, ReadProblem
 
 EXIT_SKIPPED = 3
 MAX_K = 100
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def open_archive(data_dir: Path | None, settings: Settings | None = None) -> Archive:
@@ -135,7 +142,7 @@ def ingest(paths: tuple[str, ...], data_dir: Path | None, quiet: bool) -> None:
     sys.exit(EXIT_SKIPPED if report.problems else 0)
 
 
-def run_or_exit(action):  # type: ignore[no-untyped-def]
+def run_or_exit(action: Callable[[], T]) -> T:
     """Archive errors are one line with the fix, never a traceback."""
     try:
         return action()
@@ -194,7 +201,7 @@ class DateType(click.ParamType):
 
     name = "date"
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime | None:
         from index.dates import parse_query_date
 
         try:
@@ -203,7 +210,7 @@ class DateType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-def query_options(func):  # type: ignore[no-untyped-def]
+def query_options(func: F) -> F:
     """The options `search` and `ask` share."""
     options = [
         click.option("--k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="How many articles."),
@@ -219,7 +226,9 @@ def query_options(func):  # type: ignore[no-untyped-def]
     return func
 
 
-def make_filters(since, until, outlets, as_of):  # type: ignore[no-untyped-def]
+def make_filters(
+    since: datetime | None, until: datetime | None, outlets: tuple[str, ...], as_of: datetime | None
+) -> Filters:
     from index.search import Filters
 
     return Filters(since=since, until=until, outlets=list(outlets), as_of=as_of)
@@ -239,7 +248,10 @@ def open_for_queries(data_dir: Path | None) -> Archive:
 @click.argument("query", required=False)
 @query_options
 @click.option("--batch", type=click.File("r"), help="JSON Lines of {query, as_of?, since?, until?, k?}; one result object per line.")
-def search_command(query, k, since, until, outlets, as_of, data_dir, as_json, batch):  # type: ignore[no-untyped-def]
+def search_command(
+    query: str | None, k: int, since: datetime | None, until: datetime | None, outlets: tuple[str, ...],
+    as_of: datetime | None, data_dir: Path | None, as_json: bool, batch: TextIO | None,
+) -> None:
     """Find the articles that best match QUERY (dense + keyword search, fused)."""
     from bot.render import format_results
     from index.search import search
@@ -253,7 +265,7 @@ def search_command(query, k, since, until, outlets, as_of, data_dir, as_json, ba
     click.echo(json.dumps(response.to_json(), ensure_ascii=False) if as_json else format_results(response))
 
 
-def run_batch(archive: Archive, lines, k: int, defaults) -> None:  # type: ignore[no-untyped-def]
+def run_batch(archive: Archive, lines: Iterable[str], k: int, defaults: Filters) -> None:
     from dataclasses import replace
 
     from index.dates import parse_query_date
@@ -264,7 +276,8 @@ def run_batch(archive: Archive, lines, k: int, defaults) -> None:  # type: ignor
             continue
         try:
             item = json.loads(line)
-            filters = replace(defaults, **{f: parse_query_date(item[f]) for f in ("as_of", "since", "until") if item.get(f)})
+            dates: dict[str, Any] = {f: parse_query_date(item[f]) for f in ("as_of", "since", "until") if item.get(f)}
+            filters = replace(defaults, **dates)
             response = search(archive, str(item["query"]), k=batch_k(item.get("k", k)), filters=filters)
             click.echo(json.dumps(response.to_json(), ensure_ascii=False))
         except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
@@ -281,7 +294,10 @@ def batch_k(value: object) -> int:
 @cli.command("ask")
 @click.argument("question")
 @query_options
-def ask_command(question, k, since, until, outlets, as_of, data_dir, as_json):  # type: ignore[no-untyped-def]
+def ask_command(
+    question: str, k: int, since: datetime | None, until: datetime | None, outlets: tuple[str, ...],
+    as_of: datetime | None, data_dir: Path | None, as_json: bool,
+) -> None:
     """Answer QUESTION with quoted sentences from the archive and their numbered sources."""
     from bot.answer import ask
 
@@ -294,7 +310,7 @@ def ask_command(question, k, since, until, outlets, as_of, data_dir, as_json):  
 @cli.command("chat")
 @data_dir_option
 @click.option("--as-of", type=DateType(), help="Answer as if asked on this date.")
-def chat_command(data_dir, as_of):  # type: ignore[no-untyped-def]
+def chat_command(data_dir: Path | None, as_of: datetime | None) -> None:
     """Ask questions in the terminal, one per line (reads stdin when it is piped)."""
     from bot.console import chat
 
@@ -307,7 +323,7 @@ def discord_token(settings: Settings) -> str:
     return settings.discord_token.get_secret_value().strip()
 
 
-def run_discord(action, token: str = ""):  # type: ignore[no-untyped-def]
+def run_discord(action: Callable[[], T], token: str = "") -> T:
     """Discord's refusals are one line with the fix, never a traceback (and never the token)."""
     import aiohttp
     import discord

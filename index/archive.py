@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -20,8 +21,8 @@ from tqdm import tqdm
 from index import dedup
 from index import limits as read_limits
 from index.article import Article, ReadProblem, article_key
-from index.dates import storable
 from index.chunking import chunk_text, embedding_text
+from index.dates import storable
 from index.embedding import DEFAULT_MODEL, Embedder, load_embedder, model_identity
 from index.store import DB_NAME, Store, now_iso
 from index.vectors import SEARCH_PARAMS, VectorIndex, choose_kind, parse_setting
@@ -80,7 +81,7 @@ class ArchiveConfig:
     dedup_threshold: float = dedup.DEFAULT_THRESHOLD  # word-shingle Jaccard at which two articles are one story
 
 
-def batched(items: Iterable, size: int) -> Iterator[list]:
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -181,7 +182,7 @@ class Archive:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise ArchiveBusy(f"another ingest or rebuild is writing to {self.data_dir}; try again when it ends")
+                raise ArchiveBusy(f"another ingest or rebuild is writing to {self.data_dir}; try again when it ends") from None
             self.refresh()  # what another writer left: write on top of it, never on a swapped-out file
             yield
 
@@ -412,7 +413,7 @@ class Archive:
         if old_vectors != self.vectors_path:
             old_vectors.unlink(missing_ok=True)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Counts, coverage, model and index facts for `index stats` and `/status`."""
         self.refresh()
         with self.lock:

@@ -51,9 +51,10 @@ def _sha256(path: Path) -> str:
 def packaged_model_path(name: str) -> Path | None:
     """The folder of a model shipped inside a PyPI package, verified by its sha256."""
     package = PACKAGED_MODELS.get(name)
-    if not package or importlib.util.find_spec(package) is None:
+    spec = importlib.util.find_spec(package) if package else None
+    if spec is None or spec.origin is None:
         return None
-    folder = Path(importlib.util.find_spec(package).origin).parent / "model"
+    folder = Path(spec.origin).parent / "model"
     weights = folder / "model.safetensors"
     if not weights.exists():
         return None
@@ -77,8 +78,11 @@ class SentenceTransformerEmbedder:
             raise ModelError(f"cannot load embedding model {name!r}: {exc}") from exc
         self.name = name
         self.batch_size = batch_size
-        self.dimension = int(self.model.get_embedding_dimension())
-        self.max_tokens = int(self.model.max_seq_length) - 2  # [CLS] and [SEP]
+        dimension, max_length = self.model.get_embedding_dimension(), self.model.max_seq_length
+        if dimension is None or max_length is None:
+            raise ModelError(f"embedding model {name!r} states no vector size or input length")
+        self.dimension = int(dimension)
+        self.max_tokens = int(max_length) - 2  # [CLS] and [SEP]
         self.tokenizer = self.model.tokenizer
         self.relevance_floor = RELEVANCE_FLOORS.get(name, DEFAULT_RELEVANCE_FLOOR)
 

@@ -12,8 +12,8 @@ import pytest
 import index.readers as readers
 from index import limits
 from index.article import Article, ReadProblem
-from index.readers import read_path, register_reader
 from index.readers import jsonl as jsonl_module
+from index.readers import read_path, register_reader
 from index.readers.html import article_from_html
 from index.readers.text import article_from_text
 

@@ -1,7 +1,6 @@
 """Hybrid search: fusion, grouping by article, filters, time in the question, the keyword query."""
 from __future__ import annotations
 
-
 from index.keywords import STOP_WORDS, match_expression, question_terms, rarest_terms
 from index.search import Filters, Tuning, fuse, search
 from index.time_phrases import find_window

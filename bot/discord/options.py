@@ -42,7 +42,7 @@ class OutletOption(app_commands.Transformer):
     async def transform(self, interaction: discord.Interaction, value: str) -> str:
         return value.strip()
 
-    async def autocomplete(self, interaction: discord.Interaction, value: str) -> list[app_commands.Choice[str]]:  # type: ignore[override]
+    async def autocomplete(self, interaction: discord.Interaction, value: str) -> list[app_commands.Choice[str]]:  # type: ignore[override]  # discord.py types the value int | float | str; this option is a str
         bot = newsbot(interaction)
         names = await bot.in_worker(outlet_names, bot.archive, str(value))
         return [app_commands.Choice(name=n, value=n) for n in names if 0 < len(n) <= 100]

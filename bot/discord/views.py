@@ -52,7 +52,7 @@ class Pager(discord.ui.View):
         with contextlib.suppress(discord.HTTPException):  # the message was deleted: nothing to disable
             await self.origin.edit_original_response(view=self)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
         await apologise(interaction, error, "button")
 
 

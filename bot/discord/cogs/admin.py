@@ -74,7 +74,7 @@ class Admin(commands.Cog):
         async with self.bot.reindexing:
             sent = await respond(interaction, lambda: {"content": embeds.progress_text("starting")})
             # edited through the channel, not the interaction token, which expires after 15 minutes
-            message = sent.channel.get_partial_message(sent.id)  # type: ignore[union-attr]
+            message = sent.channel.get_partial_message(sent.id)  # type: ignore[union-attr]  # guild_only: a guild channel, which has it
             progress = ProgressEdits(asyncio.get_running_loop(), message, self.bot.progress_every)
             started = time.monotonic()
             try:
