@@ -12,7 +12,7 @@ UV := $(BIN)/uv
 SYNC := UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --quiet --python $(BIN)/python
 EXTRAS ?= --extra test
 
-.PHONY: setup start test check lock lock-upgrade bench clean
+.PHONY: setup start test check lock lock-upgrade docs bench clean
 
 setup: $(VENV)/.installed
 
@@ -65,6 +65,10 @@ check: setup
 	$(UV) lock --check --offline
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# docs/cli.md is the commands' --help; tests/test_cli_docs.py fails when it is stale.
+docs: setup
+	$(BIN)/python -m bot.cli_docs > docs/cli.md
 
 bench: setup
 	$(SYNC) $(EXTRAS) --extra bench

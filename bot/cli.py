@@ -35,6 +35,7 @@ def open_archive(data_dir: Path | None, settings: Settings | None = None) -> Arc
 
 
 data_dir_option = click.option(
+    "-d",
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -83,10 +84,19 @@ def _setting_error(exc: ValidationError) -> str:
     return f"NEWSBOT_{name}: {first.get('msg', 'invalid')}" if name else str(first.get("msg"))
 
 
-@click.group(cls=Guarded)
+@click.group(cls=Guarded, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="newsbot")
 def cli() -> None:
-    """newsbot: answers questions about a news archive, in Discord or in the terminal."""
+    """Answers questions about a news archive.
+
+    In Discord (`newsbot run`) or in the terminal (`newsbot ask`, `newsbot chat`).
+
+    Example:
+
+    \b
+        newsbot ingest ~/archive/
+        newsbot ask "What did the Kremlin expect from Macron's visit?"
+    """
     from index import limits
 
     limits.configure(Settings().read_limits())
@@ -125,16 +135,24 @@ def print_problems(problems: list[ReadProblem]) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @data_dir_option
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def ingest(paths: tuple[str, ...], data_dir: Path | None, quiet: bool) -> None:
-    """Add articles from files, folders, feeds or web pages to the archive.
+    """Add articles from files, folders or the web.
 
     PATHS are files or folders (text, JSON/JSON Lines, gzipped or not, saved HTML pages, WARC/ARC
     web archives; folders recursively) or http(s) URLs of RSS/Atom feeds or single articles.
 
     Only new or changed articles are chunked and embedded; running it twice changes nothing.
     Items that cannot be read are listed at the end and the rest is ingested; the exit code
-    is 0 when nothing was skipped, 3 when something was."""
+    is 0 when nothing was skipped, 3 when something was.
+
+    Example:
+
+    \b
+        newsbot ingest ~/archive/
+        newsbot ingest articles.jsonl.gz --data-dir /srv/newsbot
+        newsbot ingest https://example.com/feed.xml
+    """
     settings = Settings()
     archive = open_archive(data_dir, settings)
     report = run_or_exit(lambda: archive.ingest(read_inputs(paths, settings), progress=not quiet))
@@ -152,18 +170,31 @@ def run_or_exit(action: Callable[[], T]) -> T:
 
 @cli.group("index")
 def index_group() -> None:
-    """Build, check and describe the search index."""
+    """Build, check and describe the search index.
+
+    Example:
+
+    \b
+        newsbot index stats
+        newsbot index rebuild
+    """
 
 
 @index_group.command("rebuild")
 @data_dir_option
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def index_rebuild(data_dir: Path | None, quiet: bool) -> None:
-    """Re-chunk and re-embed every article into a fresh index, then swap it in.
+    """Re-embed everything into a fresh index.
 
-    The old index keeps answering until the swap; if the rebuild is interrupted, the old one
+    Every article is chunked and embedded again into a new index, which is then swapped in. The old index keeps answering until the swap; if the rebuild is interrupted, the old one
     stays in place and running the command again starts over. Use it after changing the
-    embedding model or the chunk settings."""
+    embedding model or the chunk settings.
+
+    Example:
+
+    \b
+        NEWSBOT_EMBEDDING_MODEL=model2vec:~/m2v newsbot index rebuild
+    """
     archive = open_archive(data_dir)
     count = run_or_exit(lambda: archive.rebuild(progress=not quiet))
     click.echo(f"rebuilt: {count} chunks from {archive.store.count('articles')} articles")
@@ -171,9 +202,18 @@ def index_rebuild(data_dir: Path | None, quiet: bool) -> None:
 
 @index_group.command("sync")
 @data_dir_option
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def index_sync(data_dir: Path | None, quiet: bool) -> None:
-    """Embed chunks the index lacks and drop vectors of deleted chunks (after an interrupted ingest)."""
+    """Embed the chunks the index lacks.
+
+    It also drops vectors of deleted chunks. Run it after an interrupted ingest, when
+    `newsbot index stats` reports a mismatch.
+
+    Example:
+
+    \b
+        newsbot index sync
+    """
     archive = open_archive(data_dir)
     count = run_or_exit(lambda: archive.sync(progress=not quiet))
     click.echo(f"embedded {count} missing chunks")
@@ -183,7 +223,16 @@ def index_sync(data_dir: Path | None, quiet: bool) -> None:
 @data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def index_stats(data_dir: Path | None, as_json: bool) -> None:
-    """Articles, chunks, date range, outlets, model, index type and size, last build."""
+    """Show what the archive holds.
+
+    Articles, chunks, date range, outlets, model, index type and size, last build.
+
+    Example:
+
+    \b
+        newsbot index stats
+        newsbot index stats --json
+    """
     stats = open_archive(data_dir).stats()
     if as_json:
         click.echo(json.dumps(stats, indent=2))
@@ -213,10 +262,10 @@ class DateType(click.ParamType):
 def query_options(func: F) -> F:
     """The options `search` and `ask` share."""
     options = [
-        click.option("--k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="How many articles."),
-        click.option("--since", type=DateType(), help="Only articles published on or after this date."),
-        click.option("--until", type=DateType(), help="Only articles published before this date."),
-        click.option("--outlet", "outlets", multiple=True, help="Only this outlet (repeatable)."),
+        click.option("-k", "--k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="How many articles."),
+        click.option("-s", "--since", type=DateType(), help="Only articles published on or after this date."),
+        click.option("-u", "--until", type=DateType(), help="Only articles published before this date."),
+        click.option("-o", "--outlet", "outlets", multiple=True, help="Only this outlet (repeatable)."),
         click.option("--as-of", type=DateType(), help="Answer as if asked on this date ('last week' is relative to it)."),
         data_dir_option,
         click.option("--json", "as_json", is_flag=True, help="Print JSON (schema in the README)."),
@@ -252,7 +301,17 @@ def search_command(
     query: str | None, k: int, since: datetime | None, until: datetime | None, outlets: tuple[str, ...],
     as_of: datetime | None, data_dir: Path | None, as_json: bool, batch: TextIO | None,
 ) -> None:
-    """Find the articles that best match QUERY (dense + keyword search, fused)."""
+    """Find the articles that best match QUERY.
+
+    Dense and keyword search, fused; each article with its best passages.
+
+    Example:
+
+    \b
+        newsbot search "Kremlin Macron talks"
+        newsbot search "interest rates" -s 2022-01-01 -u 2022-03-31 -o Reuters --json
+        newsbot search --batch questions.jsonl
+    """
     from bot.render import format_results
     from index.search import search
 
@@ -298,7 +357,16 @@ def ask_command(
     question: str, k: int, since: datetime | None, until: datetime | None, outlets: tuple[str, ...],
     as_of: datetime | None, data_dir: Path | None, as_json: bool,
 ) -> None:
-    """Answer QUESTION with quoted sentences from the archive and their numbered sources."""
+    """Answer QUESTION with quotes and sources.
+
+    The sentences that answer it, quoted verbatim from the archive, each with its numbered source.
+
+    Example:
+
+    \b
+        newsbot ask "What did the Kremlin expect from Macron's visit?"
+        newsbot ask "What happened last week?" --as-of 2022-02-08 -k 3
+    """
     from bot.answer import ask
 
     archive = open_for_queries(data_dir)
@@ -311,7 +379,16 @@ def ask_command(
 @data_dir_option
 @click.option("--as-of", type=DateType(), help="Answer as if asked on this date.")
 def chat_command(data_dir: Path | None, as_of: datetime | None) -> None:
-    """Ask questions in the terminal, one per line (reads stdin when it is piped)."""
+    """Ask questions in the terminal.
+
+    One question per line; reads stdin when it is piped.
+
+    Example:
+
+    \b
+        newsbot chat
+        echo "Who won the election?" | newsbot chat --as-of 2022-05-01
+    """
     from bot.console import chat
 
     chat(open_for_queries(data_dir), sys.stdin, as_of=as_of, llm=Settings().llm_config())
@@ -348,10 +425,16 @@ def run_discord(action: Callable[[], T], token: str = "") -> T:
 @cli.command("run")
 @data_dir_option
 def run_command(data_dir: Path | None) -> None:
-    """Run the Discord bot until Ctrl-C (needs DISCORD_TOKEN; see the README's Discord section).
+    """Run the Discord bot.
 
-    It answers messages that mention it and, with ASK_CHANNEL_IDS, every message in those
-    channels. Slash commands appear once registered with `newsbot sync-commands`."""
+    Runs until Ctrl-C; needs DISCORD_TOKEN (see the README's Discord section). It answers messages that mention it and, with ASK_CHANNEL_IDS, every message in those
+    channels. Slash commands appear once registered with `newsbot sync-commands`.
+
+    Example:
+
+    \b
+        DISCORD_TOKEN=… newsbot run --data-dir /srv/newsbot
+    """
     from bot.discord.app import run_bot
 
     settings = Settings()
@@ -366,8 +449,16 @@ def run_command(data_dir: Path | None) -> None:
 
 @cli.command("sync-commands")
 def sync_commands_command() -> None:
-    """Register the slash commands with Discord: in DISCORD_GUILD_ID when set (at once), else
-    globally (may take up to an hour to show). Run it after installing or upgrading newsbot."""
+    """Register the slash commands with Discord.
+
+    In DISCORD_GUILD_ID when set (they show at once), else globally (may take up to an hour to
+    show). Run it after installing or upgrading newsbot.
+
+    Example:
+
+    \b
+        DISCORD_GUILD_ID=123456789012345678 newsbot sync-commands
+    """
     import asyncio
 
     from bot.discord.app import sync_commands
@@ -383,11 +474,18 @@ def sync_commands_command() -> None:
 @data_dir_option
 @click.option("--once", is_flag=True, help="Poll every feed once, then exit (for cron or a timer).")
 def watch_command(data_dir: Path | None, once: bool) -> None:
-    """Poll the feeds in NEWSBOT_FEEDS every NEWSBOT_WATCH_MINUTES and ingest their new items.
+    """Poll the feeds and ingest new items.
 
-    Each feed's items are remembered in the archive, so only items it never showed before are
+    The feeds in NEWSBOT_FEEDS, every NEWSBOT_WATCH_MINUTES. Each feed's items are remembered in the archive, so only items it never showed before are
     fetched and ingested. Chunks that a crash left out of the index are embedded first. Runs until
-    Ctrl-C; with --once the exit code is 3 when some item or feed could not be read."""
+    Ctrl-C; with --once the exit code is 3 when some item or feed could not be read.
+
+    Example:
+
+    \b
+        NEWSBOT_FEEDS=https://example.com/feed.xml newsbot watch
+        newsbot watch --once
+    """
     settings = Settings()
     if not settings.feeds:
         raise click.ClickException("NEWSBOT_FEEDS is empty: list the feed URLs to watch (comma or space separated)")
