@@ -16,8 +16,7 @@ from click.testing import CliRunner
 
 from bot import create_bot, embeds
 from bot.cli import cli
-from bot.discord import app
-from bot.discord import answering
+from bot.discord import answering, app
 from bot.discord.views import Pager
 from bot.settings import Settings
 from index.archive import Archive

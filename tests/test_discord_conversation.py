@@ -16,7 +16,7 @@ from index.article import Article
 from index.watch import describe_new
 from tests.conftest import utc
 from tests.fake_discord import FakeDiscord, Intent, Op
-from tests.test_discord_bot import KREMLIN, MESSAGES, mention, reply_to, running_bot, until
+from tests.test_discord_bot import KREMLIN, mention, reply_to, running_bot, until
 
 pytestmark = pytest.mark.asyncio
 

@@ -99,7 +99,7 @@ class Config(commands.GroupCog, group_name="config", group_description="This ser
         self.bot = bot
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         return admin_only(interaction)
 
     @app_commands.command(name="show", description="The ask-channels and announce channel of this server")
