@@ -264,7 +264,7 @@ def query_options(func: F) -> F:
     options = [
         click.option("-k", "--k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="How many articles."),
         click.option("-s", "--since", type=DateType(), help="Only articles published on or after this date."),
-        click.option("-u", "--until", type=DateType(), help="Only articles published before this date."),
+        click.option("-u", "--until", type=DateType(), help="Only articles published up to and including this date."),
         click.option("-o", "--outlet", "outlets", multiple=True, help="Only this outlet (repeatable)."),
         click.option("--as-of", type=DateType(), help="Answer as if asked on this date ('last week' is relative to it)."),
         data_dir_option,
@@ -280,7 +280,7 @@ def make_filters(
 ) -> Filters:
     from index.search import Filters
 
-    return Filters(since=since, until=until, outlets=list(outlets), as_of=as_of)
+    return Filters.given(since, until, outlets, as_of)
 
 
 def open_for_queries(data_dir: Path | None) -> Archive:
@@ -328,7 +328,7 @@ def run_batch(archive: Archive, lines: Iterable[str], k: int, defaults: Filters)
     from dataclasses import replace
 
     from index.dates import parse_query_date
-    from index.search import search
+    from index.search import search, whole_day_until
 
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -336,6 +336,8 @@ def run_batch(archive: Archive, lines: Iterable[str], k: int, defaults: Filters)
         try:
             item = json.loads(line)
             dates: dict[str, Any] = {f: parse_query_date(item[f]) for f in ("as_of", "since", "until") if item.get(f)}
+            if "until" in dates:
+                dates["until"] = whole_day_until(dates["until"])
             filters = replace(defaults, **dates)
             response = search(archive, str(item["query"]), k=batch_k(item.get("k", k)), filters=filters)
             click.echo(json.dumps(response.to_json(), ensure_ascii=False))

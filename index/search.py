@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -27,8 +28,24 @@ class Filters:
     as_of: datetime | None = None
     recency: bool = True  # lean towards articles near `as_of` when the question names no time
 
+    @classmethod
+    def given(
+        cls, since: datetime | None = None, until: datetime | None = None, outlets: Iterable[str] = (),
+        as_of: datetime | None = None,
+    ) -> Filters:
+        """Filters as a person gives them, in the CLI or in Discord: `until` as a plain date
+        includes that whole day (`--until 2022-02-28` keeps articles of 28 February)."""
+        return cls(since=since, until=whole_day_until(until), outlets=list(outlets), as_of=as_of)
+
     def to_json(self) -> dict[str, Any]:
         return {k: (utc_iso(v) if isinstance(v, datetime) else v) for k, v in asdict(self).items()}
+
+
+def whole_day_until(until: datetime | None) -> datetime | None:
+    """The exclusive end for an `until` someone gave: a plain date (midnight) becomes the next midnight."""
+    if until is not None and until == until.replace(hour=0, minute=0, second=0, microsecond=0):
+        return until + timedelta(days=1)
+    return until
 
 
 @dataclass

@@ -90,3 +90,18 @@ def test_readme_command_list_matches_the_cli():
         subcommands = getattr(command, "commands", None)
         actual |= {f"{name} {sub}" for sub in subcommands} if subcommands else {name}
     assert documented == actual
+
+
+def test_until_includes_its_whole_day_in_the_cli_as_in_discord(run):
+    from bot.discord.options import query_filters
+    from index.search import Filters
+    from tests.conftest import utc
+
+    run("ingest", str(SAMPLES), "--quiet")  # one article, published on 7 February 2022
+    on_the_day = json.loads(run("search", "Kremlin", "--json", "-u", "2022-02-07").output)
+    assert [r["published"][:10] for r in on_the_day["results"]] == ["2022-02-07"]
+    the_day_before = json.loads(run("search", "Kremlin", "--json", "--until", "2022-02-06").output)
+    assert the_day_before["results"] == []
+    assert Filters.given(until=utc(2022, 2, 7)).until == utc(2022, 2, 8)
+    assert query_filters(until=utc(2022, 2, 7)).until == utc(2022, 2, 8)
+    assert Filters.given(until=utc(2022, 2, 7, 12)).until == utc(2022, 2, 7, 12), "a moment is kept as given"
