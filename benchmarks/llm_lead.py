@@ -27,7 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tqdm import tqdm  # noqa: E402
 
 from benchmarks import filler  # noqa: E402
-from benchmarks.common import CACHE, cached_archive, dev_questions, percentiles, require_data, write_section  # noqa: E402,E501
+from benchmarks.common import (  # noqa: E402,E501
+    CACHE,
+    cached_archive,
+    dev_questions,
+    percentiles,
+    require_data,
+    write_section,
+)
 from benchmarks.eval_retrieval import as_of  # noqa: E402
 from bot.answer import Answer, ask  # noqa: E402
 from bot.grounding import SCALES, grounding_problems  # noqa: E402

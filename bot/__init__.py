@@ -1,7 +1,10 @@
 """The conversation: answers, Discord and the console. Builds on `index`."""
 
 
-def __getattr__(name: str):  # type: ignore[no-untyped-def]
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
     """`from bot import create_bot`, imported lazily so the other commands do not load discord.py."""
     if name == "create_bot":
         from bot.discord.app import create_bot

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from index.ingest.dates import parse_query_date
-from index.search import Filters
+from index.search import Filters, whole_day_until
 
 DATE_FIELDS = ("as_of", "since", "until")
 
@@ -48,13 +48,15 @@ def _k(value: Any, max_k: int) -> int:
 
 
 def _filters(item: dict, defaults: Filters) -> Filters:
-    dates = {}
+    dates: dict[str, Any] = {}
     for name in DATE_FIELDS:
         if item.get(name) is not None:
             try:
                 dates[name] = parse_query_date(item[name])
             except ValueError as exc:
                 raise BadLine(f"\"{name}\": {exc}") from None
+    if "until" in dates:  # as on the command line: a plain date includes its whole day
+        dates["until"] = whole_day_until(dates["until"])
     outlets = item.get("outlet", defaults.outlets)
     outlets = [outlets] if isinstance(outlets, str) else outlets
     if not isinstance(outlets, list) or not all(isinstance(o, str) for o in outlets):

@@ -19,7 +19,7 @@ def weekly_chart(weeks: Sequence[tuple[date, int]], title: str) -> bytes:
     figure = Figure(figsize=(8, 3), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.subplots()
-    axes.bar([w for w, _ in weeks], [n for _, n in weeks], width=5, color=BAR, align="edge")
+    axes.bar([w for w, _ in weeks], [n for _, n in weeks], width=5, color=BAR, align="edge")  # type: ignore[arg-type]  # matplotlib converts dates; its stubs take numbers only
     axes.set_title(title, color=GREY)
     axes.set_ylabel("articles per week", color=GREY)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))

@@ -15,8 +15,8 @@ import numpy as np
 from bot.answer_types import answer_span, answer_type
 from bot.quotes import Sentence, article_sentences, is_lede
 from index.archive import Archive
-from index.search.keywords import document_counts, question_terms, stem
 from index.search import SearchResponse, dense_candidates
+from index.search.keywords import document_counts, question_terms, stem
 
 
 @dataclass
@@ -147,7 +147,8 @@ def choose_quotes(
         return []
     values = score(found, matrix, tuning)
     order = [j for j in np.argsort(-values, kind="stable") if values[j] >= tuning.quote_floor * values.max()]
-    chosen, per = [], {}
+    chosen: list[int] = []
+    per: dict[int, int] = {}
     for j in order:
         rank = found[j].rank
         if per.get(rank, 0) < tuning.per_article:

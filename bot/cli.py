@@ -8,11 +8,17 @@ import logging
 import re
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from bot.batch import BatchItem
+    from index.search import Filters
 
 from bot.settings import Settings
 from index.archive import Archive, ArchiveError, IngestReport
@@ -20,6 +26,8 @@ from index.article import Article, ReadProblem
 
 EXIT_SKIPPED = 3
 MAX_K = 100
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def open_archive(data_dir: Path | None, settings: Settings | None = None, cluster: str | None = None) -> Archive:
@@ -31,6 +39,7 @@ def open_archive(data_dir: Path | None, settings: Settings | None = None, cluste
 
 
 data_dir_option = click.option(
+    "-d",
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -85,10 +94,19 @@ def _setting_error(exc: ValidationError) -> str:
     return f"NEWSBOT_{name}: {first.get('msg', 'invalid')}" if name else str(first.get("msg"))
 
 
-@click.group(cls=Guarded)
+@click.group(cls=Guarded, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="newsbot")
 def cli() -> None:
-    """newsbot: answers questions about a news archive, in Discord or in the terminal."""
+    """Answers questions about a news archive.
+
+    In Discord (`newsbot run`) or in the terminal (`newsbot ask`, `newsbot chat`).
+
+    Example:
+
+    \b
+        newsbot ingest ~/archive/
+        newsbot ask "What did the Kremlin expect from Macron's visit?"
+    """
     from index.ingest import limits
 
     limits.configure(Settings().read_limits())
@@ -128,16 +146,24 @@ def print_problems(problems: list[ReadProblem]) -> None:
 @click.argument("paths", nargs=-1, required=True)
 @data_dir_option
 @cluster_option
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def ingest(paths: tuple[str, ...], data_dir: Path | None, cluster: str | None, quiet: bool) -> None:
-    """Add articles from files, folders, feeds or web pages to the archive.
+    """Add articles from files, folders or the web.
 
     PATHS are files or folders (text, JSON/JSON Lines, gzipped or not, saved HTML pages, WARC/ARC
     web archives; folders recursively) or http(s) URLs of RSS/Atom feeds or single articles.
 
     Only new or changed articles are chunked and embedded; running it twice changes nothing.
     Items that cannot be read are listed at the end and the rest is ingested; the exit code
-    is 0 when nothing was skipped, 3 when something was."""
+    is 0 when nothing was skipped, 3 when something was.
+
+    Example:
+
+    \b
+        newsbot ingest ~/archive/
+        newsbot ingest articles.jsonl.gz --data-dir /srv/newsbot
+        newsbot ingest https://example.com/feed.xml
+    """
     settings = Settings()
     archive = open_archive(data_dir, settings, cluster)
     report = run_or_exit(lambda: archive.ingest(read_inputs(paths, settings), progress=not quiet))
@@ -145,7 +171,7 @@ def ingest(paths: tuple[str, ...], data_dir: Path | None, cluster: str | None, q
     sys.exit(EXIT_SKIPPED if report.problems else 0)
 
 
-def run_or_exit(action):  # type: ignore[no-untyped-def]
+def run_or_exit(action: Callable[[], T]) -> T:
     """Archive errors are one line with the fix, never a traceback."""
     try:
         return action()
@@ -155,19 +181,33 @@ def run_or_exit(action):  # type: ignore[no-untyped-def]
 
 @cli.group("index")
 def index_group() -> None:
-    """Build, check and describe the search index."""
+    """Build, check and describe the search index.
+
+    Example:
+
+    \b
+        newsbot index stats
+        newsbot index rebuild
+    """
 
 
 @index_group.command("rebuild")
 @data_dir_option
 @cluster_option
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def index_rebuild(data_dir: Path | None, cluster: str | None, quiet: bool) -> None:
-    """Re-chunk and re-embed every article into a fresh index, then swap it in.
+    """Re-embed everything into a fresh index.
 
-    The old index keeps answering until the swap; if the rebuild is interrupted, the old one
+    Every article is chunked and embedded again into a new index, which is then swapped in. The old index keeps answering until the swap; if the rebuild is interrupted, the old one
     stays in place and running the command again starts over. Use it after changing the
-    embedding model or the chunk settings."""
+    embedding model or the chunk settings.
+
+    Example:
+
+    \b
+        NEWSBOT_EMBEDDING_MODEL=model2vec:~/m2v newsbot index rebuild
+        newsbot index rebuild --cluster ray://head:10001
+    """
     archive = open_archive(data_dir, cluster=cluster)
     count = run_or_exit(lambda: archive.rebuild(progress=not quiet))
     click.echo(f"rebuilt: {count} chunks from {archive.store.count('articles')} articles")
@@ -176,9 +216,18 @@ def index_rebuild(data_dir: Path | None, cluster: str | None, quiet: bool) -> No
 @index_group.command("sync")
 @data_dir_option
 @cluster_option
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def index_sync(data_dir: Path | None, cluster: str | None, quiet: bool) -> None:
-    """Embed chunks the index lacks and drop vectors of deleted chunks (after an interrupted ingest)."""
+    """Embed the chunks the index lacks.
+
+    It also drops vectors of deleted chunks. Run it after an interrupted ingest, when
+    `newsbot index stats` reports a mismatch.
+
+    Example:
+
+    \b
+        newsbot index sync
+    """
     archive = open_archive(data_dir, cluster=cluster)
     count = run_or_exit(lambda: archive.sync(progress=not quiet))
     click.echo(f"embedded {count} missing chunks")
@@ -188,7 +237,16 @@ def index_sync(data_dir: Path | None, cluster: str | None, quiet: bool) -> None:
 @data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def index_stats(data_dir: Path | None, as_json: bool) -> None:
-    """Articles, chunks, date range, outlets, model, index type and size, last build, feedback votes."""
+    """Show what the archive holds.
+
+    Articles, chunks, date range, outlets, model, index type and size, last build, feedback votes.
+
+    Example:
+
+    \b
+        newsbot index stats
+        newsbot index stats --json
+    """
     from bot.state import Feedback
 
     archive = open_archive(data_dir)
@@ -211,7 +269,7 @@ class DateType(click.ParamType):
 
     name = "date"
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime | None:
         from index.ingest.dates import parse_query_date
 
         try:
@@ -220,13 +278,13 @@ class DateType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-def query_options(func):  # type: ignore[no-untyped-def]
+def query_options(func: F) -> F:
     """The options `search` and `ask` share."""
     options = [
-        click.option("--k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="How many articles."),
-        click.option("--since", type=DateType(), help="Only articles published on or after this date."),
-        click.option("--until", type=DateType(), help="Only articles published before this date."),
-        click.option("--outlet", "outlets", multiple=True, help="Only this outlet (repeatable)."),
+        click.option("-k", "--k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="How many articles."),
+        click.option("-s", "--since", type=DateType(), help="Only articles published on or after this date."),
+        click.option("-u", "--until", type=DateType(), help="Only articles published up to and including this date."),
+        click.option("-o", "--outlet", "outlets", multiple=True, help="Only this outlet (repeatable)."),
         click.option("--as-of", type=DateType(), help="Answer as if asked on this date ('last week' is relative to it)."),
         data_dir_option,
         click.option("--json", "as_json", is_flag=True, help="Print JSON (schema in the README)."),
@@ -236,10 +294,12 @@ def query_options(func):  # type: ignore[no-untyped-def]
     return func
 
 
-def make_filters(since, until, outlets, as_of):  # type: ignore[no-untyped-def]
+def make_filters(
+    since: datetime | None, until: datetime | None, outlets: tuple[str, ...], as_of: datetime | None
+) -> Filters:
     from index.search import Filters
 
-    return Filters(since=since, until=until, outlets=list(outlets), as_of=as_of)
+    return Filters.given(since, until, outlets, as_of)
 
 
 batch_option = click.option(
@@ -263,8 +323,21 @@ def open_for_queries(data_dir: Path | None) -> Archive:
 @click.argument("query", required=False)
 @query_options
 @batch_option
-def search_command(query, k, since, until, outlets, as_of, data_dir, as_json, batch):  # type: ignore[no-untyped-def]
-    """Find the articles that best match QUERY (dense + keyword search, fused)."""
+def search_command(
+    query: str | None, k: int, since: datetime | None, until: datetime | None, outlets: tuple[str, ...],
+    as_of: datetime | None, data_dir: Path | None, as_json: bool, batch: TextIO | None,
+) -> None:
+    """Find the articles that best match QUERY.
+
+    Dense and keyword search, fused; each article with its best passages.
+
+    Example:
+
+    \b
+        newsbot search "Kremlin Macron talks"
+        newsbot search "interest rates" -s 2022-01-01 -u 2022-03-31 -o Reuters --json
+        newsbot search --batch questions.jsonl
+    """
     from bot.render import format_results
     from index.search import search
 
@@ -278,7 +351,10 @@ def search_command(query, k, since, until, outlets, as_of, data_dir, as_json, ba
     click.echo(json.dumps(response.to_json(), ensure_ascii=False) if as_json else format_results(response))
 
 
-def print_batch(lines, k: int, defaults, answer, render=None) -> None:  # type: ignore[no-untyped-def]
+def print_batch(
+    lines: Iterable[str], k: int, defaults: Filters, answer: Callable[[BatchItem], Any],
+    render: Callable[[Any], str] | None = None,
+) -> None:
     """Each line's answer in order: its `to_json()` on one line, or with `render` the rendered text and a
     blank line; a bad line is its error (bot/batch.py reads the lines)."""
     from bot.batch import error_text, run_batch
@@ -294,8 +370,21 @@ def print_batch(lines, k: int, defaults, answer, render=None) -> None:  # type: 
 @click.argument("question", required=False)
 @query_options
 @batch_option
-def ask_command(question, k, since, until, outlets, as_of, data_dir, as_json, batch):  # type: ignore[no-untyped-def]
-    """Answer QUESTION with quoted sentences from the archive and their numbered sources."""
+def ask_command(
+    question: str | None, k: int, since: datetime | None, until: datetime | None, outlets: tuple[str, ...],
+    as_of: datetime | None, data_dir: Path | None, as_json: bool, batch: TextIO | None,
+) -> None:
+    """Answer QUESTION with quotes and sources.
+
+    The sentences that answer it, quoted verbatim from the archive, each with its numbered source.
+
+    Example:
+
+    \b
+        newsbot ask "What did the Kremlin expect from Macron's visit?"
+        newsbot ask "What happened last week?" --as-of 2022-02-08 -k 3
+        newsbot ask --batch questions.jsonl --json
+    """
     from bot.answer import Answer, ask
 
     archive = open_for_queries(data_dir)
@@ -314,11 +403,20 @@ def ask_command(question, k, since, until, outlets, as_of, data_dir, as_json, ba
 @data_dir_option
 @click.option("--as-of", type=DateType(), help="Answer as if asked on this date.")
 @click.option("--continue", "resume", is_flag=True, help="Carry on the last chat's conversation instead of a new one.")
-def chat_command(data_dir, as_of, resume):  # type: ignore[no-untyped-def]
-    """Ask questions in the terminal, one per line (reads stdin when it is piped).
+def chat_command(data_dir: Path | None, as_of: datetime | None, resume: bool) -> None:
+    """Ask questions in the terminal.
 
-    Each question follows the ones before it, as in a Discord thread: "what did he say next?"
-    searches with the earlier question. A line `/new` starts a new conversation."""
+    One question per line; reads stdin when it is piped. Each question follows the ones before
+    it, as in a Discord thread: "what did he say next?" searches with the earlier question. A
+    line `/new` starts a new conversation.
+
+    Example:
+
+    \b
+        newsbot chat
+        echo "Who won the election?" | newsbot chat --as-of 2022-05-01
+        newsbot chat --continue
+    """
     from bot.console import chat
 
     chat(open_for_queries(data_dir), sys.stdin, as_of=as_of, llm=Settings().llm_config(), resume=resume)
@@ -327,8 +425,17 @@ def chat_command(data_dir, as_of, resume):  # type: ignore[no-untyped-def]
 @cli.command("feedback")
 @data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines: question, as_of, cited_urls, vote (up/down), reason, user_hash, voted_at.")
-def feedback_command(data_dir, as_json):  # type: ignore[no-untyped-def]
-    """The 👍/👎 votes given to the bot's answers in Discord, oldest first."""
+def feedback_command(data_dir: Path | None, as_json: bool) -> None:
+    """List the 👍/👎 votes on the bot's answers.
+
+    The votes given in Discord, oldest first, each with its reason and question.
+
+    Example:
+
+    \b
+        newsbot feedback
+        newsbot feedback --json > votes.jsonl
+    """
     from bot.state import Feedback
 
     records = Feedback(open_archive(data_dir)).records()
@@ -344,12 +451,23 @@ def feedback_command(data_dir, as_json):  # type: ignore[no-untyped-def]
 
 @cli.command("timeline")
 @click.argument("topic")
-@click.option("--since", type=DateType(), help="Only articles published on or after this date.")
-@click.option("--until", type=DateType(), help="Only articles published before this date.")
+@click.option("-s", "--since", type=DateType(), help="Only articles published on or after this date.")
+@click.option("-u", "--until", type=DateType(), help="Only articles published before this date.")
 @click.option("--png", "png", type=click.Path(dir_okay=False, path_type=Path), help="Also write the articles-per-week chart here.")
 @data_dir_option
-def timeline_command(topic, since, until, png, data_dir):  # type: ignore[no-untyped-def]
-    """The archive's articles on TOPIC in date order (duplicates folded), and how many a week."""
+def timeline_command(
+    topic: str, since: datetime | None, until: datetime | None, png: Path | None, data_dir: Path | None
+) -> None:
+    """Show TOPIC's articles in date order.
+
+    The archive's articles on TOPIC, oldest first (duplicates folded), and how many a week.
+
+    Example:
+
+    \b
+        newsbot timeline "Ukraine grain deal"
+        newsbot timeline inflation -s 2022-01-01 --png inflation.png
+    """
     from bot.chart import weekly_chart
     from bot.render import format_timeline
     from bot.timeline import build_timeline
@@ -370,7 +488,7 @@ def discord_token(settings: Settings) -> str:
     return settings.discord_token.get_secret_value().strip()
 
 
-def run_discord(action, token: str = ""):  # type: ignore[no-untyped-def]
+def run_discord(action: Callable[[], T], token: str = "") -> T:
     """Discord's refusals are one line with the fix, never a traceback (and never the token)."""
     import aiohttp
     import discord
@@ -395,10 +513,16 @@ def run_discord(action, token: str = ""):  # type: ignore[no-untyped-def]
 @cli.command("run")
 @data_dir_option
 def run_command(data_dir: Path | None) -> None:
-    """Run the Discord bot until Ctrl-C (needs DISCORD_TOKEN; see the README's Discord section).
+    """Run the Discord bot.
 
-    It answers messages that mention it and, with ASK_CHANNEL_IDS, every message in those
-    channels. Slash commands appear once registered with `newsbot sync-commands`."""
+    Runs until Ctrl-C; needs DISCORD_TOKEN (see the README's Discord section). It answers messages that mention it and, with ASK_CHANNEL_IDS, every message in those
+    channels. Slash commands appear once registered with `newsbot sync-commands`.
+
+    Example:
+
+    \b
+        DISCORD_TOKEN=… newsbot run --data-dir /srv/newsbot
+    """
     from bot.discord.app import run_bot
 
     settings = Settings()
@@ -413,8 +537,16 @@ def run_command(data_dir: Path | None) -> None:
 
 @cli.command("sync-commands")
 def sync_commands_command() -> None:
-    """Register the slash commands with Discord: in DISCORD_GUILD_ID when set (at once), else
-    globally (may take up to an hour to show). Run it after installing or upgrading newsbot."""
+    """Register the slash commands with Discord.
+
+    In DISCORD_GUILD_ID when set (they show at once), else globally (may take up to an hour to
+    show). Run it after installing or upgrading newsbot.
+
+    Example:
+
+    \b
+        DISCORD_GUILD_ID=123456789012345678 newsbot sync-commands
+    """
     import asyncio
 
     from bot.discord.app import sync_commands
@@ -430,11 +562,18 @@ def sync_commands_command() -> None:
 @data_dir_option
 @click.option("--once", is_flag=True, help="Poll every feed once, then exit (for cron or a timer).")
 def watch_command(data_dir: Path | None, once: bool) -> None:
-    """Poll the feeds in NEWSBOT_FEEDS every NEWSBOT_WATCH_MINUTES and ingest their new items.
+    """Poll the feeds and ingest new items.
 
-    Each feed's items are remembered in the archive, so only items it never showed before are
+    The feeds in NEWSBOT_FEEDS, every NEWSBOT_WATCH_MINUTES. Each feed's items are remembered in the archive, so only items it never showed before are
     fetched and ingested. Chunks that a crash left out of the index are embedded first. Runs until
-    Ctrl-C; with --once the exit code is 3 when some item or feed could not be read."""
+    Ctrl-C; with --once the exit code is 3 when some item or feed could not be read.
+
+    Example:
+
+    \b
+        NEWSBOT_FEEDS=https://example.com/feed.xml newsbot watch
+        newsbot watch --once
+    """
     settings = Settings()
     if not settings.feeds:
         raise click.ClickException("NEWSBOT_FEEDS is empty: list the feed URLs to watch (comma or space separated)")

@@ -5,7 +5,7 @@ Archive text is escaped (Markdown and mentions), so a quote can neither format n
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -73,7 +73,9 @@ def cut(text: str, limit: int) -> str:
     return text[:end].rstrip() + ELLIPSIS
 
 
-def _last_end(text: str, pattern: re.Pattern[str], room: int, allowed, at_least: int = 1) -> int | None:  # type: ignore[no-untyped-def]
+def _last_end(
+    text: str, pattern: re.Pattern[str], room: int, allowed: Callable[[int], bool], at_least: int = 1
+) -> int | None:
     ends = [m.end() for m in pattern.finditer(text, 0, room + 1) if allowed(m.end())]
     return ends[-1] if ends and ends[-1] >= at_least else None
 

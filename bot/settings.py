@@ -138,13 +138,13 @@ class Settings(BaseSettings):
         return {self.discord_guild_id} if self.discord_guild_id else set()
 
     def fetch_settings(self) -> FetchSettings:
-        values = dict(
+        fetch = FetchSettings(
             timeout=self.fetch_timeout, retries=self.fetch_retries, per_host=self.fetch_per_host,
             total=self.fetch_total, respect_robots=self.respect_robots, allow=tuple(self.fetch_allow),
             page_deadline=self.fetch_page_deadline, robots_ttl=self.robots_ttl,
             robots_error_ttl=self.robots_error_ttl, max_feed_items=self.feed_max_items,
         )
-        return FetchSettings(**values, **({"user_agent": self.user_agent} if self.user_agent else {}))
+        return dataclasses.replace(fetch, user_agent=self.user_agent) if self.user_agent else fetch
 
     def read_limits(self) -> ReadLimits:
         names = [f.name for f in dataclasses.fields(ReadLimits) if f.name in type(self).model_fields]

@@ -204,7 +204,7 @@ class Archive:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise ArchiveBusy(f"another ingest or rebuild is writing to {self.data_dir}; try again when it ends")
+                raise ArchiveBusy(f"another ingest or rebuild is writing to {self.data_dir}; try again when it ends") from None
             self.refresh()  # what another writer left: write on top of it, never on a swapped-out file
             yield
 

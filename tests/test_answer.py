@@ -4,7 +4,6 @@ from __future__ import annotations
 from bot.answer import NOTHING_FOUND, Citation, ask
 
 
-
 def article_text(archive, url: str) -> str:
     return archive.store.db.execute("SELECT text FROM articles WHERE url = ?", [url]).fetchone()[0]
 

@@ -2,9 +2,8 @@ import re
 
 import pytest
 
-from index.ingest.chunking import ABBREVIATIONS, _strip, chunk_text, embedding_text, sentence_spans
 from index.embedding import FakeEmbedder
-from index.ingest.chunking import chunk_text, embedding_text, sentence_spans
+from index.ingest.chunking import ABBREVIATIONS, _strip, chunk_text, embedding_text, sentence_spans
 
 from .conftest import SEED
 

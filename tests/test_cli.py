@@ -148,7 +148,7 @@ def test_ask_batch_answers_good_lines_and_reports_bad_ones(run, tmp_path):
     )
     lines = [json.loads(line) for line in run("ask", "--batch", str(batch), "--json").output.splitlines()]
     assert lines[0] == single
-    assert lines[1]["abstained"] and lines[1]["filters"]["until"].startswith("2022-01-01")
+    assert lines[1]["abstained"] and lines[1]["filters"]["until"].startswith("2022-01-02")  # the whole of 1 January
     assert [e["line"] for e in lines[2:6]] == [4, 5, 6, 7]
     assert "not JSON" in lines[2]["error"] and '"k"' in lines[3]["error"]
     assert '"question"' in lines[4]["error"] and '"since"' in lines[5]["error"]
@@ -164,3 +164,16 @@ def test_ask_batch_reads_stdin_and_renders_without_json(run):
     assert output.count("Sources:") == 2 and "line 2: no \"question\"" in output
     assert len([a for a in answers if a.startswith("“")]) == 2
     assert run("ask").exit_code == 2
+def test_until_includes_its_whole_day_in_the_cli_as_in_discord(run):
+    from bot.discord.options import query_filters
+    from index.search import Filters
+    from tests.conftest import utc
+
+    run("ingest", str(SAMPLES), "--quiet")  # one article, published on 7 February 2022
+    on_the_day = json.loads(run("search", "Kremlin", "--json", "-u", "2022-02-07").output)
+    assert [r["published"][:10] for r in on_the_day["results"]] == ["2022-02-07"]
+    the_day_before = json.loads(run("search", "Kremlin", "--json", "--until", "2022-02-06").output)
+    assert the_day_before["results"] == []
+    assert Filters.given(until=utc(2022, 2, 7)).until == utc(2022, 2, 8)
+    assert query_filters(until=utc(2022, 2, 7)).until == utc(2022, 2, 8)
+    assert Filters.given(until=utc(2022, 2, 7, 12)).until == utc(2022, 2, 7, 12), "a moment is kept as given"

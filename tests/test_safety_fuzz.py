@@ -50,7 +50,7 @@ def _v4(address: object) -> object:
 @given(st.ip_addresses())
 def test_an_address_is_refused_exactly_when_it_is_not_global(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
     inner = _v4(address)
-    public = getattr(inner, "is_global") and not getattr(inner, "is_multicast")
+    public = inner.is_global and not inner.is_multicast
     if address_problem(address) is None:
         assert public
     elif isinstance(address, ipaddress.IPv4Address) or address.ipv4_mapped:

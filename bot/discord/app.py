@@ -150,11 +150,25 @@ class NewsBot(commands.Bot):
             return
         await self.wait_until_ready()
         for channel_id in self.announce_channel_ids():
-            channel = self.get_channel(channel_id)
-            if not isinstance(channel, discord.abc.Messageable):
-                log.warning("announce channel %s is not a channel this bot can post in", channel_id)
-                continue
-            await channel.send(embed=embeds.announcement_embed(announcement.articles, announcement.more), allowed_mentions=NO_MENTIONS)
+            channel = self.announce_channel(channel_id)
+            if channel is not None:
+                embed = embeds.announcement_embed(announcement.articles, announcement.more)
+                await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
+
+    def announce_channel(self, channel_id: int) -> discord.abc.Messageable | None:
+        """The channel to announce in, or None with a one-line warning: a forum or a category
+        cannot take messages (a forum takes posts), and the bot may not see the channel at all."""
+        channel = self.get_channel(channel_id)
+        if channel is None:
+            log.warning("announce channel %s is not a channel this bot can see", channel_id)
+            return None
+        if not isinstance(channel, discord.abc.Messageable):
+            log.warning(
+                "announce channel %s is a %s channel, which cannot take messages: give a text channel or a thread",
+                channel_id, getattr(channel, "type", "private"),
+            )
+            return None
+        return channel
 
     async def post_follows(self, new: list[dict]) -> None:
         settings = self.settings

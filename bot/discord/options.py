@@ -1,7 +1,7 @@
 """Slash-command options shared by several cogs: dates, outlets, and the filters they make."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import discord
 from discord import app_commands
@@ -20,10 +20,8 @@ FILTER_HINTS = dict(
 
 
 def query_filters(since: datetime | None = None, until: datetime | None = None, outlet: str | None = None) -> Filters:
-    """Filters for a question asked now; a plain `until` date includes its whole day."""
-    if until is not None and until == until.replace(hour=0, minute=0, second=0, microsecond=0):
-        until += timedelta(days=1)
-    return Filters(since=since, until=until, outlets=[outlet] if outlet else [], as_of=datetime.now(timezone.utc))
+    """Filters for a question asked now (a plain `until` date includes its whole day)."""
+    return Filters.given(since, until, [outlet] if outlet else [], as_of=datetime.now(timezone.utc))
 
 
 class DateOption(app_commands.Transformer):
@@ -42,7 +40,7 @@ class OutletOption(app_commands.Transformer):
     async def transform(self, interaction: discord.Interaction, value: str) -> str:
         return value.strip()
 
-    async def autocomplete(self, interaction: discord.Interaction, value: str) -> list[app_commands.Choice[str]]:  # type: ignore[override]
+    async def autocomplete(self, interaction: discord.Interaction, value: str) -> list[app_commands.Choice[str]]:  # type: ignore[override]  # discord.py types the value int | float | str; this option is a str
         bot = newsbot(interaction)
         names = await bot.in_worker(outlet_names, bot.archive, str(value))
         return [app_commands.Choice(name=n, value=n) for n in names if 0 < len(n) <= 100]

@@ -20,7 +20,7 @@ def context_of(interaction: discord.Interaction) -> str:
     if interaction.command is not None:
         what = f"/{interaction.command.qualified_name}"
     else:
-        what = f"component {(interaction.data or {}).get('custom_id')}"
+        what = f"component {dict(interaction.data or {}).get('custom_id')}"
     return (
         f"{what} by {interaction.user} ({interaction.user.id}) "
         f"in guild {interaction.guild_id} channel {interaction.channel_id}"

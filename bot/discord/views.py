@@ -52,7 +52,7 @@ class Pager(discord.ui.View):
         with contextlib.suppress(discord.HTTPException):  # the message was deleted: nothing to disable
             await self.origin.edit_original_response(view=self)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
         await apologise(interaction, error, "button")
 
 
@@ -71,7 +71,7 @@ class FeedbackView(discord.ui.View):
     async def down(self, interaction: discord.Interaction, button: discord.ui.Button[FeedbackView]) -> None:
         await vote(interaction, "down")
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
         await apologise(interaction, error, "feedback button")
 
 
@@ -88,7 +88,7 @@ async def vote(interaction: discord.Interaction, choice: str) -> None:
         await interaction.followup.send(embeds.VOTE_UNKNOWN, ephemeral=True)
 
 
-class ReasonSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"feedback:reason:(?P<message>[0-9]+)"):  # type: ignore[type-arg]
+class ReasonSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"feedback:reason:(?P<message>[0-9]+)"):
     """The optional reason for a 👎; its custom id names the answer's message, so it too survives a restart."""
 
     def __init__(self, message_id: int) -> None:
@@ -100,8 +100,8 @@ class ReasonSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"feedbac
         self.message_id = message_id
 
     @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls, interaction: discord.Interaction, item: discord.ui.Select, match: re.Match[str]  # type: ignore[type-arg]
+    async def from_custom_id(  # type: ignore[override]  # discord.py types item as the base Item; this one is a Select
+        cls, interaction: discord.Interaction, item: discord.ui.Select, match: re.Match[str]
     ) -> ReasonSelect:
         return cls(int(match["message"]))
 

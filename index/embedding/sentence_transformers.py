@@ -38,8 +38,11 @@ class SentenceTransformerEmbedder:
         self.model = model if model is not None else load_sentence_transformer(name, device)
         self.name = name
         self.batch_size = batch_size
-        self.dimension = int(self.model.get_embedding_dimension())
-        self.max_tokens = int(self.model.max_seq_length) - 2  # [CLS] and [SEP]
+        dimension, max_length = self.model.get_embedding_dimension(), self.model.max_seq_length
+        if dimension is None or max_length is None:
+            raise ModelError(f"embedding model {name!r} states no vector size or input length")
+        self.dimension = int(dimension)
+        self.max_tokens = int(max_length) - 2  # [CLS] and [SEP]
         self.tokenizer = self.model.tokenizer
         self.relevance_floor = RELEVANCE_FLOORS.get(name, DEFAULT_RELEVANCE_FLOOR)
 

@@ -13,6 +13,7 @@ import hashlib
 import re
 import sqlite3
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from datasketch import MinHash
@@ -164,7 +165,7 @@ def _outlet_name(outlet: str | None, url: str | None) -> str | None:
     return outlet or (host_of(url) if url else None)
 
 
-def _outlet_names(rows: Iterable[tuple], exclude: str | None) -> list[str]:
+def _outlet_names(rows: Iterable[tuple[Any, ...]], exclude: str | None) -> list[str]:
     names: list[str] = []
     for outlet, url, _ in rows:
         name = _outlet_name(outlet, url)

@@ -14,9 +14,11 @@ from index.search.hybrid import (
     keyword_candidates,
     search,
     time_prior,
+    whole_day_until,
 )
 
 __all__ = [
     "Filters", "Passage", "Result", "SearchResponse", "Tuning", "allowed_chunks", "dense_candidates",
     "embed_query", "fuse", "keyword_candidates", "search", "time_prior",
+    "whole_day_until",
 ]

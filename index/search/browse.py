@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from index.archive import Archive
 from index.web.urls import canonical_url
@@ -18,7 +19,7 @@ def outlet_names(archive: Archive, typed: str, limit: int = 25) -> list[str]:
     return [row[0] for row in rows]
 
 
-def recent_articles(archive: Archive, count: int, outlet: str | None = None) -> list[dict]:
+def recent_articles(archive: Archive, count: int, outlet: str | None = None) -> list[dict[str, Any]]:
     where, args = ("AND outlet = ?", [outlet]) if outlet else ("", [])
     archive.refresh()
     with archive.lock:
@@ -29,7 +30,7 @@ def recent_articles(archive: Archive, count: int, outlet: str | None = None) -> 
         ))
 
 
-def find_article(archive: Archive, url: str) -> dict | None:
+def find_article(archive: Archive, url: str) -> dict[str, Any] | None:
     """The stored article at `url`, matched as given or by its canonical form."""
     archive.refresh()
     with archive.lock:

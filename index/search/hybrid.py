@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -27,8 +29,24 @@ class Filters:
     as_of: datetime | None = None
     recency: bool = True  # lean towards articles near `as_of` when the question names no time
 
-    def to_json(self) -> dict:
+    @classmethod
+    def given(
+        cls, since: datetime | None = None, until: datetime | None = None, outlets: Iterable[str] = (),
+        as_of: datetime | None = None,
+    ) -> Filters:
+        """Filters as a person gives them, in the CLI or in Discord: `until` as a plain date
+        includes that whole day (`--until 2022-02-28` keeps articles of 28 February)."""
+        return cls(since=since, until=whole_day_until(until), outlets=list(outlets), as_of=as_of)
+
+    def to_json(self) -> dict[str, Any]:
         return {k: (utc_iso(v) if isinstance(v, datetime) else v) for k, v in asdict(self).items()}
+
+
+def whole_day_until(until: datetime | None) -> datetime | None:
+    """The exclusive end for an `until` someone gave: a plain date (midnight) becomes the next midnight."""
+    if until is not None and until == until.replace(hour=0, minute=0, second=0, microsecond=0):
+        return until + timedelta(days=1)
+    return until
 
 
 @dataclass
@@ -64,7 +82,7 @@ class Result:
     passages: list[Passage]
     also_in: list[str] = field(default_factory=list)  # other outlets that ran the same story
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "url": self.url, "title": self.title, "outlet": self.outlet, "published": self.published,
             "score": round(self.score, 6),
@@ -81,7 +99,7 @@ class SearchResponse:
     results: list[Result]
     query_vector: np.ndarray | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         filters = self.filters.to_json()
         filters["window"] = self.window.describe() if self.window else None
         return {"query": self.query, "filters": filters, "results": [r.to_json() for r in self.results]}
@@ -96,7 +114,7 @@ def dense_candidates(archive: Archive, vector: np.ndarray, n: int, allowed: np.n
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
 
-def _filter_sql(filters: Filters, window: TimeWindow | None) -> tuple[str, list]:
+def _filter_sql(filters: Filters, window: TimeWindow | None) -> tuple[str, list[Any]]:
     clauses, args = [], []
     since, until = filters.since, filters.until
     if window and window.strict:
@@ -114,7 +132,7 @@ def _filter_sql(filters: Filters, window: TimeWindow | None) -> tuple[str, list]
     return " AND ".join(clauses), args
 
 
-def keyword_candidates(archive: Archive, question: str, n: int, where: str, args: list) -> list[tuple[int, float]]:
+def keyword_candidates(archive: Archive, question: str, n: int, where: str, args: list[Any]) -> list[tuple[int, float]]:
     """Chunk ids and BM25 scores (higher is better) for the question's rarest content words."""
     with archive.lock:
         conn = archive.store.db.conn
@@ -126,7 +144,7 @@ def keyword_candidates(archive: Archive, question: str, n: int, where: str, args
         return [(int(r[0]), -float(r[1])) for r in conn.execute(sql, [*args, expression, n])]
 
 
-def allowed_chunks(archive: Archive, where: str, args: list) -> np.ndarray | None:
+def allowed_chunks(archive: Archive, where: str, args: list[Any]) -> np.ndarray | None:
     if not where:
         return None
     with archive.lock:
@@ -160,11 +178,11 @@ def time_prior(published: str | None, window: TimeWindow | None, filters: Filter
     return 1.0
 
 
-def _passes(row: dict, filters: Filters, window: TimeWindow | None) -> bool:
+def _passes(row: dict[str, Any], filters: Filters, window: TimeWindow | None) -> bool:
     where, _ = _filter_sql(filters, window)
     if not where:
         return True
-    published = row.get("published")
+    published: str = row.get("published") or ""
     since, until = _bounds(filters, window)
     if (since or until) and not published:
         return False
@@ -184,7 +202,8 @@ def _bounds(filters: Filters, window: TimeWindow | None) -> tuple[datetime | Non
 
 
 def embed_query(archive: Archive, query: str) -> np.ndarray:
-    return embed_queries(archive.embedder, [query])[0]
+    vector: np.ndarray = embed_queries(archive.embedder, [query])[0]
+    return vector
 
 
 _EMBED_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embedding")
@@ -212,6 +231,7 @@ def search(
     embedding = _EMBED_POOL.submit(_embed_beside_keywords, archive, query) if vector is None else None
     keyword = keyword_candidates(archive, query, tuning.candidates, where, args)
     vector = embedding.result() if embedding else vector
+    assert vector is not None  # embedded above when not given
     dense = _dense_filtered(archive, vector, tuning.candidates, filters, window, where, args, k)
     results = fuse(archive, dense, keyword, filters, window, tuning)[:k]
     with archive.lock:
@@ -222,7 +242,7 @@ def search(
 
 def _dense_filtered(
     archive: Archive, vector: np.ndarray, n: int, filters: Filters, window: TimeWindow | None,
-    where: str, args: list, k: int,
+    where: str, args: list[Any], k: int,
 ) -> list[tuple[int, float]]:
     """Over-fetch and filter; when too few survive, search again inside the allowed chunks only."""
     if not where:
@@ -235,7 +255,7 @@ def _dense_filtered(
     return dense_candidates(archive, vector, n, allowed_chunks(archive, where, args))
 
 
-def _chunk_articles(archive: Archive, chunk_ids: list[int]) -> dict[int, dict]:
+def _chunk_articles(archive: Archive, chunk_ids: list[int]) -> dict[int, dict[str, Any]]:
     """chunk id → its article's row (id, published, outlet, …) and the chunk itself."""
     with archive.lock:
         chunks = archive.store.chunks(chunk_ids)
@@ -268,23 +288,23 @@ def fuse(
     return sorted(results, key=lambda r: r.score, reverse=True)
 
 
-def _answering_chunks(rows: dict[int, dict], chunk_score: dict[int, float], story_of: dict[int, int]) -> dict[int, list[int]]:
+def _answering_chunks(rows: dict[int, dict[str, Any]], chunk_score: dict[int, float], story_of: dict[int, int]) -> dict[int, list[int]]:
     """Story → the candidate chunks of its newest version, best first (quotes are verbatim: one version's only)."""
     newest = _newest_versions(rows)
     by_story: dict[int, list[int]] = {}
-    for c in sorted(chunk_score, key=chunk_score.get, reverse=True):
+    for c in sorted(chunk_score, key=chunk_score.__getitem__, reverse=True):
         if rows[c]["id"] == newest[story_of[c]]:
             by_story.setdefault(story_of[c], []).append(c)
     return by_story
 
 
-def _story(row: dict) -> int:
-    return row.get("group_id") or row["id"]
+def _story(row: dict[str, Any]) -> int:
+    return int(row.get("group_id") or row["id"])
 
 
-def _newest_versions(rows: dict[int, dict]) -> dict[int, int]:
+def _newest_versions(rows: dict[int, dict[str, Any]]) -> dict[int, int]:
     """Story → its newest version among the candidates (by published date, else ingest time)."""
-    newest: dict[int, dict] = {}
+    newest: dict[int, dict[str, Any]] = {}
     for row in rows.values():
         current = newest.get(_story(row))
         if current is None or _version_time(row) > _version_time(current):
@@ -292,7 +312,7 @@ def _newest_versions(rows: dict[int, dict]) -> dict[int, int]:
     return {story: row["id"] for story, row in newest.items()}
 
 
-def _version_time(row: dict) -> tuple[str, int]:
+def _version_time(row: dict[str, Any]) -> tuple[str, int]:
     return (row.get("published") or row.get("ingested_at") or "", row["id"])
 
 

@@ -41,7 +41,7 @@ def question_terms(question: str) -> list[str]:
 
 
 def stem(term: str) -> str:
-    return _stemmer.stemWord(term)
+    return str(_stemmer.stemWord(term))
 
 
 def rarest_terms(
@@ -55,7 +55,7 @@ def rarest_terms(
     common = max(common_share * found[None], COMMON_FLOOR)
     counts = {term: found[stemmed] for term, stemmed in stems.items() if 0 < found[stemmed] <= common}
     chosen, total = [], 0
-    for term in sorted(counts, key=counts.get)[:limit]:
+    for term in sorted(counts, key=counts.__getitem__)[:limit]:
         total += counts[term]
         if total > max_postings:
             break

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, overload
 
 import sqlite_utils
 
@@ -70,6 +71,10 @@ class StoredChunk:
     title: str | None
 
 
+@overload
+def utc_iso(moment: datetime) -> str: ...
+@overload
+def utc_iso(moment: None) -> None: ...
 def utc_iso(moment: datetime | None) -> str | None:
     """Datetimes are stored as UTC ISO 8601 text, so text order is time order."""
     if moment is None:
@@ -113,7 +118,7 @@ class Store:
 
     def set_meta(self, **values: object) -> None:
         rows = [{"key": k, "value": None if v is None else str(v)} for k, v in values.items()]
-        self.db["meta"].upsert_all(rows, pk="key")
+        self.db.table("meta").upsert_all(rows, pk="key")
 
     def meta(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
@@ -145,18 +150,18 @@ class Store:
             "ingested_at": now_iso(),
         }
         if article_id is None:
-            return int(self.db["articles"].insert(row).last_pk)
-        self.db["articles"].update(article_id, row)
+            return int(self.db.table("articles").insert(row).last_pk)  # type: ignore[arg-type]  # sqlite-utils types last_pk as optional; an insert sets it
+        self.db.table("articles").update(article_id, row)
         return article_id
 
-    def article(self, article_id: int) -> dict | None:
+    def article(self, article_id: int) -> dict[str, Any] | None:
         rows = self.articles([article_id])
         return rows.get(article_id)
 
-    def articles(self, ids: Iterable[int], with_text: bool = True) -> dict[int, dict]:
+    def articles(self, ids: Iterable[int], with_text: bool = True) -> dict[int, dict[str, Any]]:
         ids = list(ids)
         columns = "*" if with_text else "id, key, url, title, outlet, authors, published, source, group_id, ingested_at"
-        found: dict[int, dict] = {}
+        found: dict[int, dict[str, Any]] = {}
         for i in range(0, len(ids), 900):  # SQLite's limit on bound parameters
             part = ids[i : i + 900]
             rows = self.db.query(f"SELECT {columns} FROM articles WHERE id IN ({','.join('?' * len(part))})", part)
@@ -171,7 +176,7 @@ class Store:
                 'INSERT INTO chunks (article_id, position, start, "end", text) VALUES (?, ?, ?, ?, ?)',
                 [article_id, chunk.position, chunk.start, chunk.end, chunk.text],
             )
-            ids.append(int(cursor.lastrowid))
+            ids.append(int(cursor.lastrowid))  # type: ignore[arg-type]  # typeshed: optional; an INSERT sets it
         self.db.conn.executemany(
             "INSERT INTO chunks_fts (rowid, title, text) VALUES (?, ?, ?)",
             [(i, title or "", c.text) for i, c in zip(ids, chunks)],
@@ -206,7 +211,7 @@ class Store:
             found.update({r[0]: StoredChunk(*r) for r in rows})
         return found
 
-    def iter_articles(self, batch: int = 500) -> Iterator[dict]:
+    def iter_articles(self, batch: int = 500) -> Iterator[dict[str, Any]]:
         last = 0
         while True:
             rows = list(self.db.query("SELECT * FROM articles WHERE id > ? ORDER BY id LIMIT ?", [last, batch]))
@@ -219,6 +224,6 @@ class Store:
         return int(self.db.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0])
 
 
-def _article_row(row: dict) -> dict:
+def _article_row(row: dict[str, Any]) -> dict[str, Any]:
     row["authors"] = json.loads(row["authors"]) if row.get("authors") else []
     return row

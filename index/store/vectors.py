@@ -141,13 +141,13 @@ class VectorIndex:
     def ids(self) -> np.ndarray:
         if self.kind == "ivf":
             return _ivf_ids(faiss.extract_index_ivf(self.index))
-        return faiss.vector_to_array(faiss.downcast_index(self.index).id_map).astype(np.int64)
+        return faiss.vector_to_array(faiss.downcast_index(self.index).id_map).astype(np.int64)  # type: ignore[attr-defined]  # faiss's stubs type downcast_index as returning the base Index
 
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """Every (id, vector) stored exactly: flat and HNSW keep them; IVF's are quantized."""
         if self.kind == "ivf":
             raise ValueError("an IVF index keeps only quantized vectors")
-        inner = faiss.downcast_index(faiss.downcast_index(self.index).index)
+        inner = faiss.downcast_index(faiss.downcast_index(self.index).index)  # type: ignore[attr-defined]  # faiss's stubs type downcast_index as returning the base Index
         return self.ids(), inner.reconstruct_n(0, len(self)) if len(self) else np.zeros((0, self.dimension), np.float32)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -209,7 +209,7 @@ class VectorIndex:
         outer = faiss.downcast_index(self.index)
         if not isinstance(outer, faiss.IndexIDMap2):
             return None
-        found = {}
+        found: dict[int, np.ndarray] = {}
         for i in ids:
             with contextlib.suppress(RuntimeError):  # an id not (yet) in the index
                 found[i] = outer.reconstruct(int(i))
@@ -221,10 +221,10 @@ class VectorIndex:
         widen = len(self) / max(1, allowed)
         if self.kind == "ivf":
             nlist = int(self.params["nlist"])
-            return faiss.SearchParametersIVF(sel=selector, nprobe=int(min(nlist, np.ceil(self.params["nprobe"] * widen))))
+            return faiss.SearchParametersIVF(sel=selector, nprobe=int(min(nlist, np.ceil(self.params["nprobe"] * widen))))  # type: ignore[call-arg]  # faiss's stubs omit the keyword constructor
         if self.kind == "hnsw":
-            return faiss.SearchParametersHNSW(sel=selector, efSearch=int(min(len(self), max(k, self.params["efSearch"] * widen))))
-        return faiss.SearchParameters(sel=selector)
+            return faiss.SearchParametersHNSW(sel=selector, efSearch=int(min(len(self), max(k, self.params["efSearch"] * widen))))  # type: ignore[attr-defined,no-any-return]  # faiss's stubs omit SearchParametersHNSW
+        return faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]  # faiss's stubs omit the keyword constructor
 
     def save(self, path: Path) -> None:
         """Written to a temporary file, then swapped in: a crash never leaves half an index."""
@@ -254,16 +254,18 @@ def _build_params(index: faiss.Index, kind: str) -> Params:
         return {"nlist": int(ivf.nlist), "bits": ivf.code_size * 8 // ivf.d}
     if kind == "hnsw":
         graph = _hnsw(index).hnsw
-        return {"M": int(graph.nb_neighbors(1)), "efConstruction": int(graph.efConstruction)}
+        return {"M": int(graph.nb_neighbors(1)), "efConstruction": int(graph.efConstruction)}  # type: ignore[attr-defined]  # faiss's stubs omit HNSW.nb_neighbors
     return {}
 
 
 def _hnsw(index: faiss.Index) -> faiss.IndexHNSW:
-    return faiss.downcast_index(faiss.downcast_index(index).index)
+    return faiss.downcast_index(faiss.downcast_index(index).index)  # type: ignore[attr-defined,return-value]  # faiss's stubs type downcast_index as returning the base Index
 
 
 def _ivf_ids(ivf: faiss.IndexIVF) -> np.ndarray:
     lists = ivf.invlists
+    if lists is None:  # an IVF always has its lists; the stubs allow None
+        return np.zeros(0, np.int64)
     parts = [
         faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
         for i in range(ivf.nlist) if lists.list_size(i)

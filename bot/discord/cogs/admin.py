@@ -79,7 +79,7 @@ class Admin(commands.Cog):
         async with self.bot.reindexing:
             sent = await respond(interaction, lambda: {"content": embeds.progress_text("starting")})
             # edited through the channel, not the interaction token, which expires after 15 minutes
-            message = sent.channel.get_partial_message(sent.id)  # type: ignore[union-attr]
+            message = sent.channel.get_partial_message(sent.id)  # type: ignore[union-attr]  # guild_only: a guild channel, which has it
             progress = ProgressEdits(asyncio.get_running_loop(), message, self.bot.progress_every)
             started = time.monotonic()
             try:
@@ -104,7 +104,7 @@ class Config(commands.GroupCog, group_name="config", group_description="This ser
         self.bot = bot
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         return admin_only(interaction)
 
     @app_commands.command(name="show", description="The ask-channels and announce channel of this server")
