@@ -66,7 +66,7 @@ def full_range(module: Any) -> Any:
     class FullRangeLinear(Linear):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             y = torch.ops.quantized.linear_dynamic(x, self._packed_params._packed_params, reduce_range=False)
-            return y.to(x.dtype)  # type: ignore[no-any-return]
+            return y.to(x.dtype)  # type: ignore[no-any-return]  # torch.ops are untyped
 
     module.__class__ = FullRangeLinear
     return module
@@ -82,7 +82,7 @@ def quantize_linear_layers(model: Any, groups: tuple[str, ...], per_channel: boo
     first = quantized[0]
     attribute = "model" if hasattr(first, "model") else "auto_model"
     spec = {name: qconfig for name in linear_names(model, groups)}
-    inner = quantize_dynamic(getattr(first, attribute), spec, dtype=torch.qint8)  # type: ignore[no-untyped-call]
+    inner = quantize_dynamic(getattr(first, attribute), spec, dtype=torch.qint8)  # type: ignore[no-untyped-call]  # torch leaves it untyped
     setattr(first, attribute, inner)
     if eight_bit:
         for name in spec:

@@ -212,7 +212,7 @@ class VectorIndex:
         found: dict[int, np.ndarray] = {}
         for i in ids:
             with contextlib.suppress(RuntimeError):  # an id not (yet) in the index
-                found[i] = outer.reconstruct(int(i))
+                found[i] = np.asarray(outer.reconstruct(int(i)))
         return found
 
     def _filtered_params(self, selector: faiss.IDSelector, allowed: int, k: int) -> faiss.SearchParameters:
