@@ -190,6 +190,10 @@ class Feedback(_Tables):
                 [message_id, question, as_of, json.dumps(cited_urls), now_iso()],
             )
 
+    def knows(self, message_id: int) -> bool:
+        with self.lock:
+            return self.db.execute("SELECT 1 FROM answers WHERE message_id = ?", [message_id]).fetchone() is not None
+
     def user_hash(self, user_id: int) -> str:
         """A salted hash: votes can be told apart per user, but not traced back to one."""
         return hashlib.sha256(f"{self._salt()}:{user_id}".encode()).hexdigest()[:32]
