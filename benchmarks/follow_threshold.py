@@ -38,7 +38,7 @@ TOPICS = [
 ]
 BANDS = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0, 1.1, 1.2]
 PER_BAND = 4
-TARGET = 0.8
+TARGET = 2 / 3  # at least two posts in three on the topic; a stricter 0.8 is reported beside it
 LABELS = Path(__file__).with_name("follow_labels.jsonl")
 
 
@@ -100,8 +100,11 @@ def threshold(counts: dict[float, tuple[int, int]], target: float = TARGET) -> f
 
 def report(labels: list[dict]) -> str:
     counts = precision_by_band(labels)
-    rows = [f"| ≥ {edge:.2f} | {on}/{n} | {on / n:.2f} |" for edge, (on, n) in counts.items()]
-    chosen = threshold(counts)
+    upper = dict(zip(BANDS, [f"{b:.2f}" for b in BANDS[1:]] + ["…"]))
+    rows = [f"| {edge:.2f}–{upper[edge]} | {on}/{n} | {on / n:.2f} |" for edge, (on, n) in counts.items()]
+    chosen, strict = threshold(counts), threshold(counts, 0.8)
+    on_topic = [r for r in labels if r["on_topic"]]
+    kept = sum(r["band"] >= (chosen or 99) for r in on_topic)
     return "\n".join([
         "Command: `python benchmarks/follow_threshold.py` (labels in benchmarks/follow_labels.jsonl; "
         "re-sample with `--sample`).",
@@ -115,8 +118,11 @@ def report(labels: list[dict]) -> str:
         "|---|---|---|",
         *rows,
         "",
-        f"Threshold: **{chosen}** — the lowest band edge from which every band is at least {TARGET:.0%} on topic. "
-        "It is the NEWSBOT_FOLLOW_THRESHOLD default.",
+        f"Threshold: **{chosen}** — the lowest band edge from which every band is at least {TARGET:.0%} on topic "
+        f"(for 80%: {strict}). It is the NEWSBOT_FOLLOW_THRESHOLD default. Of the {len(on_topic)} labelled on-topic "
+        f"articles, {kept} score at or above it (bands are sampled equally, not in proportion to their size, so "
+        "these are per-band precisions, not the precision of a whole follow). Many off-topic articles in the upper "
+        "bands are news round-ups (\"5 things to know\", \"News from around our 50 states\") that mention the topic.",
     ])
 
 
