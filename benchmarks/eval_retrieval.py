@@ -40,14 +40,16 @@ from index.search import (
     chunk_facts,
     dense_candidates,
     keyword_candidates,
-    rank_stories,
+    story_order,
+    story_table,
 )
 from index.time_phrases import find_window
 
 CUTS = (1, 5, 10, 20)
 FOLDS = 5
 SEED = 20221  # the fold split; fixed so reruns compare like with like
-MISS = 10**6  # the rank of a question whose article is not in the list
+MISS = 10**6
+NONE: list[tuple[int, float]] = []  # a ranking left out  # the rank of a question whose article is not in the list
 UNANSWERABLE = Path(__file__).with_name("unanswerable_questions.jsonl")
 
 
@@ -84,16 +86,20 @@ def keyword_for(q: dict, tuning: Tuning) -> list[tuple[int, float]]:
 
 
 def ranked_stories(archive: Archive, q: dict, tuning: Tuning, use_time: bool) -> list[int]:
-    """The story ids (an article's duplicate group) of the top results, best first."""
-    filters = q["filters"] if use_time else Filters()
-    window = q["window"] if use_time else None
-    dense = q["dense"] if tuning.dense_weight else []
-    keyword = keyword_for(q, tuning) if tuning.keyword_weight else []
-    facts = q.setdefault("facts", {})
-    missing = {c for c, _ in dense + keyword} - facts.keys()
-    if missing:
-        facts.update(chunk_facts(archive, missing))
-    return [r.story for r in rank_stories(facts, dense, keyword, filters, window, tuning, max(CUTS))]
+    """The story ids (an article's duplicate group) of the top results, best first: the question's
+    story table is built once per table-shaping constants, then re-scored per weights and time prior."""
+    dense = q["dense"] if tuning.dense_weight else NONE
+    keyword = keyword_for(q, tuning) if tuning.keyword_weight else NONE
+    key = (id(dense), id(keyword), tuning.fusion, tuning.rrf_k, tuning.normalise, tuning.lede_boost)
+    tables = q.setdefault("tables", {})
+    cached = tables.get(key)
+    if cached is None or cached[0] is not dense or cached[1] is not keyword:  # a caller may swap the rankings
+        facts = q.setdefault("facts", {})
+        facts.update(chunk_facts(archive, {c for c, _ in dense + keyword} - facts.keys()))
+        cached = tables[key] = (dense, keyword, story_table(facts, dense, keyword, tuning))
+    filters, window = (q["filters"], q["window"]) if use_time else (Filters(), None)
+    order, _ = story_order(cached[2], filters, window, tuning, max(CUTS))
+    return [int(s) for s in cached[2].stories[order]]
 
 
 def story_of(archive: Archive, article_ids: set[int]) -> set[int]:

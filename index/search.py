@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -173,22 +173,22 @@ def allowed_chunks(archive: Archive, where: str, args: list[Any]) -> np.ndarray 
     return np.asarray([r[0] for r in rows], dtype=np.int64)
 
 
-def time_prior(window: TimeWindow | None, filters: Filters, tuning: Tuning) -> Callable[[float | None], float]:
-    """A multiplier ≥ 1 for an article published at a moment (epoch seconds): inside the question's
-    loose window ("this week"), or near `as_of` when the question names no time."""
+def time_prior(moments: np.ndarray, window: TimeWindow | None, filters: Filters, tuning: Tuning) -> np.ndarray:
+    """Multipliers ≥ 1 for articles published at `moments` (epoch seconds, NaN unknown): inside the
+    question's loose window ("this week"), or near `as_of` when the question names no time."""
+    known = ~np.isnan(moments)
     if window and not window.strict:
         since = window.since.timestamp() if window.since else -math.inf
         until = window.until.timestamp() if window.until else math.inf
-        return lambda moment: 1.0 + tuning.window_boost if moment is not None and since <= moment < until else 1.0
+        with np.errstate(invalid="ignore"):
+            return 1.0 + tuning.window_boost * (known & (moments >= since) & (moments < until))
     if not (filters.as_of and filters.recency and not window and tuning.recency_boost):
-        return lambda moment: 1.0
-    now, fade = filters.as_of.timestamp(), 86400 * tuning.recency_days
-
-    def near_as_of(moment: float | None) -> float:
-        if moment is None or moment > now + 86400:  # after the question was asked: not what the asker means
-            return 1.0
-        return 1.0 + tuning.recency_boost * math.exp(-max(now - moment, 0.0) / fade)
-    return near_as_of
+        return np.ones_like(moments)
+    now = filters.as_of.timestamp()
+    age = np.nan_to_num(now - moments, nan=-math.inf)
+    # an article from after the question was asked cannot be what the asker means
+    boost = np.where(age >= -86400, np.exp(-np.maximum(age, 0.0) / (86400 * tuning.recency_days)), 0.0)
+    return 1.0 + tuning.recency_boost * boost
 
 
 def _passes(facts: ChunkFacts, filters: Filters, window: TimeWindow | None) -> bool:
@@ -293,26 +293,57 @@ def fuse(
     return results_for(archive, rank_stories(facts, dense, keyword, filters, window, tuning, k))
 
 
+@dataclass
+class StoryTable:
+    """A question's candidate stories with each ranking's value for them: what fusion weights and time
+    priors act on (so a grid of those re-scores one table; benchmarks/eval_retrieval.py)."""
+
+    stories: np.ndarray  # story ids, in order of first appearance (dense, then keyword)
+    values: np.ndarray  # (2, stories): the dense and the keyword value of each story, 0 when absent
+    moments: np.ndarray  # when each story's newest version was published (epoch seconds, NaN unknown)
+    newest: dict[int, ChunkFacts]  # story → its newest version among the candidates
+    chunk_values: list[dict[int, float]]  # per ranking: chunk → value (passages are chosen by these)
+    best_dense: dict[int, float]  # story → best cosine of its chunks
+
+
+def story_table(facts: dict[int, ChunkFacts], dense: Scored, keyword: Scored, tuning: Tuning) -> StoryTable:
+    """Stories (an article with its duplicates) valued in each ranking by their best chunk."""
+    dense, keyword = ([(c, s) for c, s in r if c in facts] for r in (dense, keyword))
+    rankings = [_lede_weighted(r, facts, tuning.lede_boost) for r in (dense, keyword)]
+    chunk_values = [_chunk_values(r, tuning) for r in rankings]
+    per_ranking = [_story_values(r, v, facts, tuning) for r, v in zip(rankings, chunk_values)]
+    newest = _newest_versions(facts, [c for r in rankings for c, _ in r])
+    stories = list(dict.fromkeys([*per_ranking[0], *per_ranking[1]]))
+    values = np.array([[v.get(s, 0.0) for s in stories] for v in per_ranking], dtype=np.float64).reshape(2, len(stories))
+    moments = np.array([newest[s].moment if newest[s].moment is not None else np.nan for s in stories], dtype=np.float64)
+    best_dense: dict[int, float] = {}
+    for c, value in dense:
+        best_dense.setdefault(facts[c].story, value)
+    return StoryTable(np.array(stories, dtype=np.int64), values, moments, newest, chunk_values, best_dense)
+
+
+def story_order(table: StoryTable, filters: Filters, window: TimeWindow | None, tuning: Tuning, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Indexes into the table of the best `limit` stories, best first, and their scores: the weighted
+    sum of their ranking values times the time prior."""
+    weights = np.array(_weights(tuning), dtype=np.float64)
+    scores = (weights @ table.values) * time_prior(table.moments, window, filters, tuning)
+    order = np.argsort(-scores, kind="stable")[:limit]
+    return order, scores[order]
+
+
 def rank_stories(
     facts: dict[int, ChunkFacts], dense: Scored, keyword: Scored, filters: Filters,
     window: TimeWindow | None, tuning: Tuning, limit: int | None = None,
 ) -> list[Ranked]:
-    """The best `limit` stories (an article with its duplicates), each scored from each ranking by its
-    best chunk, fused, times the time prior; the newest version among the candidates answers for it."""
-    dense, keyword = ([(c, s) for c, s in r if c in facts] for r in (dense, keyword))
-    rankings = [_lede_weighted(r, facts, tuning.lede_boost) for r in (dense, keyword)]
-    values = [_chunk_values(r, tuning) for r in rankings]
-    story_score = _fused([(_story_values(r, v, facts, tuning), w) for r, v, w in zip(rankings, values, _weights(tuning))])
-    newest = _newest_versions(facts, [c for r in rankings for c, _ in r])
-    prior = time_prior(window, filters, tuning)
-    scored = sorted(((story_score[s] * prior(newest[s].moment), s) for s in story_score), reverse=True)[:limit]
-    chunk_score = _fused(list(zip(values, _weights(tuning))))
-    passages = _passages(facts, chunk_score, newest, {s for _, s in scored}, tuning.passages)
-    best_dense: dict[int, float] = {}
-    for c, value in dense:
-        best_dense.setdefault(facts[c].story, value)
-    return [Ranked(newest[s].article_id, s, score, best_dense.get(s, 0.0), passages[s], [chunk_score[c] for c in passages[s]])
-            for score, s in scored]
+    """The best `limit` stories of the two rankings fused, each answered for by its newest version
+    among the candidates, with that version's best chunks."""
+    table = story_table(facts, dense, keyword, tuning)
+    order, scores = story_order(table, filters, window, tuning, limit)
+    chosen = [int(s) for s in table.stories[order]]
+    chunk_score = _fused(list(zip(table.chunk_values, _weights(tuning))))
+    passages = _passages(facts, chunk_score, table.newest, set(chosen), tuning.passages)
+    return [Ranked(table.newest[s].article_id, s, float(score), table.best_dense.get(s, 0.0), passages[s],
+                   [chunk_score[c] for c in passages[s]]) for s, score in zip(chosen, scores)]
 
 
 def _weights(tuning: Tuning) -> tuple[float, float]:
