@@ -7,7 +7,7 @@ with every tuned method judged by k-fold cross-validation.
 The archive is built once per chunking/model config under ~/.cache/newsbot-bench and reused, so a
 rerun after a ranking change does not re-embed. Every dev question is asked with its quiz date as
 `as_of`. The dense and keyword candidates are fetched once per question; a method's grid of
-constants is then ranked in memory (`index.search.rank_stories`), and 5-fold cross-validation
+constants is then ranked in memory (`index.search.story_table`, `story_order`), and 5-fold cross-validation
 (fixed seed) picks its constants on four folds and scores the fifth. Also calibrates the abstention
 floor on the dev questions (answerable) against benchmarks/unanswerable_questions.jsonl.
 """
@@ -176,11 +176,18 @@ BLEND = Tuning(fusion="blend", normalise="minmax")
 
 
 def methods() -> list[Method]:
+    shares, ledes = (0.5, 0.3, 0.4, 0.6, 0.7), (0.0, 0.05, 0.1, 0.2)
+    words = {"phrases": ("none", "names"), "title_weight": (2.0, 4.0)}
     return [
         Method("RRF, constants as shipped before (rrf_k 30, weights 1/1, time prior 1/1 over 14 days)", [RRF]),
+        Method("RRF as shipped before, no time prior", [RRF], use_time=False),
         Method("RRF, tuned: rrf_k, keyword weight, time prior", grid(RRF, rrf_k=(30.0, 10.0, 60.0), keyword_weight=(1.0, 0.7, 1.5), **TIME_AXES)),
-        Method("blend (min-max), tuned: dense share, time prior", grid(BLEND, dense_share=(0.5, 0.3, 0.4, 0.6, 0.7), **TIME_AXES)),
-        Method("blend (z-score), tuned: dense share, time prior", grid(replace(BLEND, normalise="zscore"), dense_share=(0.5, 0.3, 0.4, 0.6, 0.7), **TIME_AXES)),
+        Method("blend (min-max), tuned: dense share, time prior", grid(BLEND, dense_share=shares, **TIME_AXES)),
+        Method("blend (z-score), tuned: dense share, time prior", grid(replace(BLEND, normalise="zscore"), dense_share=shares, **TIME_AXES)),
+        Method("RRF + lede boost, tuned: lede boost, rrf_k, time prior", grid(RRF, lede_boost=ledes, rrf_k=(30.0, 60.0), **TIME_AXES)),
+        Method("blend (min-max) + lede boost, tuned: lede boost, dense share, time prior", grid(BLEND, lede_boost=ledes, dense_share=shares, **TIME_AXES)),
+        Method("RRF + keyword query (name phrases, headline weight), tuned with the time prior", grid(RRF, **words, **TIME_AXES)),
+        Method("RRF, time prior only where the question names its time (no recency otherwise)", grid(RRF, rrf_k=(30.0, 10.0, 60.0), window_boost=(1.0, 0.5, 2.0), recency_boost=(0.0,))),
     ]
 
 
@@ -309,7 +316,10 @@ def main() -> None:
     variants = {keyword_variant(t) for m in chosen for t in m.grid}
     prepared = candidates_for(archive, questions, Tuning().candidates, variants)
     rows = {name: metrics(archive, prepared, tuning, use_time) for name, (tuning, use_time) in VARIANTS.items()}
-    cv = {m.name: evaluate(archive, prepared, m) for m in chosen}
+    cv = {}
+    for m in chosen:
+        cv[m.name] = evaluate(archive, prepared, m)
+        print(m.name, cv[m.name]["held_out"], cv[m.name]["tuned_on"], differs(cv[m.name]["chosen"]), flush=True)
     report, cv_report = table(rows), cv_table(cv)
     abstain_text = "" if args.no_abstention else abstention(archive, questions, read_unanswerable())
     print(report, cv_report, abstain_text, sep="\n\n")
