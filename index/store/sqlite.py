@@ -12,51 +12,9 @@ import sqlite_utils
 
 from index.article import Article, article_key
 from index.ingest.chunking import Chunk
+from index.store.migrations import migrate
 
-SCHEMA_VERSION = 2  # 2: duplicate groups, exact copies, watched feeds
 DB_NAME = "archive.db"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    url TEXT, title TEXT, outlet TEXT, authors TEXT,
-    published TEXT, text TEXT NOT NULL, content_hash TEXT NOT NULL,
-    source TEXT, source_id TEXT, ingested_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
-CREATE INDEX IF NOT EXISTS articles_outlet ON articles(outlet);
-CREATE INDEX IF NOT EXISTS articles_hash ON articles(content_hash);
--- AUTOINCREMENT: a deleted chunk's id is never reused, so a stale vector can never match new text
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    article_id INTEGER NOT NULL REFERENCES articles(id),
-    position INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id, position);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, text, tokenize='porter unicode61');
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts_vocab USING fts5vocab(chunks_fts, row);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-"""
-
-# Schema 2, created after `articles` gains `group_id` (added by ALTER TABLE to schema-1 files).
-SCHEMA_2 = """
-CREATE INDEX IF NOT EXISTS articles_group ON articles(group_id);
-CREATE TABLE IF NOT EXISTS minhash_bands (
-    band INTEGER NOT NULL, bucket INTEGER NOT NULL, article_id INTEGER NOT NULL,
-    PRIMARY KEY (band, bucket, article_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS article_copies (
-    key TEXT PRIMARY KEY, article_id INTEGER NOT NULL REFERENCES articles(id),
-    url TEXT, outlet TEXT, published TEXT, ingested_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS article_copies_article ON article_copies(article_id);
-CREATE TABLE IF NOT EXISTS watched_feeds (url TEXT PRIMARY KEY, first_polled_at TEXT, last_polled_at TEXT);
-CREATE TABLE IF NOT EXISTS feed_items (
-    feed TEXT NOT NULL, item TEXT NOT NULL, article_id INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT, seen_at TEXT NOT NULL, PRIMARY KEY (feed, item)
-);
-"""
 
 
 @dataclass
@@ -90,18 +48,10 @@ class Store:
         # the bot reads from worker threads; the archive serialises its own access
         conn = sqlite3.connect(self.path, check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
-        self.db.conn.executescript(SCHEMA)
-        self._migrate()
-
-    def _migrate(self) -> None:
-        """Brings a file of any earlier schema up to this one, in place."""
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(articles)")}
-        with self.db.conn:
-            if "group_id" not in columns:
-                self.db.execute("ALTER TABLE articles ADD COLUMN group_id INTEGER")
-            self.db.conn.executescript(SCHEMA_2)
-            if int(self.get_meta("schema_version") or 0) < SCHEMA_VERSION:
-                self.set_meta(schema_version=SCHEMA_VERSION)
+        version = migrate(self.db)  # a file of any earlier schema is brought up to this one, in place
+        if self.get_meta("schema_version") != str(version):
+            with self.db.atomic():
+                self.set_meta(schema_version=version)
 
     def close(self) -> None:
         self.db.conn.close()
