@@ -80,13 +80,13 @@ LEGACY_VERSIONS = {1: 1, 2: 2}
 
 def adopt(db: Database) -> None:
     """Marks as applied what a pre-migration archive already has (it never ran `apply`)."""
-    if migrations.applied(db) or not db["meta"].exists():
+    if migrations.applied(db) or not db.table("meta").exists():
         return
     row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     had = LEGACY_VERSIONS.get(int(row[0]) if row and row[0] else 0, 0)
     migrations.ensure_migrations_table(db)
     applied_at = str(datetime.now(timezone.utc))  # the row `Migrations.apply` writes after running one
-    db[Migrations.migrations_table].insert_all(
+    db.table(Migrations.migrations_table).insert_all(
         {"migration_set": migrations.name, "name": m.name, "applied_at": applied_at}
         for m in migrations.pending(db)[:had]
     )

@@ -1,17 +1,22 @@
 """The SQLite store: articles, chunks, their full-text index and build metadata."""
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
 from index.article import Article, article_key
 from index.ingest.chunking import Chunk
+from index.store.feeds import FeedLog
+from index.store.groups import Groups
 from index.store.migrations import migrate
 
 DB_NAME = "archive.db"
@@ -42,16 +47,25 @@ def now_iso() -> str:
 class Store:
     """Articles and chunks in one SQLite file, through sqlite-utils."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lock: threading.RLock | None = None) -> None:
         self.path = Path(path)
+        self.lock = lock or threading.RLock()  # one connection, used from worker threads
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # the bot reads from worker threads; the archive serialises its own access
         conn = sqlite3.connect(self.path, check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
+        self.groups = Groups(self.db, self.lock)
+        self.feeds = FeedLog(self.db, self.lock)
         version = migrate(self.db)  # a file of any earlier schema is brought up to this one, in place
         if self.get_meta("schema_version") != str(version):
             with self.db.atomic():
                 self.set_meta(schema_version=version)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Holds the lock for one transaction: everything in it is committed together, or nothing."""
+        with self.lock, self.db.atomic():
+            yield
 
     def close(self) -> None:
         self.db.conn.close()
@@ -164,6 +178,58 @@ class Store:
                 return
             yield from (_article_row(r) for r in rows)
             last = rows[-1]["id"]
+
+    def unchunked(self) -> list[tuple[int, str | None, str]]:
+        """Articles stored without chunks (committed alone by versions before per-batch transactions)."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT id, title, text FROM articles a WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.article_id = a.id)"
+            ).fetchall()
+        return [(int(r[0]), r[1], str(r[2])) for r in rows]
+
+    def outlets_like(self, pattern: str, limit: int) -> list[str]:
+        """Distinct outlets matching a LIKE pattern (backslash escapes), those with most articles first."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT outlet FROM articles WHERE outlet LIKE ? ESCAPE '\\' GROUP BY outlet ORDER BY count(*) DESC LIMIT ?",
+                [pattern, limit],
+            ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def recent(self, count: int, outlet: str | None = None) -> list[dict[str, Any]]:
+        where, args = ("AND outlet = ?", [outlet]) if outlet else ("", [])
+        with self.lock:
+            return list(self.db.query(
+                f"SELECT url, title, outlet, published FROM articles WHERE published IS NOT NULL {where} "
+                "ORDER BY published DESC LIMIT ?",
+                [*args, count],
+            ))
+
+    def find_by_key_or_url(self, key: str, url: str) -> int | None:
+        with self.lock:
+            row = self.db.execute("SELECT id FROM articles WHERE key = ? OR url = ? LIMIT 1", [key, url]).fetchone()
+        return int(row[0]) if row else None
+
+    def coverage(self) -> tuple[str | None, str | None, str | None]:
+        """The first and last publication dates and the last ingest time."""
+        with self.lock:
+            row = self.db.execute("SELECT min(published), max(published), max(ingested_at) FROM articles").fetchone()
+        return row[0], row[1], row[2]
+
+    def outlet_counts(self) -> list[tuple[str | None, int]]:
+        with self.lock:
+            rows = self.db.execute("SELECT outlet, count(*) FROM articles GROUP BY outlet ORDER BY count(*) DESC")
+            return [(r[0], int(r[1])) for r in rows.fetchall()]
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits (SQLite's PRAGMA data_version)."""
+        with self.lock:
+            return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    def copy_to(self, path: Path) -> None:
+        """A consistent copy of the whole database in a new file (VACUUM INTO)."""
+        with self.lock:
+            self.db.execute("VACUUM INTO ?", [str(path)])
 
     def count(self, table: str) -> int:
         return int(self.db.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0])
