@@ -100,3 +100,17 @@ def test_reopening_applies_nothing_twice(tmp_path):
         Store(path).close()
     rows = Database(path).execute("SELECT name FROM _sqlite_migrations ORDER BY id").fetchall()
     assert [r[0] for r in rows] == ALL
+
+
+def test_the_bot_tables_are_a_migration_set_of_their_own(tmp_path):
+    from bot.state import bot_migrations, create_bot_tables
+
+    store = Store(tmp_path / DB_NAME)
+    store.db.execute("CREATE TABLE bot_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")  # made before migrations
+    store.db.execute("INSERT INTO bot_meta VALUES ('salt', 'kept')")
+    for _ in range(2):
+        create_bot_tables(store.db)
+    assert [m.name for m in bot_migrations.applied(store.db)] == ["m001_bot_tables"]
+    assert {"conversation_turns", "answers", "votes", "follows", "guild_settings"} <= set(store.db.table_names())
+    assert store.db.execute("SELECT value FROM bot_meta").fetchone() == ("kept",)
+    store.close()
