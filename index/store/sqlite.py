@@ -179,6 +179,19 @@ class Store:
             yield from (_article_row(r) for r in rows)
             last = rows[-1]["id"]
 
+    def chunks_of_articles(self, article_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
+        """chunk id → (article id, text) for every chunk of these articles."""
+        ids = list(article_ids)
+        found: dict[int, tuple[int, str]] = {}
+        for i in range(0, len(ids), 900):  # SQLite's limit on bound parameters
+            part = ids[i : i + 900]
+            with self.lock:
+                rows = self.db.execute(
+                    f"SELECT id, article_id, text FROM chunks WHERE article_id IN ({','.join('?' * len(part))})", part
+                ).fetchall()
+            found.update({int(r[0]): (int(r[1]), str(r[2])) for r in rows})
+        return found
+
     def unchunked(self) -> list[tuple[int, str | None, str]]:
         """Articles stored without chunks (committed alone by versions before per-batch transactions)."""
         with self.lock:
