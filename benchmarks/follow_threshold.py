@@ -3,8 +3,7 @@
     python benchmarks/follow_threshold.py --sample   # scores corpus_5k against TOPICS, writes candidates to label
     python benchmarks/follow_threshold.py            # reads the labels, writes docs/benchmarks.md
 
-Each topic is scored against every article of SAMPLE_SIZE random RealTimeQA corpus_5k articles
-(seed 7; a small archive embedded once with the default model) exactly as the bot
+Each topic is scored against every article of the RealTimeQA corpus_5k archive exactly as the bot
 scores a newly ingested article (bot/follows.py `topic_scores`). `--sample` picks up to PER_BAND
 articles from each score band per topic into benchmarks/follow_labels.jsonl with `on_topic: null`;
 a person reads each headline and opening and sets `on_topic` to true or false. The evaluation
@@ -14,7 +13,6 @@ threshold: the lowest band edge from which every higher band is at least TARGET 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import random
 import sys
@@ -22,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import CACHE, cached_archive, require_data, write_section  # noqa: E402
+from benchmarks.common import cached_archive, require_data, write_section  # noqa: E402
 from bot.follows import topic_scores  # noqa: E402
 from index.archive import Archive, ArchiveConfig  # noqa: E402
 
@@ -40,20 +38,13 @@ TOPICS = [
 ]
 BANDS = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0, 1.1, 1.2]
 PER_BAND = 4
-TARGET = 0.8
-SAMPLE_SIZE = 800
+TARGET = 2 / 3  # at least two posts in three on the topic; a stricter 0.8 is reported beside it
 LABELS = Path(__file__).with_name("follow_labels.jsonl")
 
 
 def open_corpus() -> Archive:
-    """SAMPLE_SIZE articles of corpus_5k: embedding all 5,000 takes most of an hour on two cores."""
     (source,) = require_data("realtimeqa/corpus_5k.jsonl.gz")
-    subset = CACHE / "follow_sample" / f"corpus_5k_{SAMPLE_SIZE}.jsonl"
-    if not subset.exists():
-        lines = gzip.open(source, "rt").read().splitlines()
-        subset.parent.mkdir(parents=True, exist_ok=True)
-        subset.write_text("\n".join(random.Random(7).sample(lines, SAMPLE_SIZE)) + "\n")
-    return cached_archive(f"follow_sample_{SAMPLE_SIZE}", [subset], ArchiveConfig())
+    return cached_archive("corpus_5k", [source], ArchiveConfig())
 
 
 def all_articles(archive: Archive) -> list[dict]:
@@ -109,13 +100,16 @@ def threshold(counts: dict[float, tuple[int, int]], target: float = TARGET) -> f
 
 def report(labels: list[dict]) -> str:
     counts = precision_by_band(labels)
-    rows = [f"| ≥ {edge:.2f} | {on}/{n} | {on / n:.2f} |" for edge, (on, n) in counts.items()]
-    chosen = threshold(counts)
+    upper = dict(zip(BANDS, [f"{b:.2f}" for b in BANDS[1:]] + ["…"]))
+    rows = [f"| {edge:.2f}–{upper[edge]} | {on}/{n} | {on / n:.2f} |" for edge, (on, n) in counts.items()]
+    chosen, strict = threshold(counts), threshold(counts, 0.8)
+    on_topic = [r for r in labels if r["on_topic"]]
+    kept = sum(r["band"] >= (chosen or 99) for r in on_topic)
     return "\n".join([
         "Command: `python benchmarks/follow_threshold.py` (labels in benchmarks/follow_labels.jsonl; "
         "re-sample with `--sample`).",
         "",
-        f"{len(TOPICS)} topics written for the purpose, scored against {SAMPLE_SIZE} random articles of RealTimeQA corpus_5k "
+        f"{len(TOPICS)} topics written for the purpose, scored against all 4,993 articles of RealTimeQA corpus_5k "
         f"(MiniLM) as `/follow` scores new articles: best chunk cosine + {0.5} × share of the topic's words in the "
         f"headline and best chunk. Up to {PER_BAND} articles per topic and score band, each judged on or off the "
         "topic by reading its headline and opening.",
@@ -124,8 +118,11 @@ def report(labels: list[dict]) -> str:
         "|---|---|---|",
         *rows,
         "",
-        f"Threshold: **{chosen}** — the lowest band edge from which every band is at least {TARGET:.0%} on topic. "
-        "It is the NEWSBOT_FOLLOW_THRESHOLD default.",
+        f"Threshold: **{chosen}** — the lowest band edge from which every band is at least {TARGET:.0%} on topic "
+        f"(for 80%: {strict}). It is the NEWSBOT_FOLLOW_THRESHOLD default. Of the {len(on_topic)} labelled on-topic "
+        f"articles, {kept} score at or above it (bands are sampled equally, not in proportion to their size, so "
+        "these are per-band precisions, not the precision of a whole follow). Many off-topic articles in the upper "
+        "bands are news round-ups (\"5 things to know\", \"News from around our 50 states\") that mention the topic.",
     ])
 
 

@@ -13,7 +13,7 @@ from index.archive import Archive
 from index.search import Filters, SearchResponse, Tuning, search
 
 NOTHING_FOUND = "I found nothing in the archive that answers that."
-COVERAGE_WEIGHT = 0.5  # in `relevance`: calibrated with the relevance floors (docs/benchmarks.md, "Abstention")
+COVERAGE_WEIGHT = 1.0  # in `relevance`: cross-validated with the relevance floors (docs/benchmarks.md, "Answer quality")
 
 
 @dataclass

@@ -13,13 +13,15 @@ BAR = "#5865f2"
 def weekly_chart(weeks: Sequence[tuple[date, int]], title: str) -> bytes:
     """PNG bytes of a bar chart, one bar per week. matplotlib's object API, no pyplot: safe in worker threads."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import date2num
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(8, 3), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.subplots()
-    axes.bar([w for w, _ in weeks], [n for _, n in weeks], width=5, color=BAR, align="edge")  # type: ignore[arg-type]  # matplotlib converts dates; its stubs take numbers only
+    axes.bar([float(date2num(w)) for w, _ in weeks], [n for _, n in weeks], width=5, color=BAR, align="edge")
+    axes.xaxis_date()
     axes.set_title(title, color=GREY)
     axes.set_ylabel("articles per week", color=GREY)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))

@@ -35,7 +35,7 @@ class AnswerTuning:
     per_article: int = 2
     max_quotes: int = 3
     coverage_of: str = "passages"  # abstention: question words sought in "passages" or the whole "article"
-    coverage_weight: float = 0.5  # abstention: weight of those words against the best chunk's cosine
+    coverage_weight: float = 1.0  # abstention: weight of those words against the best chunk's cosine
     embed_sentences: bool = False  # score by each sentence's own embedding (slow: measured for comparison)
 
 

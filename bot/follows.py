@@ -34,10 +34,7 @@ def fresh_articles(new: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _chunks_of(archive: Archive, article_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
     """chunk id → (article id, text)."""
-    marks = ",".join("?" * len(article_ids))
-    with archive.lock:
-        rows = archive.store.db.execute(f"SELECT id, article_id, text FROM chunks WHERE article_id IN ({marks})", list(article_ids))
-        return {row[0]: (row[1], row[2]) for row in rows}
+    return archive.store.chunks_of_articles(article_ids)
 
 
 def topic_scores(archive: Archive, topic: str, articles: Sequence[dict[str, Any]]) -> dict[int, float]:

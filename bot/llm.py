@@ -105,7 +105,9 @@ def one_line(text: str) -> str | None:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return None
-    line = LABEL.sub("", lines[0]).strip().strip("\"“”*").strip()
+    line = LABEL.sub("", lines[0]).strip().strip("*").strip()
+    if len(line) > 1 and line[0] in "\"“" and line[-1] in "\"”":  # wrapped whole; a quote that only opens it is the article's
+        line = line[1:-1].strip()
     if NOT_PLAIN.search(line) or len(line) > MAX_LINE_CHARS or len(line.split()) < MIN_LINE_WORDS:
         return None
     return line

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     reindex_cooldown_seconds: float = Field(default=3600.0, ge=0)  # NEWSBOT_REINDEX_COOLDOWN_SECONDS: between reindexes
     cooldown_seconds: float = Field(default=10.0, ge=0)  # NEWSBOT_COOLDOWN_SECONDS: per user, between questions
     message_content: bool = False  # NEWSBOT_MESSAGE_CONTENT: ask Discord for the privileged intent (follow-ups without a mention)
-    follow_threshold: float = Field(default=0.55, gt=0)  # NEWSBOT_FOLLOW_THRESHOLD: topic match that triggers a post
+    follow_threshold: float = Field(default=1.1, gt=0)  # NEWSBOT_FOLLOW_THRESHOLD: topic match that triggers a post
     follow_per_hour: int = Field(default=3, ge=1)  # NEWSBOT_FOLLOW_PER_HOUR: posts per followed topic and target per hour
     shards: str = ""  # NEWSBOT_SHARDS: "" one connection, "auto" Discord's recommended count, or a number
 

@@ -1,6 +1,6 @@
 """What the bot remembers in the archive database: conversations, answers and their votes, topic
 follows, and per-server settings. One class per kind owns its SQL; `create_bot_tables` is the one
-place the tables are made (to become a numbered migration with the rest of the schema).
+place the tables are made: numbered migrations (set "newsbot.bot"), like the archive's own.
 
 Every method takes the archive's lock: the bot calls them from its worker threads, and the archive
 has one SQLite connection."""
@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlite_utils
+from sqlite_utils.migrations import Migrations
 
 from index.archive import Archive
 from index.store import now_iso
@@ -80,9 +81,20 @@ CREATE TABLE IF NOT EXISTS guild_settings (
 """
 
 
+bot_migrations = Migrations("newsbot.bot")  # beside the archive's own set, in the same database
+
+
+@bot_migrations(name="m001_bot_tables")
+def m001_bot_tables(db: sqlite_utils.Database) -> None:
+    # IF NOT EXISTS: files whose tables predate migrations simply record this one as applied
+    for statement in BOT_SCHEMA.split(";"):  # one by one: executescript would commit the migration's transaction
+        if statement.strip():
+            db.execute(statement)
+
+
 def create_bot_tables(db: sqlite_utils.Database) -> None:
-    """The bot's tables, made if missing (the one place they are created)."""
-    db.conn.executescript(BOT_SCHEMA)
+    """The bot's tables, as numbered migrations (the one place they are created or changed)."""
+    bot_migrations.apply(db)
 
 
 class _Tables:
@@ -189,6 +201,10 @@ class Feedback(_Tables):
                 "INSERT OR REPLACE INTO answers (message_id, question, as_of, cited_urls, created_at) VALUES (?, ?, ?, ?, ?)",
                 [message_id, question, as_of, json.dumps(cited_urls), now_iso()],
             )
+
+    def knows(self, message_id: int) -> bool:
+        with self.lock:
+            return self.db.execute("SELECT 1 FROM answers WHERE message_id = ?", [message_id]).fetchone() is not None
 
     def user_hash(self, user_id: int) -> str:
         """A salted hash: votes can be told apart per user, but not traced back to one."""

@@ -114,7 +114,7 @@ class Archive:
         self.config = config or ArchiveConfig()
         self._embedder = embedder
         self.lock = threading.RLock()  # one SQLite connection, used from worker threads
-        self.store = Store(self.data_dir / DB_NAME)
+        self.store = Store(self.data_dir / DB_NAME, self.lock)
         self._db_inode, self._data_version = self._db_stamp()
         self._vectors_stamp: tuple[str, int, int, int] | None = None
         self.vectors = self._load_vectors()
@@ -154,8 +154,7 @@ class Archive:
 
     # staying current
     def _db_stamp(self) -> tuple[int | None, int]:
-        version = int(self.store.db.execute("PRAGMA data_version").fetchone()[0])
-        return _inode(self.store.path), version
+        return _inode(self.store.path), self.store.data_version()
 
     def refresh(self) -> bool:
         """Catches up with other processes, cheaply when nothing changed: reopens the database an
@@ -163,7 +162,7 @@ class Archive:
         with self.lock:
             if _inode(self.data_dir / DB_NAME) not in (None, self._db_inode):
                 self.store.close()
-                self.store = Store(self.data_dir / DB_NAME)
+                self.store = Store(self.data_dir / DB_NAME, self.lock)
             elif self._db_stamp() == (self._db_inode, self._data_version):
                 return False
             self._db_inode, self._data_version = self._db_stamp()
@@ -216,7 +215,7 @@ class Archive:
             self._prepare_writes()
             bar = tqdm(desc="reading", unit=" articles", disable=not progress)
             for batch in batched(items, STORE_BATCH):
-                with self.lock, self.store.db.atomic():  # one transaction per batch
+                with self.store.transaction():  # one transaction per batch
                     for item in batch:
                         self._ingest_one(item, report)
                 bar.update(len(batch))
@@ -288,11 +287,8 @@ class Archive:
         """Under the writer lock: clears what crashed writers left, chunks articles stored without
         chunks and groups articles stored before grouping existed."""
         self._clean_leftovers()
-        with self.lock, self.store.db.atomic():
-            unchunked = self.store.db.execute(
-                "SELECT id, title, text FROM articles a WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.article_id = a.id)"
-            ).fetchall()
-            for article_id, title, text in unchunked:  # committed alone by versions before per-batch transactions
+        with self.store.transaction():
+            for article_id, title, text in self.store.unchunked():  # committed alone by versions before per-batch transactions
                 self._chunk_into(self.store, article_id, title, text)
             if dedup.ungrouped(self.store):
                 dedup.backfill(self.store, self.config.dedup_threshold)
@@ -399,8 +395,7 @@ class Archive:
     def _copy_articles(self, new_db: Path) -> Store:
         for leftover in (new_db, new_db.with_name(new_db.name + "-journal")):
             leftover.unlink(missing_ok=True)
-        with self.lock:
-            self.store.db.execute("VACUUM INTO ?", [str(new_db)])
+        self.store.copy_to(new_db)
         store = Store(new_db)
         with store.db.conn:
             store.clear_chunks()
@@ -432,7 +427,7 @@ class Archive:
         with self.lock:
             self.store.close()
             os.replace(new_db, self.data_dir / DB_NAME)
-            self.store = Store(self.data_dir / DB_NAME)
+            self.store = Store(self.data_dir / DB_NAME, self.lock)
             self._db_inode, self._data_version = self._db_stamp()
             self.vectors = self._load_vectors()
         if old_vectors != self.vectors_path:
@@ -442,13 +437,9 @@ class Archive:
         """Counts, coverage, model and index facts for `index stats` and `/status`."""
         self.refresh()
         with self.lock:
-            db = self.store.db
-            first, last = db.execute("SELECT min(published), max(published) FROM articles").fetchone()
-            outlets = db.execute(
-                "SELECT outlet, count(*) FROM articles GROUP BY outlet ORDER BY count(*) DESC"
-            ).fetchall()
+            first, last, last_ingest = self.store.coverage()
+            outlets = self.store.outlet_counts()
             meta = self.store.meta()
-            last_ingest = db.execute("SELECT max(ingested_at) FROM articles").fetchone()[0]
             return {
                 "articles": self.store.count("articles"),
                 "chunks": self.store.count("chunks"),

@@ -2,9 +2,14 @@
 real `newsbot` processes joining it by address. Skipped where Ray is not installed (`newsbot[cluster]`)."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,38 +38,58 @@ def test_segments_group_batches_up_to_a_size_and_keep_the_rest() -> None:
     assert np.concatenate([b[0] for g in groups for b in g]).tolist() == list(range(15))
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 @pytest.fixture(scope="module")
-def cluster() -> str:
-    """A one-CPU Ray cluster owned by this test process; its GCS address for others to join."""
-    ray = pytest.importorskip("ray")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A one-CPU Ray head on 127.0.0.1 in its own process group (never Ray inside the test process,
+    whose signal handlers it would take over); ended by that group's id."""
     pytest.importorskip("ray.data")
-    attempts = 3 if os.environ.get("CI") else 1
-    for attempt in range(attempts):  # Ray gives its node 30 s to start, which a busy machine can miss
-        try:
-            ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
-            break
-        except Exception as exc:
-            ray.shutdown()
-            if "timed out during startup" in str(exc) and not os.environ.get("CI"):
-                pytest.skip(f"the Ray node did not start within Ray's 30 s on this busy machine: {exc}")
-            if attempt == attempts - 1:
-                raise
+    port = free_port()
+    log = (tmp_path_factory.mktemp("ray") / "head.log").open("w")
+    head = subprocess.Popen(
+        [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", f"--port={port}", "--num-cpus=1",
+         "--node-ip-address=127.0.0.1", "--include-dashboard=false", "--disable-usage-stats"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
     try:
-        yield ray.get_runtime_context().gcs_address
+        deadline = time.monotonic() + 180
+        while not listening(port) and head.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if not listening(port):
+            message = f"the Ray head did not start: {Path(log.name).read_text()[-500:]}"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message + " (a busy machine; CI runs it)")
+        yield f"127.0.0.1:{port}"
     finally:
-        ray.shutdown()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+        log.close()
 
 
 def test_vectors_from_the_cluster_are_the_local_ones(cluster: str, tmp_path: Path) -> None:
-    from index.embedding.ray_cluster import RayEmbedder
-
     corpus = write_corpus(tmp_path / "wire.jsonl", n=30)
     local = Archive(tmp_path / "local", CONFIG, embedder=FakeEmbedder())
-    remote_embedder = RayEmbedder(FakeEmbedder(), cluster, segment=64)
-    remote = Archive(tmp_path / "remote", CONFIG, embedder=remote_embedder)
     local.ingest(read_path(corpus), progress=False)
-    report = remote.ingest(read_path(corpus), progress=False)
-    assert report.embedded == remote.store.count("chunks") > 64  # more than one segment went out
+    process = newsbot(tmp_path / "remote", "ingest", str(corpus), "--cluster", cluster, "--quiet", model="fake")
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+    remote = Archive(tmp_path / "remote", CONFIG, embedder=FakeEmbedder())
+    assert f"{remote.store.count('chunks')} embedded" in out
     assert snapshot(remote) == snapshot(local)
     local_ids, local_vectors = local.vectors.vectors()
     remote_ids, remote_vectors = remote.vectors.vectors()
@@ -72,8 +97,8 @@ def test_vectors_from_the_cluster_are_the_local_ones(cluster: str, tmp_path: Pat
     assert np.allclose(np.stack([by_id[i] for i in local_ids.tolist()]), local_vectors, atol=1e-6)
 
 
-def newsbot(data: Path, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "NEWSBOT_EMBEDDING_MODEL": "fake:delay=0.02", "NEWSBOT_DATA_DIR": str(data),
+def newsbot(data: Path, *args: str, model: str = "fake:delay=0.02") -> subprocess.Popen[str]:
+    env = {**os.environ, "NEWSBOT_EMBEDDING_MODEL": model, "NEWSBOT_DATA_DIR": str(data),
            "NEWSBOT_CHUNK_TOKENS": str(CONFIG.chunk_tokens), "NEWSBOT_OVERLAP_TOKENS": str(CONFIG.overlap_tokens)}
     return subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=data.parent, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -162,7 +162,7 @@ def _downgrade_to_schema_1(path):
         conn.executescript(
             "DROP INDEX articles_group; ALTER TABLE articles DROP COLUMN group_id; DROP TABLE minhash_bands;"
             "DROP TABLE article_copies; DROP TABLE feed_items; DROP TABLE watched_feeds;"
-            "UPDATE meta SET value = '1' WHERE key = 'schema_version';"
+            "UPDATE meta SET value = '1' WHERE key = 'schema_version'; DROP TABLE _sqlite_migrations;"
         )
     columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(articles)")}
     assert "group_id" not in columns

@@ -91,7 +91,8 @@ async def test_feedback_buttons_work_after_a_restart_one_vote_per_user(fake_disc
     async with running_bot(fake_discord, news_archive):
         asked = await mention(fake_discord, KREMLIN)
         answer_id = int((await reply_to(fake_discord, asked)).response["id"])
-    feedback = BotState(news_archive).feedback
+        feedback = BotState(news_archive).feedback
+        await until(lambda: feedback.knows(answer_id), 10.0)  # stored just after it is posted
     async with running_bot(fake_discord, news_archive):  # a new process would see the same database
         up = await click(fake_discord, fake_discord.reader, answer_id, "feedback:up")
         assert (up.json["type"], up.json["data"]["flags"], up.json["data"]["content"]) == (4, EPHEMERAL, embeds.vote_text("up"))

@@ -109,4 +109,4 @@ def test_embed_opens_with_the_lead_and_keeps_its_bold() -> None:
                     lead="“**Mercedes_** unveiled it.” [1]", lead_quote=0)
     description = embeds.answer_embed(answer).description
     first, *rest = description.split("\n")
-    assert first == "“**Mercedes\\_** unveiled it.” \\[1\\]" and rest == ["> “It drives far.” **[1]**"]
+    assert first == "“**Mercedes\\_** unveiled it.” **[1]**" and rest == ["> “It drives far.” **[1]**"]

@@ -1,8 +1,28 @@
 """Hybrid search: fusion, grouping by article, filters, time in the question, the keyword query."""
 from __future__ import annotations
 
-from index.search import Filters, Tuning, fuse, search
-from index.search.keywords import STOP_WORDS, match_expression, question_terms, rarest_terms
+from dataclasses import replace
+from datetime import datetime, timezone
+
+import numpy as np
+
+from index.search.hybrid import (
+    ChunkFacts,
+    Filters,
+    Tuning,
+    fuse,
+    keyword_candidates,
+    normalised,
+    rank_stories,
+    search,
+)
+from index.search.keywords import (
+    STOP_WORDS,
+    match_expression,
+    phrase_pairs,
+    question_terms,
+    rarest_terms,
+)
 from index.search.time_phrases import find_window
 
 from .conftest import NEWS, make_article, utc
@@ -110,3 +130,87 @@ def test_json_shape(news_archive):
     assert set(data["results"][0]) == {"url", "title", "outlet", "published", "score", "passages", "also_in"}
     assert set(data["results"][0]["passages"][0]) == {"text", "chunk_id"}
     assert data["results"][0]["score"] >= data["results"][-1]["score"]
+
+
+# ranking in memory: facts of candidate chunks made by hand, no archive
+
+def facts_of(*rows: tuple[int, int, int, int, str]) -> dict[int, ChunkFacts]:
+    """(chunk id, article id, story, position, published) → the facts `rank_stories` reads."""
+    moment = {pub: datetime.fromisoformat(pub).replace(tzinfo=timezone.utc).timestamp() for *_, pub in rows}
+    return {c: ChunkFacts(a, s, p, pub, "Example", (pub, a), moment[pub]) for c, a, s, p, pub in rows}
+
+
+def ranked_articles(facts: dict[int, ChunkFacts], dense, keyword, tuning: Tuning, filters: Filters | None = None) -> list[int]:
+    return [r.article_id for r in rank_stories(facts, dense, keyword, filters or Filters(), None, tuning)]
+
+
+def test_normalised_scores():
+    ranking = [(1, 9.0), (2, 6.0), (3, 3.0)]
+    assert normalised(ranking, "minmax") == {1: 1.0, 2: 0.5, 3: 0.0}
+    z = normalised(ranking, "zscore")
+    assert z[3] == 0.0 and abs(z[1] - 6.0 / np.std([9.0, 6.0, 3.0])) < 1e-9
+    assert normalised([(7, 2.0)]) == {7: 1.0} and normalised([]) == {}
+
+
+def test_blend_weighs_score_margins_that_reciprocal_ranks_ignore():
+    facts = facts_of((1, 10, 10, 0, "2022-02-01"), (2, 20, 20, 0, "2022-02-01"), (3, 30, 30, 0, "2022-02-01"))
+    dense = [(1, 0.90), (2, 0.50), (3, 0.45)]  # 1 far ahead of the others
+    keyword = [(3, 10.0), (2, 9.8), (1, 1.0)]  # 3 and 2 close, 1 far behind
+    blend = Tuning(fusion="blend", dense_share=0.5)
+    assert ranked_articles(facts, dense, keyword, blend)[0] == 20, "near the top of both"
+    assert ranked_articles(facts, dense, keyword, replace(blend, dense_share=0.9))[0] == 10
+    assert ranked_articles(facts, dense, keyword, replace(blend, dense_share=0.1))[0] == 30
+    missing = ranked_articles(facts, dense, [(3, 10.0)], replace(blend, dense_share=0.6))
+    assert missing[0] == 10 and set(missing) == {10, 20, 30}, "absent from a ranking counts as its weakest"
+
+
+def test_lede_boost_lifts_a_story_whose_lede_matches():
+    facts = facts_of((1, 10, 10, 3, "2022-02-01"), (2, 20, 20, 0, "2022-02-01"))
+    dense = [(1, 0.60), (2, 0.57)]  # a late paragraph of story 10 against the lede of story 20
+    for fusion in ("rrf", "blend"):
+        assert ranked_articles(facts, dense, [], Tuning(fusion=fusion)) == [10, 20]
+        assert ranked_articles(facts, dense, [], Tuning(fusion=fusion, lede_boost=0.1)) == [20, 10]
+
+
+def test_the_newest_version_answers_for_its_story_with_its_own_chunks():
+    facts = facts_of((1, 10, 10, 0, "2022-02-01"), (2, 11, 10, 1, "2022-02-03"), (3, 30, 30, 0, "2022-02-02"))
+    for fusion in ("rrf", "blend"):
+        ranked = rank_stories(facts, [(1, 0.9), (3, 0.5), (2, 0.4)], [(2, 5.0)], Filters(), None, Tuning(fusion=fusion))
+        assert [(r.article_id, r.story) for r in ranked] == [(11, 10), (30, 30)]
+        assert ranked[0].chunk_ids == [2] and ranked[0].dense == 0.9, "quotes from one version; best cosine of the story"
+
+
+def test_recency_prior_relative_to_as_of():
+    old, recent = "2022-01-02", "2022-06-06"
+    facts = facts_of((1, 10, 10, 0, old), (2, 20, 20, 0, recent), (3, 30, 30, 0, old))
+    dense = [(1, 0.60), (2, 0.55), (3, 0.2)]
+    june = Filters(as_of=utc(2022, 6, 8))
+    for fusion in ("rrf", "blend"):
+        assert ranked_articles(facts, dense, [], Tuning(fusion=fusion), june)[:2] == [20, 10]
+        assert ranked_articles(facts, dense, [], Tuning(fusion=fusion, recency_boost=0.0), june)[:2] == [10, 20]
+
+
+def test_name_phrases_in_the_keyword_query():
+    question = "Which title did Serena Williams win after the gas prices rose?"
+    terms = question_terms(question)
+    assert phrase_pairs(question, terms, names_only=True) == ["serena williams"]
+    assert phrase_pairs(question, terms, names_only=False) == ["serena williams", "williams win", "gas prices", "prices rose"]
+
+
+def test_a_phrase_match_outranks_the_same_words_apart(archive):
+    apart = make_article(1, title="Tennis", text="Williams beat her rival while Serena fans cheered the comeback.")
+    together = make_article(2, title="Tennis", text="Serena Williams beat her rival while fans cheered the comeback.")
+    archive.ingest([apart, together], progress=False)
+    title_of = {r[0]: r[1] for r in archive.store.db.execute("SELECT c.id, a.url FROM chunks c JOIN articles a ON a.id = c.article_id")}
+    found = keyword_candidates(archive, "Who is Serena Williams?", 10, "", [], Tuning(phrases="names"))
+    assert title_of[found[0][0]].endswith("/2") and found[0][1] > found[1][1]
+    plain = keyword_candidates(archive, "Who is Serena Williams?", 10, "", [], Tuning(phrases="none"))
+    assert len(plain) == 2 and abs(plain[0][1] - plain[1][1]) < abs(found[0][1] - found[1][1])
+
+
+def test_fuse_reads_texts_for_the_results_it_returns(news_archive):
+    chunks = {r[0]: r[1] for r in news_archive.store.db.execute("SELECT id, text FROM chunks")}
+    dense = [(c, 1.0 - i / 10) for i, c in enumerate(chunks)]
+    results = fuse(news_archive, dense, [], Filters(), None, Tuning(), k=2)
+    assert len(results) == 2
+    assert all(p.text == chunks[p.chunk_id] for r in results for p in r.passages)

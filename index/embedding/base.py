@@ -7,11 +7,11 @@ import numpy as np
 import numpy.typing as npt
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-# Relevance (best cosine + half the share of question words found, bot/answer.py) below which a
+# Relevance (best cosine + the share of question words found, bot/answer.py) below which a
 # question counts as unanswered; calibrated per model on answerable and unanswerable questions
 # (docs/benchmarks.md). Other models get the default until calibrated.
-RELEVANCE_FLOORS = {DEFAULT_MODEL: 0.85}
-DEFAULT_RELEVANCE_FLOOR = 0.85
+RELEVANCE_FLOORS = {DEFAULT_MODEL: 1.22}  # cross-validated with coverage weight 1 (docs/benchmarks.md, "Answer quality")
+DEFAULT_RELEVANCE_FLOOR = 1.22
 DEVICES = ("auto", "cpu", "cuda")
 
 Span = tuple[int, int]

@@ -42,6 +42,7 @@ def connect(address: str) -> Any:
     """Joins the cluster at `address` (`auto`, `HOST:PORT`, `ray://HOST:10001`); one clear error if not."""
     try:
         import ray
+        import ray.data  # noqa: F401  (a subpackage `import ray` does not load)
     except ImportError:
         raise ModelError("embedding on a cluster needs Ray: pip install 'newsbot[cluster]'") from None
     if not ray.is_initialized():

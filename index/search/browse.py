@@ -11,30 +11,17 @@ from index.web.urls import canonical_url
 def outlet_names(archive: Archive, typed: str, limit: int = 25) -> list[str]:
     """Distinct outlets containing `typed`, those with most articles first."""
     pattern = "%" + re.sub(r"([\\%_])", r"\\\1", typed.strip()) + "%"
-    with archive.lock:
-        rows = archive.store.db.execute(
-            "SELECT outlet FROM articles WHERE outlet LIKE ? ESCAPE '\\' GROUP BY outlet ORDER BY count(*) DESC LIMIT ?",
-            [pattern, limit],
-        ).fetchall()
-    return [row[0] for row in rows]
+    return archive.store.outlets_like(pattern, limit)
 
 
 def recent_articles(archive: Archive, count: int, outlet: str | None = None) -> list[dict[str, Any]]:
-    where, args = ("AND outlet = ?", [outlet]) if outlet else ("", [])
     archive.refresh()
-    with archive.lock:
-        return list(archive.store.db.query(
-            f"SELECT url, title, outlet, published FROM articles WHERE published IS NOT NULL {where} "
-            "ORDER BY published DESC LIMIT ?",
-            [*args, count],
-        ))
+    return archive.store.recent(count, outlet)
 
 
 def find_article(archive: Archive, url: str) -> dict[str, Any] | None:
     """The stored article at `url`, matched as given or by its canonical form."""
     archive.refresh()
-    with archive.lock:
-        row = archive.store.db.execute(
-            "SELECT id FROM articles WHERE key = ? OR url = ? LIMIT 1", [canonical_url(url), url.strip()]
-        ).fetchone()
-        return archive.store.article(row[0]) if row else None
+    with archive.lock:  # the id and its row from one database, not one each side of a swap
+        found = archive.store.find_by_key_or_url(canonical_url(url), url.strip())
+        return archive.store.article(found) if found is not None else None

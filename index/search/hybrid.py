@@ -14,9 +14,11 @@ import numpy as np
 from index.archive import Archive
 from index.embedding import embed_queries
 from index.ingest import dedup
-from index.search.keywords import match_expression, question_terms, rarest_terms
+from index.search.keywords import keyword_query
 from index.search.time_phrases import TimeWindow, find_window
 from index.store import utc_iso
+
+Scored = list[tuple[int, float]]  # (chunk id, score), best first
 
 
 @dataclass
@@ -51,11 +53,20 @@ def whole_day_until(until: datetime | None) -> datetime | None:
 
 @dataclass
 class Tuning:
-    """Fusion weights, tuned on the RealTimeQA dev questions (a small grid; docs/benchmarks.md)."""
+    """Every ranking constant, in one place. The defaults are the method with the best held-out figures
+    under 5-fold cross-validation over the RealTimeQA dev questions: reciprocal-rank fusion with round
+    constants; tuned grids, normalised-score blends, lede boosts and phrase queries all scored lower on
+    the held-out folds (docs/benchmarks.md, "Retrieval quality")."""
 
+    fusion: str = "rrf"  # "rrf" (reciprocal ranks) or "blend" (per-query normalised scores, convex combination)
     rrf_k: float = 30.0
-    dense_weight: float = 1.0
-    keyword_weight: float = 1.0
+    dense_weight: float = 1.0  # rrf: weight of the dense ranking; 0 leaves it out (either fusion)
+    keyword_weight: float = 1.0  # rrf: weight of the keyword ranking; 0 leaves it out (either fusion)
+    dense_share: float = 0.5  # blend: weight of the dense score, the keyword score getting the rest
+    normalise: str = "minmax"  # blend: "minmax" or "zscore" over each ranking's candidates
+    lede_boost: float = 0.0  # a story's first chunk (headline and lede) scores × (1 + this) in each ranking
+    title_weight: float = 2.0  # BM25 weight of a headline word against a body word
+    phrases: str = "none"  # keyword query: also match neighbouring question words as phrases: "none", "names", "all"
     candidates: int = 200  # chunks fetched from each ranking
     window_boost: float = 1.0  # how much an article inside the question's window is preferred
     recency_boost: float = 1.0  # preference for articles near `as_of` when no window is named
@@ -105,7 +116,32 @@ class SearchResponse:
         return {"query": self.query, "filters": filters, "results": [r.to_json() for r in self.results]}
 
 
-def dense_candidates(archive: Archive, vector: np.ndarray, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+@dataclass(frozen=True)
+class ChunkFacts:
+    """What ranking needs of one candidate chunk; texts are read only for the results shown."""
+
+    article_id: int
+    story: int  # the article's duplicate group (itself when it has none)
+    position: int  # 0: the chunk holding the headline's lede
+    published: str | None
+    outlet: str | None
+    version: tuple[str, int]  # newer versions of a story sort later
+    moment: float | None = None  # `published` in seconds since the epoch
+
+
+@dataclass
+class Ranked:
+    """A story's place in the fused ranking: the version that answers for it and its best chunks."""
+
+    article_id: int
+    story: int
+    score: float
+    dense: float
+    chunk_ids: list[int]
+    chunk_scores: list[float]
+
+
+def dense_candidates(archive: Archive, vector: np.ndarray, n: int, allowed: np.ndarray | None) -> Scored:
     """Chunk ids and cosine scores, best first; `allowed` restricts the search to those ids."""
     if archive.vectors is None or len(archive.vectors) == 0:
         return []
@@ -115,11 +151,9 @@ def dense_candidates(archive: Archive, vector: np.ndarray, n: int, allowed: np.n
 
 
 def _filter_sql(filters: Filters, window: TimeWindow | None) -> tuple[str, list[Any]]:
-    clauses, args = [], []
-    since, until = filters.since, filters.until
-    if window and window.strict:
-        since = max(since, window.since) if since and window.since else (since or window.since)
-        until = min(until, window.until) if until and window.until else (until or window.until)
+    clauses: list[str] = []
+    args: list[Any] = []
+    since, until = _bounds(filters, window)
     if since:
         clauses.append("a.published >= ?")
         args.append(utc_iso(since))
@@ -132,15 +166,19 @@ def _filter_sql(filters: Filters, window: TimeWindow | None) -> tuple[str, list[
     return " AND ".join(clauses), args
 
 
-def keyword_candidates(archive: Archive, question: str, n: int, where: str, args: list[Any]) -> list[tuple[int, float]]:
+def keyword_candidates(
+    archive: Archive, question: str, n: int, where: str, args: list[Any], tuning: Tuning | None = None,
+) -> Scored:
     """Chunk ids and BM25 scores (higher is better) for the question's rarest content words."""
+    tuning = tuning or Tuning()
     with archive.lock:
         conn = archive.store.db.conn
-        expression = match_expression(rarest_terms(conn, question_terms(question)))
+        expression = keyword_query(conn, question, tuning.phrases)
         if not expression:
             return []
         join = f" JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id WHERE {where} AND" if where else " WHERE"
-        sql = f"SELECT f.rowid, bm25(chunks_fts, 2.0, 1.0) AS s FROM chunks_fts f{join} chunks_fts MATCH ? ORDER BY s LIMIT ?"
+        rank = f"bm25(chunks_fts, {float(tuning.title_weight)!r}, 1.0)"
+        sql = f"SELECT f.rowid, {rank} AS s FROM chunks_fts f{join} chunks_fts MATCH ? ORDER BY s LIMIT ?"
         return [(int(r[0]), -float(r[1])) for r in conn.execute(sql, [*args, expression, n])]
 
 
@@ -154,43 +192,34 @@ def allowed_chunks(archive: Archive, where: str, args: list[Any]) -> np.ndarray 
     return np.asarray([r[0] for r in rows], dtype=np.int64)
 
 
-def _ranks(candidates: list[tuple[int, float]], article_of: dict[int, int]) -> dict[int, int]:
-    """Each article's rank by its best chunk in one ranking (0 = best)."""
-    ranks: dict[int, int] = {}
-    for chunk_id, _ in candidates:
-        ranks.setdefault(article_of[chunk_id], len(ranks))
-    return ranks
-
-
-def time_prior(published: str | None, window: TimeWindow | None, filters: Filters, tuning: Tuning) -> float:
-    """A multiplier ≥ 1 for articles inside the named window, or near `as_of`."""
-    if not published:
-        return 1.0
-    moment = datetime.fromisoformat(published)
+def time_prior(moments: np.ndarray, window: TimeWindow | None, filters: Filters, tuning: Tuning) -> np.ndarray:
+    """Multipliers ≥ 1 for articles published at `moments` (epoch seconds, NaN unknown): inside the
+    question's loose window ("this week"), or near `as_of` when the question names no time."""
+    known = ~np.isnan(moments)
     if window and not window.strict:
-        inside = (window.since is None or moment >= window.since) and (window.until is None or moment < window.until)
-        return 1.0 + tuning.window_boost if inside else 1.0
-    if filters.as_of and filters.recency and not window:
-        days = (filters.as_of - moment).total_seconds() / 86400
-        if days < -1:  # after the question was asked: it cannot be what the asker means
-            return 1.0
-        return 1.0 + tuning.recency_boost * math.exp(-max(days, 0.0) / tuning.recency_days)
-    return 1.0
+        since = window.since.timestamp() if window.since else -math.inf
+        until = window.until.timestamp() if window.until else math.inf
+        with np.errstate(invalid="ignore"):
+            return 1.0 + tuning.window_boost * (known & (moments >= since) & (moments < until))
+    if not (filters.as_of and filters.recency and not window and tuning.recency_boost):
+        return np.ones_like(moments)
+    now = filters.as_of.timestamp()
+    age = np.nan_to_num(now - moments, nan=-math.inf)
+    # an article from after the question was asked cannot be what the asker means
+    boost = np.where(age >= -86400, np.exp(-np.maximum(age, 0.0) / (86400 * tuning.recency_days)), 0.0)
+    return 1.0 + tuning.recency_boost * boost
 
 
-def _passes(row: dict[str, Any], filters: Filters, window: TimeWindow | None) -> bool:
-    where, _ = _filter_sql(filters, window)
-    if not where:
-        return True
-    published: str = row.get("published") or ""
+def _passes(facts: ChunkFacts, filters: Filters, window: TimeWindow | None) -> bool:
     since, until = _bounds(filters, window)
+    published = facts.published
     if (since or until) and not published:
         return False
-    if since and published < utc_iso(since):
+    if since and published and published < (utc_iso(since) or ""):
         return False
-    if until and published >= utc_iso(until):
+    if until and published and published >= (utc_iso(until) or ""):
         return False
-    return not filters.outlets or row.get("outlet") in filters.outlets
+    return not filters.outlets or facts.outlet in filters.outlets
 
 
 def _bounds(filters: Filters, window: TimeWindow | None) -> tuple[datetime | None, datetime | None]:
@@ -229,11 +258,11 @@ def search(
     where, args = _filter_sql(filters, window)
     # the model and SQLite both release the GIL: the question is embedded while the keyword query runs
     embedding = _EMBED_POOL.submit(_embed_beside_keywords, archive, query) if vector is None else None
-    keyword = keyword_candidates(archive, query, tuning.candidates, where, args)
+    keyword = keyword_candidates(archive, query, tuning.candidates, where, args, tuning)
     vector = embedding.result() if embedding else vector
-    assert vector is not None  # embedded above when not given
+    assert vector is not None
     dense = _dense_filtered(archive, vector, tuning.candidates, filters, window, where, args, k)
-    results = fuse(archive, dense, keyword, filters, window, tuning)[:k]
+    results = fuse(archive, dense, keyword, filters, window, tuning, k)
     with archive.lock:
         for result in results:
             result.also_in = dedup.also_in(archive.store, result.article_id)
@@ -243,86 +272,184 @@ def search(
 def _dense_filtered(
     archive: Archive, vector: np.ndarray, n: int, filters: Filters, window: TimeWindow | None,
     where: str, args: list[Any], k: int,
-) -> list[tuple[int, float]]:
+) -> Scored:
     """Over-fetch and filter; when too few survive, search again inside the allowed chunks only."""
     if not where:
         return dense_candidates(archive, vector, n, None)
     hits = dense_candidates(archive, vector, n * 4, None)
-    rows = _chunk_articles(archive, [c for c, _ in hits])
-    kept = [(c, s) for c, s in hits if c in rows and _passes(rows[c], filters, window)]
-    if len({_story(rows[c]) for c, _ in kept}) >= k:
+    facts = chunk_facts(archive, [c for c, _ in hits])
+    kept = [(c, s) for c, s in hits if c in facts and _passes(facts[c], filters, window)]
+    if len({facts[c].story for c, _ in kept}) >= k:
         return kept[:n]
     return dense_candidates(archive, vector, n, allowed_chunks(archive, where, args))
 
 
-def _chunk_articles(archive: Archive, chunk_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """chunk id → its article's row (id, published, outlet, …) and the chunk itself."""
+_FACTS_SQL = (
+    "SELECT c.id, c.article_id, coalesce(a.group_id, a.id), c.position, a.published, a.outlet, "
+    "coalesce(a.published, a.ingested_at, '') FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({})"
+)
+
+
+def chunk_facts(archive: Archive, chunk_ids: Iterable[int]) -> dict[int, ChunkFacts]:
+    """Chunk id → what ranking needs of it, in one query (no texts)."""
+    ids, found = list(chunk_ids), {}
     with archive.lock:
-        chunks = archive.store.chunks(chunk_ids)
-        articles = archive.store.articles({c.article_id for c in chunks.values()}, with_text=False)
-    return {cid: {**articles[c.article_id], "chunk": c} for cid, c in chunks.items()}
+        rows = [r for i in range(0, len(ids), 900)  # SQLite's limit on bound parameters
+                for r in archive.store.db.conn.execute(_FACTS_SQL.format(",".join("?" * len(ids[i : i + 900]))), ids[i : i + 900])]
+    moments: dict[str | None, float | None] = {None: None}
+    for r in rows:
+        if r[4] not in moments:
+            moments[r[4]] = datetime.fromisoformat(r[4]).timestamp()
+        found[int(r[0])] = ChunkFacts(r[1], r[2], r[3], r[4], r[5], (r[6], r[1]), moments[r[4]])
+    return found
 
 
 def fuse(
-    archive: Archive, dense: list[tuple[int, float]], keyword: list[tuple[int, float]],
-    filters: Filters, window: TimeWindow | None, tuning: Tuning,
+    archive: Archive, dense: Scored, keyword: Scored, filters: Filters, window: TimeWindow | None,
+    tuning: Tuning, k: int | None = None,
 ) -> list[Result]:
-    """Reciprocal-rank fusion over stories (an article with its duplicates, ranked by its best chunk),
-    times the time prior; the newest version among the candidates answers for its story."""
-    rows = _chunk_articles(archive, list({c for c, _ in dense} | {c for c, _ in keyword}))
-    dense = [(c, s) for c, s in dense if c in rows]
-    keyword = [(c, s) for c, s in keyword if c in rows]
-    story_of = {c: _story(row) for c, row in rows.items()}
-    chunk_score = _chunk_scores(dense, keyword, tuning)
-    ranks = (_ranks(dense, story_of), _ranks(keyword, story_of))
+    """The best `k` stories (all when None) of the two rankings fused (`rank_stories`), as results."""
+    facts = chunk_facts(archive, {c for c, _ in dense} | {c for c, _ in keyword})
+    return results_for(archive, rank_stories(facts, dense, keyword, filters, window, tuning, k))
+
+
+@dataclass
+class StoryTable:
+    """A question's candidate stories with each ranking's value for them: what fusion weights and time
+    priors act on (so a grid of those re-scores one table; benchmarks/eval_retrieval.py)."""
+
+    stories: np.ndarray  # story ids, in order of first appearance (dense, then keyword)
+    values: np.ndarray  # (2, stories): the dense and the keyword value of each story, 0 when absent
+    moments: np.ndarray  # when each story's newest version was published (epoch seconds, NaN unknown)
+    newest: dict[int, ChunkFacts]  # story → its newest version among the candidates
+    chunk_values: list[dict[int, float]]  # per ranking: chunk → value (passages are chosen by these)
+    best_dense: dict[int, float]  # story → best cosine of its chunks
+
+
+def story_table(facts: dict[int, ChunkFacts], dense: Scored, keyword: Scored, tuning: Tuning) -> StoryTable:
+    """Stories (an article with its duplicates) valued in each ranking by their best chunk."""
+    dense, keyword = ([(c, s) for c, s in r if c in facts] for r in (dense, keyword))
+    rankings = [_lede_weighted(r, facts, tuning.lede_boost) for r in (dense, keyword)]
+    chunk_values = [_chunk_values(r, tuning) for r in rankings]
+    per_ranking = [_story_values(r, v, facts, tuning) for r, v in zip(rankings, chunk_values)]
+    newest = _newest_versions(facts, [c for r in rankings for c, _ in r])
+    stories = list(dict.fromkeys([*per_ranking[0], *per_ranking[1]]))
+    values = np.array([[v.get(s, 0.0) for s in stories] for v in per_ranking], dtype=np.float64).reshape(2, len(stories))
+    moments = np.array([newest[s].moment if newest[s].moment is not None else np.nan for s in stories], dtype=np.float64)
     best_dense: dict[int, float] = {}
-    for c, s in dense:
-        best_dense.setdefault(story_of[c], s)
-    results = []
-    for story, chunk_ids in _answering_chunks(rows, chunk_score, story_of).items():
-        row = rows[chunk_ids[0]]
-        score = _rrf(ranks[0].get(story), tuning.dense_weight, tuning) + _rrf(ranks[1].get(story), tuning.keyword_weight, tuning)
-        score *= time_prior(row.get("published"), window, filters, tuning)
-        passages = [Passage(c, rows[c]["chunk"].text, chunk_score[c]) for c in chunk_ids[: tuning.passages]]
-        results.append(Result(row["id"], row["url"], row["title"], row["outlet"], row["published"], score, best_dense.get(story, 0.0), passages))
-    return sorted(results, key=lambda r: r.score, reverse=True)
+    for c, value in dense:
+        best_dense.setdefault(facts[c].story, value)
+    return StoryTable(np.array(stories, dtype=np.int64), values, moments, newest, chunk_values, best_dense)
 
 
-def _answering_chunks(rows: dict[int, dict[str, Any]], chunk_score: dict[int, float], story_of: dict[int, int]) -> dict[int, list[int]]:
-    """Story → the candidate chunks of its newest version, best first (quotes are verbatim: one version's only)."""
-    newest = _newest_versions(rows)
-    by_story: dict[int, list[int]] = {}
+def story_order(table: StoryTable, filters: Filters, window: TimeWindow | None, tuning: Tuning, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Indexes into the table of the best `limit` stories, best first, and their scores: the weighted
+    sum of their ranking values times the time prior."""
+    weights = np.array(_weights(tuning), dtype=np.float64)
+    scores = (weights @ table.values) * time_prior(table.moments, window, filters, tuning)
+    order = np.argsort(-scores, kind="stable")[:limit]
+    return order, scores[order]
+
+
+def rank_stories(
+    facts: dict[int, ChunkFacts], dense: Scored, keyword: Scored, filters: Filters,
+    window: TimeWindow | None, tuning: Tuning, limit: int | None = None,
+) -> list[Ranked]:
+    """The best `limit` stories of the two rankings fused, each answered for by its newest version
+    among the candidates, with that version's best chunks."""
+    table = story_table(facts, dense, keyword, tuning)
+    order, scores = story_order(table, filters, window, tuning, limit)
+    chosen = [int(s) for s in table.stories[order]]
+    chunk_score = _fused(list(zip(table.chunk_values, _weights(tuning))))
+    passages = _passages(facts, chunk_score, table.newest, set(chosen), tuning.passages)
+    return [Ranked(table.newest[s].article_id, s, float(score), table.best_dense.get(s, 0.0), passages[s],
+                   [chunk_score[c] for c in passages[s]]) for s, score in zip(chosen, scores)]
+
+
+def _weights(tuning: Tuning) -> tuple[float, float]:
+    if tuning.fusion == "blend":
+        return tuning.dense_share, 1.0 - tuning.dense_share
+    return tuning.dense_weight, tuning.keyword_weight
+
+
+def _lede_weighted(ranking: Scored, facts: dict[int, ChunkFacts], boost: float) -> Scored:
+    """In news the headline and lede carry the story: the first chunk's score counts (1 + boost) times."""
+    if not boost:
+        return ranking
+    weighted = [(c, s * (1.0 + boost) if facts[c].position == 0 else s) for c, s in ranking]
+    return sorted(weighted, key=lambda item: item[1], reverse=True)
+
+
+def _fused(parts: list[tuple[dict[int, float], float]]) -> dict[int, float]:
+    total: dict[int, float] = {}
+    for values, weight in parts:
+        for key, value in values.items():
+            total[key] = total.get(key, 0.0) + weight * value
+    return total
+
+
+def _chunk_values(ranking: Scored, tuning: Tuning) -> dict[int, float]:
+    """Each chunk's value in one ranking, before its weight: 1/(rrf_k + rank), or its normalised score."""
+    if tuning.fusion == "rrf":
+        return {c: 1.0 / (tuning.rrf_k + rank + 1) for rank, (c, _) in enumerate(ranking)}
+    return normalised(ranking, tuning.normalise)
+
+
+def _story_values(ranking: Scored, values: dict[int, float], facts: dict[int, ChunkFacts], tuning: Tuning) -> dict[int, float]:
+    """Each story's value in one ranking, by its best chunk: 1/(rrf_k + rank among stories), or the
+    best chunk's normalised score (rankings are best first: the first chunk seen is the best)."""
+    story: dict[int, float] = {}
+    for c, _ in ranking:
+        s = facts[c].story
+        if s not in story:
+            story[s] = 1.0 / (tuning.rrf_k + len(story) + 1) if tuning.fusion == "rrf" else values[c]
+    return story
+
+
+def normalised(ranking: Scored, how: str = "minmax") -> dict[int, float]:
+    """Scores on a scale shared across rankings, per query: min-max onto [0, 1], or z-scores shifted
+    so the weakest candidate scores 0 (a chunk missing from a ranking counts as that weakest)."""
+    if not ranking:
+        return {}
+    scores = np.fromiter((s for _, s in ranking), dtype=np.float64, count=len(ranking))
+    low = float(scores.min())
+    spread = float(scores.std() if how == "zscore" else scores.max() - low)
+    if spread <= 0:
+        return {c: 1.0 for c, _ in ranking}
+    return {c: (s - low) / spread for c, s in ranking}
+
+
+def _newest_versions(facts: dict[int, ChunkFacts], chunk_ids: list[int]) -> dict[int, ChunkFacts]:
+    """Story → its newest version among the candidates (by published date, else ingest time)."""
+    newest: dict[int, ChunkFacts] = {}
+    for c in chunk_ids:
+        f = facts[c]
+        current = newest.get(f.story)
+        if current is None or f.version > current.version:
+            newest[f.story] = f
+    return newest
+
+
+def _passages(
+    facts: dict[int, ChunkFacts], chunk_score: dict[int, float], newest: dict[int, ChunkFacts], stories: set[int], n: int,
+) -> dict[int, list[int]]:
+    """Story → the best `n` candidate chunks of its newest version (quotes are verbatim: one version's only)."""
+    by_story: dict[int, list[int]] = {s: [] for s in stories}
     for c in sorted(chunk_score, key=chunk_score.__getitem__, reverse=True):
-        if rows[c]["id"] == newest[story_of[c]]:
-            by_story.setdefault(story_of[c], []).append(c)
+        f = facts[c]
+        if f.story in by_story and f.article_id == newest[f.story].article_id and len(by_story[f.story]) < n:
+            by_story[f.story].append(c)
     return by_story
 
 
-def _story(row: dict[str, Any]) -> int:
-    return int(row.get("group_id") or row["id"])
-
-
-def _newest_versions(rows: dict[int, dict[str, Any]]) -> dict[int, int]:
-    """Story → its newest version among the candidates (by published date, else ingest time)."""
-    newest: dict[int, dict[str, Any]] = {}
-    for row in rows.values():
-        current = newest.get(_story(row))
-        if current is None or _version_time(row) > _version_time(current):
-            newest[_story(row)] = row
-    return {story: row["id"] for story, row in newest.items()}
-
-
-def _version_time(row: dict[str, Any]) -> tuple[str, int]:
-    return (row.get("published") or row.get("ingested_at") or "", row["id"])
-
-
-def _rrf(rank: int | None, weight: float, tuning: Tuning) -> float:
-    return 0.0 if rank is None else weight / (tuning.rrf_k + rank + 1)
-
-
-def _chunk_scores(dense: list[tuple[int, float]], keyword: list[tuple[int, float]], tuning: Tuning) -> dict[int, float]:
-    scores: dict[int, float] = {}
-    for weight, ranking in ((tuning.dense_weight, dense), (tuning.keyword_weight, keyword)):
-        for rank, (c, _) in enumerate(ranking):
-            scores[c] = scores.get(c, 0.0) + _rrf(rank, weight, tuning)
-    return scores
+def results_for(archive: Archive, ranked: list[Ranked]) -> list[Result]:
+    """The ranked stories with their articles' facts and passage texts: two queries for all of them."""
+    with archive.lock:
+        articles = archive.store.articles({r.article_id for r in ranked}, with_text=False)
+        chunks = archive.store.chunks([c for r in ranked for c in r.chunk_ids])
+    results = []
+    for r in ranked:
+        a = articles[r.article_id]
+        passages = [Passage(c, chunks[c].text, s) for c, s in zip(r.chunk_ids, r.chunk_scores)]
+        results.append(Result(r.article_id, a["url"], a["title"], a["outlet"], a["published"], r.score, r.dense, passages))
+    return results

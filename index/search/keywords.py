@@ -1,10 +1,11 @@
 """The keyword query made from a free-text question: no stop words, only the rarest terms."""
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 
-import snowballstemmer
+import snowballstemmer  # type: ignore[import-untyped]
 
 STOP_WORDS = frozenset("""
 a about above after again against all almost also am an and any are aren't as at be because been
@@ -92,3 +93,22 @@ def match_expression(terms: list[str]) -> str | None:
     if not terms:
         return None
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def phrase_pairs(question: str, terms: list[str], names_only: bool) -> list[str]:
+    """Neighbouring question words that are both among `terms`, as two-word phrases ("names_only":
+    both capitalised, as in "Serena Williams"); a match of the pair scores on top of its words."""
+    chosen = set(terms)
+    words = WORD.findall(question)
+    pairs = [
+        f"{a.lower()} {b.lower()}" for a, b in itertools.pairwise(words)
+        if a.lower() in chosen and b.lower() in chosen and (not names_only or (a[0].isupper() and b[0].isupper()))
+    ]
+    return list(dict.fromkeys(pairs))
+
+
+def keyword_query(conn: sqlite3.Connection, question: str, phrases: str = "none") -> str | None:
+    """The FTS5 query for a question: its rarest terms, and with `phrases` "names" or "all" their pairs."""
+    terms = rarest_terms(conn, question_terms(question))
+    pairs = phrase_pairs(question, terms, names_only=phrases == "names") if phrases != "none" else []
+    return match_expression([*terms, *pairs])

@@ -1,8 +1,10 @@
 """The SQLite store: articles, chunks, their full-text index and build metadata."""
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -13,51 +15,11 @@ import sqlite_utils
 
 from index.article import Article, article_key
 from index.ingest.chunking import Chunk
+from index.store.feeds import FeedLog
+from index.store.groups import Groups
+from index.store.migrations import migrate
 
-SCHEMA_VERSION = 2  # 2: duplicate groups, exact copies, watched feeds
 DB_NAME = "archive.db"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    url TEXT, title TEXT, outlet TEXT, authors TEXT,
-    published TEXT, text TEXT NOT NULL, content_hash TEXT NOT NULL,
-    source TEXT, source_id TEXT, ingested_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
-CREATE INDEX IF NOT EXISTS articles_outlet ON articles(outlet);
-CREATE INDEX IF NOT EXISTS articles_hash ON articles(content_hash);
--- AUTOINCREMENT: a deleted chunk's id is never reused, so a stale vector can never match new text
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    article_id INTEGER NOT NULL REFERENCES articles(id),
-    position INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id, position);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, text, tokenize='porter unicode61');
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts_vocab USING fts5vocab(chunks_fts, row);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-"""
-
-# Schema 2, created after `articles` gains `group_id` (added by ALTER TABLE to schema-1 files).
-SCHEMA_2 = """
-CREATE INDEX IF NOT EXISTS articles_group ON articles(group_id);
-CREATE TABLE IF NOT EXISTS minhash_bands (
-    band INTEGER NOT NULL, bucket INTEGER NOT NULL, article_id INTEGER NOT NULL,
-    PRIMARY KEY (band, bucket, article_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS article_copies (
-    key TEXT PRIMARY KEY, article_id INTEGER NOT NULL REFERENCES articles(id),
-    url TEXT, outlet TEXT, published TEXT, ingested_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS article_copies_article ON article_copies(article_id);
-CREATE TABLE IF NOT EXISTS watched_feeds (url TEXT PRIMARY KEY, first_polled_at TEXT, last_polled_at TEXT);
-CREATE TABLE IF NOT EXISTS feed_items (
-    feed TEXT NOT NULL, item TEXT NOT NULL, article_id INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT, seen_at TEXT NOT NULL, PRIMARY KEY (feed, item)
-);
-"""
 
 
 @dataclass
@@ -89,24 +51,25 @@ def now_iso() -> str:
 class Store:
     """Articles and chunks in one SQLite file, through sqlite-utils."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lock: threading.RLock | None = None) -> None:
         self.path = Path(path)
+        self.lock = lock or threading.RLock()  # one connection, used from worker threads
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # the bot reads from worker threads; the archive serialises its own access
         conn = sqlite3.connect(self.path, check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
-        self.db.conn.executescript(SCHEMA)
-        self._migrate()
+        self.groups = Groups(self.db, self.lock)
+        self.feeds = FeedLog(self.db, self.lock)
+        version = migrate(self.db)  # a file of any earlier schema is brought up to this one, in place
+        if self.get_meta("schema_version") != str(version):
+            with self.db.atomic():
+                self.set_meta(schema_version=version)
 
-    def _migrate(self) -> None:
-        """Brings a file of any earlier schema up to this one, in place."""
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(articles)")}
-        with self.db.conn:
-            if "group_id" not in columns:
-                self.db.execute("ALTER TABLE articles ADD COLUMN group_id INTEGER")
-            self.db.conn.executescript(SCHEMA_2)
-            if int(self.get_meta("schema_version") or 0) < SCHEMA_VERSION:
-                self.set_meta(schema_version=SCHEMA_VERSION)
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Holds the lock for one transaction: everything in it is committed together, or nothing."""
+        with self.lock, self.db.atomic():
+            yield
 
     def close(self) -> None:
         self.db.conn.close()
@@ -219,6 +182,71 @@ class Store:
                 return
             yield from (_article_row(r) for r in rows)
             last = rows[-1]["id"]
+
+    def chunks_of_articles(self, article_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
+        """chunk id → (article id, text) for every chunk of these articles."""
+        ids = list(article_ids)
+        found: dict[int, tuple[int, str]] = {}
+        for i in range(0, len(ids), 900):  # SQLite's limit on bound parameters
+            part = ids[i : i + 900]
+            with self.lock:
+                rows = self.db.execute(
+                    f"SELECT id, article_id, text FROM chunks WHERE article_id IN ({','.join('?' * len(part))})", part
+                ).fetchall()
+            found.update({int(r[0]): (int(r[1]), str(r[2])) for r in rows})
+        return found
+
+    def unchunked(self) -> list[tuple[int, str | None, str]]:
+        """Articles stored without chunks (committed alone by versions before per-batch transactions)."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT id, title, text FROM articles a WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.article_id = a.id)"
+            ).fetchall()
+        return [(int(r[0]), r[1], str(r[2])) for r in rows]
+
+    def outlets_like(self, pattern: str, limit: int) -> list[str]:
+        """Distinct outlets matching a LIKE pattern (backslash escapes), those with most articles first."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT outlet FROM articles WHERE outlet LIKE ? ESCAPE '\\' GROUP BY outlet ORDER BY count(*) DESC LIMIT ?",
+                [pattern, limit],
+            ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def recent(self, count: int, outlet: str | None = None) -> list[dict[str, Any]]:
+        where, args = ("AND outlet = ?", [outlet]) if outlet else ("", [])
+        with self.lock:
+            return list(self.db.query(
+                f"SELECT url, title, outlet, published FROM articles WHERE published IS NOT NULL {where} "
+                "ORDER BY published DESC LIMIT ?",
+                [*args, count],
+            ))
+
+    def find_by_key_or_url(self, key: str, url: str) -> int | None:
+        with self.lock:
+            row = self.db.execute("SELECT id FROM articles WHERE key = ? OR url = ? LIMIT 1", [key, url]).fetchone()
+        return int(row[0]) if row else None
+
+    def coverage(self) -> tuple[str | None, str | None, str | None]:
+        """The first and last publication dates and the last ingest time."""
+        with self.lock:
+            row = self.db.execute("SELECT min(published), max(published), max(ingested_at) FROM articles").fetchone()
+        return row[0], row[1], row[2]
+
+    def outlet_counts(self) -> list[tuple[str | None, int]]:
+        with self.lock:
+            rows = self.db.execute("SELECT outlet, count(*) FROM articles GROUP BY outlet ORDER BY count(*) DESC")
+            return [(r[0], int(r[1])) for r in rows.fetchall()]
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits (SQLite's PRAGMA data_version)."""
+        with self.lock:
+            return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    def copy_to(self, path: Path) -> None:
+        """A consistent copy of the whole database in a new file (VACUUM INTO)."""
+        with self.lock:
+            self.db.execute("VACUUM INTO ?", [str(path)])
 
     def count(self, table: str) -> int:
         return int(self.db.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0])

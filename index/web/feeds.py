@@ -30,6 +30,7 @@ PAGE_MEDIA_TYPES = frozenset({"", "text/html", "application/xhtml+xml", "text/pl
 _FEED_ROOT = re.compile(rb"^(?:\s|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<(?:rss|feed|rdf:RDF)[\s>/]", re.S | re.I)
 _SNIFF_BYTES = 4096
 TRUNCATED_FEED = "feed lists"
+_ITEM_START = re.compile(rb"<(?:item|entry)[\s>/]", re.IGNORECASE)  # RSS and Atom items, as the cap counts them
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_TAGS = frozenset({"p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"})
 
@@ -81,6 +82,9 @@ def parse_feed(
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
+    total = len(_ITEM_START.findall(data))
+    if max_items is not None and total > max_items:
+        data = data[: _nth_item_start(data, max_items)]  # the parser never sees the rest (100k items: minutes)
     try:
         parsed = feedparser.parse(data, response_headers=headers)
     except Exception as exc:  # feedparser's lenient parsers raise a grab bag on hostile bytes
@@ -90,9 +94,18 @@ def parse_feed(
     entries = parsed.entries if max_items is None else parsed.entries[:max_items]
     items = [_feed_item(entry, url) for entry in entries]
     problems = [ReadProblem(item.url or url, item.date_problem) for item in items if item.date_problem]
-    if len(entries) < len(parsed.entries):
-        problems.append(ReadProblem(url, f"{TRUNCATED_FEED} {len(parsed.entries)} items; only the first {len(entries)} taken"))
+    listed = max(total, len(parsed.entries))
+    if len(entries) < listed:
+        problems.append(ReadProblem(url, f"{TRUNCATED_FEED} {listed} items; only the first {len(entries)} taken"))
     return items, problems
+
+
+def _nth_item_start(data: bytes, n: int) -> int:
+    """Where the feed's item number n (from 0) begins."""
+    for number, match in enumerate(_ITEM_START.finditer(data)):
+        if number == n:
+            return match.start()
+    return len(data)
 
 
 def _empty_feed_reason(parsed: Any) -> str:

@@ -162,7 +162,7 @@ class Watcher:
         with self.archive.lock:
             known = {key for key in map(article_key, articles) if self.archive.store.find_article(key)}
         new_ids = self.archive.ingest(articles, progress=False).new_article_ids if articles else []
-        with self.archive.lock, self.archive.store.db.atomic():
+        with self.archive.store.transaction():
             remember_items(self.archive.store, feed, items, found)
             return describe_new(self.archive.store, new_ids, known, feed, first)
 
@@ -176,47 +176,25 @@ class Watcher:
 
 
 def is_new_feed(store: Store, feed: str) -> bool:
-    return store.db.execute("SELECT 1 FROM watched_feeds WHERE url = ?", [feed]).fetchone() is None
+    return store.feeds.is_new_feed(feed)
 
 
 def unseen_items(store: Store, feed: str, items: list[FeedItem]) -> list[FeedItem]:
     """Items never stored from this feed; failed ones again until MAX_ATTEMPTS."""
     unique = {item_key(item): item for item in items}  # a feed listing one item twice fetches it once
-    seen = _seen(store, feed, list(unique))
+    seen = store.feeds.seen(feed, list(unique))
     return [
         item for key, item in unique.items()
         if key not in seen or (seen[key][0] is None and seen[key][1] < MAX_ATTEMPTS)
     ]
 
 
-def _seen(store: Store, feed: str, keys: list[str]) -> dict[str, tuple[int | None, int]]:
-    """item key → (article id, attempts) for the keys this feed showed before."""
-    seen: dict[str, tuple[int | None, int]] = {}
-    for start in range(0, len(keys), 900):  # SQLite's limit on bound parameters
-        part = keys[start : start + 900]
-        rows = store.db.execute(
-            f"SELECT item, article_id, attempts FROM feed_items WHERE feed = ? AND item IN ({','.join('?' * len(part))})",
-            [feed, *part],
-        )
-        seen.update({row[0]: (row[1], row[2]) for row in rows})
-    return seen
-
-
 def remember_items(store: Store, feed: str, items: list[FeedItem], found: list[Article | ReadProblem]) -> None:
     now = now_iso()
     for item, outcome in zip(items, found, strict=True):
         article_id, error = _outcome(store, outcome)
-        store.db.execute(
-            "INSERT INTO feed_items (feed, item, article_id, attempts, last_error, seen_at) VALUES (?, ?, ?, 1, ?, ?) "
-            "ON CONFLICT (feed, item) DO UPDATE SET article_id = excluded.article_id, "
-            "attempts = attempts + 1, last_error = excluded.last_error, seen_at = excluded.seen_at",
-            [feed, item_key(item), article_id, error, now],
-        )
-    store.db.execute(
-        "INSERT INTO watched_feeds (url, first_polled_at, last_polled_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (url) DO UPDATE SET last_polled_at = excluded.last_polled_at",
-        [feed, now, now],
-    )
+        store.feeds.remember_item(feed, item_key(item), article_id, error, now)
+    store.feeds.polled(feed, now)
 
 
 def _outcome(store: Store, outcome: Article | ReadProblem) -> tuple[int | None, str | None]:
@@ -244,5 +222,4 @@ def _story_predates(store: Store, group_id: int | None, ids: list[int]) -> bool:
     """Whether the group has a member this poll did not bring."""
     if group_id is None:
         return False
-    members = [row[0] for row in store.db.execute("SELECT id FROM articles WHERE group_id = ?", [group_id])]
-    return any(member not in ids for member in members)
+    return any(member not in ids for member in store.groups.members(group_id))
