@@ -200,7 +200,8 @@ def time_prior(moments: np.ndarray, window: TimeWindow | None, filters: Filters,
         since = window.since.timestamp() if window.since else -math.inf
         until = window.until.timestamp() if window.until else math.inf
         with np.errstate(invalid="ignore"):
-            return 1.0 + tuning.window_boost * (known & (moments >= since) & (moments < until))
+            inside: np.ndarray = known & (moments >= since) & (moments < until)
+        return 1.0 + tuning.window_boost * inside
     if not (filters.as_of and filters.recency and not window and tuning.recency_boost):
         return np.ones_like(moments)
     now = filters.as_of.timestamp()

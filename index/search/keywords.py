@@ -5,7 +5,7 @@ import itertools
 import re
 import sqlite3
 
-import snowballstemmer  # type: ignore[import-untyped]
+import snowballstemmer
 
 STOP_WORDS = frozenset("""
 a about above after again against all almost also am an and any are aren't as at be because been
