@@ -2,6 +2,8 @@
 
     python benchmarks/eval_answers.py                # corpus_5k (cached), writes docs/benchmarks.md
     python benchmarks/eval_answers.py --sample 300   # the dev questions' articles + 300 others (a quick try)
+    newsbot feedback --json > votes.jsonl && python benchmarks/eval_answers.py --replay votes.jsonl --data-dir DIR
+                                                     # down-voted answers asked again: what they cite now
 
 Every dev question is asked on its quiz date (`as_of`) through `bot.batch.run_batch` and `bot.answer.ask`,
 the code `newsbot ask --batch FILE --json` runs, with the model loaded once. Reported: the share of dev
@@ -88,6 +90,26 @@ def open_archive(sample: int | None, model: str | None = None) -> tuple[Archive,
     if folder is not None and not (folder / "complete").exists():
         raise SystemExit(f"{folder} is still being built (no `complete` file yet); try again later or use --sample")
     return cached_archive("corpus_5k", [corpus], ArchiveConfig()), "corpus_5k"
+
+
+# ----------------------------------------------------------------------------- down-voted answers
+
+
+def replay_votes(archive: Archive, votes: list[dict]) -> list[dict]:
+    """Each down-voted question (`newsbot feedback --json` lines) asked again on its as-of date, with
+    what it cites now against what it cited when it was voted down."""
+    down = [v for v in votes if v.get("vote") == "down"]
+    lines = [json.dumps({"question": v["question"], **({"as_of": v["as_of"]} if v.get("as_of") else {})}) for v in down]
+    answered = dict(run_batch(lines, 5, Filters(), lambda item: ask(archive, item.text, k=item.k, filters=item.filters)))
+    return [replayed(vote, answered[number]) for number, vote in enumerate(down, 1)]
+
+
+def replayed(vote: dict, answer: Answer | dict) -> dict:
+    if isinstance(answer, dict):  # a line the batch reader refused
+        return {"question": vote["question"], "error": answer["error"]}
+    then, now = vote.get("cited_urls") or [], [c.url for c in answer.citations]
+    return {"question": vote["question"], "reason": vote.get("reason"), "abstained": answer.abstained,
+            "lead": answer.lead, "cited_then": then, "cited_now": now, "changed": set(then) != set(now)}
 
 
 # ----------------------------------------------------------------------------- asking
@@ -386,7 +408,15 @@ def main() -> None:
     parser.add_argument("--model", help="with --sample: another embedding model (e.g. `fake`, to try quote rules fast)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--no-grid", action="store_true", help="only the shipped `ask` (no cross-validation)")
+    parser.add_argument("--replay", type=Path, help="`newsbot feedback --json` output: ask its down-voted questions again")
+    parser.add_argument("--data-dir", type=Path, help="with --replay: the archive the votes were cast on")
     args = parser.parse_args()
+    if args.replay:
+        from bot.cli import open_archive as open_data_dir
+
+        for row in replay_votes(open_data_dir(args.data_dir), read_jsonl(args.replay)):
+            print(json.dumps(row, ensure_ascii=False))
+        return
     archive, name = open_archive(args.sample, args.model)
     archive.embedder.embed(["warm up"])
     dev, others = dev_questions(), read_jsonl(UNANSWERABLE)
