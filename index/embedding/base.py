@@ -1,7 +1,7 @@
 """What every embedding backend is: the protocol the archive uses, its errors and shared defaults."""
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,12 @@ DEFAULT_RELEVANCE_FLOOR = 1.22
 DEVICES = ("auto", "cpu", "cuda")
 
 Span = tuple[int, int]
+
+
+def offsets_of(tokenizer: Any, texts: list[str]) -> list[list[Span]]:
+    """Each text's token character spans from a `tokenizers` Tokenizer (no special tokens)."""
+    encoded = tokenizer.encode_batch(texts, add_special_tokens=False)
+    return [[(int(s), int(e)) for s, e in e.offsets] for e in encoded]
 Vectors = npt.NDArray[np.float32]
 
 

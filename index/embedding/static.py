@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embedding.base import DEFAULT_RELEVANCE_FLOOR, RELEVANCE_FLOORS, ModelError, Span, Vectors, empty
+from index.embedding.base import DEFAULT_RELEVANCE_FLOOR, RELEVANCE_FLOORS, ModelError, Span, Vectors, empty, offsets_of
 
 STATIC_PREFIX = "model2vec:"
 
@@ -35,8 +35,7 @@ class StaticEmbedder:
         self.relevance_floor = RELEVANCE_FLOORS.get(name, DEFAULT_RELEVANCE_FLOOR)
 
     def token_spans(self, texts: list[str]) -> list[list[Span]]:
-        encoded = self.tokenizer.encode_batch(texts, add_special_tokens=False)
-        return [[(int(s), int(e)) for s, e in e.offsets] for e in encoded]
+        return offsets_of(self.tokenizer, texts)
 
     def embed(self, texts: list[str], progress: bool = False) -> Vectors:
         if not texts:
