@@ -59,11 +59,11 @@ $(VENV)/.llm-installed: $(VENV)/.installed
 test: check $(VENV)/.llm-installed
 	$(BIN)/python -m pytest -q
 
-# What CI checks besides the tests: the lock matches pyproject.toml, lint, types. (`ruff format
-# --check` joins once the tree has been formatted in one go: `ruff format .`.)
+# What CI checks besides the tests: the lock matches pyproject.toml, lint, formatting, types.
 check: setup
 	$(UV) lock --check --offline
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 # docs/cli.md is the commands' --help; tests/test_cli_docs.py fails when it is stale.

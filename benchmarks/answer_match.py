@@ -1,6 +1,7 @@
 """Does a text contain a quiz's gold answer? Verbatim (as words, plurals ignored), or, for answers
 of two or more content words, at least 60% of those words: "Volodymyr Zelensky" answers
 "Ukrainian President Volodymyr Zelensky", "The Tony Awards" is answered by "the Tonys awards"."""
+
 from __future__ import annotations
 
 import math

@@ -10,6 +10,7 @@ as `newsbot ingest --cluster ADDRESS` on a real cluster. On one 2-core machine t
 add overhead (actor start-up, model load per actor, shipping texts and vectors through the object
 store): the figure measured here is that overhead, not a speed-up. The vectors are compared too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,12 +75,20 @@ def main() -> None:
         cosine = agreement(plain, on_ray)
     rows = [
         ["plain (this process, torch on 2 threads)", chunks, f"{plain_s:.1f}", f"{chunks / plain_s:.1f}", "1.00×", "—"],
-        [f"Ray Data, local cluster, {cores} actors × 1 thread", chunks, f"{ray_s:.1f}", f"{chunks / ray_s:.1f}",
-         f"{plain_s / ray_s:.2f}×", f"{cosine:.6f}"],
+        [
+            f"Ray Data, local cluster, {cores} actors × 1 thread",
+            chunks,
+            f"{ray_s:.1f}",
+            f"{chunks / ray_s:.1f}",
+            f"{plain_s / ray_s:.2f}×",
+            f"{cosine:.6f}",
+        ],
     ]
     table = md_table(["ingest", "chunks", "seconds", "chunks/s", "× plain", "mean cosine to plain"], rows)
-    note = (f"Joining the cluster took {connect_s:.1f} s more (not in the ingest time). torch threads in this "
-            f"process: {torch.get_num_threads()}; load average at the end {os.getloadavg()[0]:.0f} (the machine was shared).")
+    note = (
+        f"Joining the cluster took {connect_s:.1f} s more (not in the ingest time). torch threads in this "
+        f"process: {torch.get_num_threads()}; load average at the end {os.getloadavg()[0]:.0f} (the machine was shared)."
+    )
     print(table, note, sep="\n\n")
     if not args.no_write:
         write_section(

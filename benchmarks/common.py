@@ -1,4 +1,5 @@
 """What the benchmarks share: where the data is, cached archives, and writing figures to docs."""
+
 from __future__ import annotations
 
 import hashlib
@@ -25,13 +26,13 @@ def require_data(*relative: str) -> list[Path]:
 
 
 def config_key(config: ArchiveConfig) -> str:
-    blob = json.dumps(
-        [config.model, config.chunk_tokens, config.overlap_tokens], sort_keys=True
-    ).encode()
+    blob = json.dumps([config.model, config.chunk_tokens, config.overlap_tokens], sort_keys=True).encode()
     return hashlib.sha1(blob).hexdigest()[:10]
 
 
-def cached_archive(name: str, sources: list[Path], config: ArchiveConfig, progress: bool = True, embedder=None) -> Archive:
+def cached_archive(
+    name: str, sources: list[Path], config: ArchiveConfig, progress: bool = True, embedder=None
+) -> Archive:
     """An archive of `sources`, built once per chunking/model config and reused afterwards.
 
     A rerun after a ranking change does not re-embed; an interrupted build resumes (ingest is
@@ -51,7 +52,11 @@ def cached_archive(name: str, sources: list[Path], config: ArchiveConfig, progre
 def write_section(title: str, body: str) -> None:
     """Replaces (or appends) one `## title` section of docs/benchmarks.md."""
     BENCHMARKS_MD.parent.mkdir(parents=True, exist_ok=True)
-    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n\nEvery figure here was measured on the project's 2-core, no-GPU machine, with the command shown.\n"
+    text = (
+        BENCHMARKS_MD.read_text()
+        if BENCHMARKS_MD.exists()
+        else "# Benchmarks\n\nEvery figure here was measured on the project's 2-core, no-GPU machine, with the command shown.\n"
+    )
     section = f"## {title}\n\n_Measured {date.today().isoformat()}._\n\n{body.strip()}\n"
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
@@ -173,6 +178,7 @@ class StageClock:
                 return fn(*args, **kwargs)
             finally:
                 self.current[stage] += (time.perf_counter() - started) * 1000
+
         return wrapper
 
     def take(self) -> dict[str, float]:

@@ -11,6 +11,7 @@ the wheel). Speed is measured on the same real chunk texts (a fixed sample of co
 headline + chunk as embedded); quality with benchmarks/eval_retrieval.py's functions on a corpus_5k
 archive built with that encoder (cached per model).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,7 +90,9 @@ class WordLlamaEmbedder:
 def sample_texts(n: int) -> list[str]:
     """Every k-th chunk of the corpus_5k cache, as embedded (read-only)."""
     conn = sqlite3.connect(f"file:{filler.REAL_5K / 'archive.db'}?mode=ro", uri=True)
-    rows = conn.execute("SELECT a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id ORDER BY c.id").fetchall()
+    rows = conn.execute(
+        "SELECT a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id ORDER BY c.id"
+    ).fetchall()
     conn.close()
     step = max(1, len(rows) // n)
     return [embedding_text(title, text) for title, text in rows[::step][:n]]
@@ -110,7 +113,9 @@ def as_archive_embeds(embedder: SentenceTransformerEmbedder):
     """The archive's way: calls of 512 chunks in store order (sentence-transformers sorts within each)."""
     from index.archive import EMBED_BATCH
 
-    return lambda texts: np.concatenate([embedder.embed(texts[i: i + EMBED_BATCH]) for i in range(0, len(texts), EMBED_BATCH)])
+    return lambda texts: np.concatenate(
+        [embedder.embed(texts[i : i + EMBED_BATCH]) for i in range(0, len(texts), EMBED_BATCH)]
+    )
 
 
 def sorted_encode(model, batch: int):
@@ -140,7 +145,11 @@ def int8_model(model):
     quantized = copy.deepcopy(model)
     transformer = quantized[0]
     name = "model" if hasattr(transformer, "model") else "auto_model"  # sentence-transformers ≥ 6 / older
-    setattr(transformer, name, torch.ao.quantization.quantize_dynamic(getattr(transformer, name), {torch.nn.Linear}, dtype=torch.qint8))
+    setattr(
+        transformer,
+        name,
+        torch.ao.quantization.quantize_dynamic(getattr(transformer, name), {torch.nn.Linear}, dtype=torch.qint8),
+    )
     return quantized
 
 
@@ -160,8 +169,13 @@ def quality(archive: Archive) -> dict:
     dense = ev.metrics(archive, prepared, Tuning(keyword_weight=0.0), False)
     product = ev.metrics(archive, prepared, None, True)
     abstain = ev.abstention(archive, questions, read_jsonl(ev.UNANSWERABLE))
-    return {"dense R@10": dense["R@10"], "dense MRR@10": dense["MRR@10"], "R@10": product["R@10"],
-            "MRR@10": product["MRR@10"], "abstention": abstain}
+    return {
+        "dense R@10": dense["R@10"],
+        "dense MRR@10": dense["MRR@10"],
+        "R@10": product["R@10"],
+        "MRR@10": product["MRR@10"],
+        "abstention": abstain,
+    }
 
 
 def corpus_5k_archive(model: str, embedder=None) -> Archive:
@@ -222,16 +236,27 @@ def measure_all(texts: list[str], int8_quality: bool) -> tuple[list[list], list[
         ("MiniLM, as the archive embeds (batch 32, calls of 512)", 384, base_rate, minilm_quality),
         (f"MiniLM, one length-sorted call, {threads} threads, batch {batch}", 384, tuned_rate, minilm_quality),
         (f"MiniLM int8 dynamic quantization (threads {threads}, batch {batch})", 384, int8_rate, int8_quality_found),
-        ("model2vec distilled from MiniLM (PCA 256)", static.dimension, static_rate, quality(corpus_5k_archive(STATIC_MODEL))),
+        (
+            "model2vec distilled from MiniLM (PCA 256)",
+            static.dimension,
+            static_rate,
+            quality(corpus_5k_archive(STATIC_MODEL)),
+        ),
     ]
     if importlib.util.find_spec("wordllama"):  # `pip install wordllama`: not a dependency of newsbot
         wordllama = WordLlamaEmbedder()
         wordllama_rate, _ = chunks_per_second(wordllama.embed, texts, repeats=5)
-        results.append(("WordLlama l2_supercat 256", 256, wordllama_rate, quality(corpus_5k_archive(wordllama.name, wordllama))))
-    rows = [[name, dim, f"{rate:,.0f}", f"{rate / base_rate:.1f}×", *_quality_cells(q)] for name, dim, rate, q in results]
+        results.append(
+            ("WordLlama l2_supercat 256", 256, wordllama_rate, quality(corpus_5k_archive(wordllama.name, wordllama)))
+        )
+    rows = [
+        [name, dim, f"{rate:,.0f}", f"{rate / base_rate:.1f}×", *_quality_cells(q)] for name, dim, rate, q in results
+    ]
     abstentions = [f"Abstention with {name.split(' (')[0]}: {q['abstention']}" for name, _, _, q in results[2:] if q]
     notes = [
-        f"Tuning sweep on {SWEEP_SAMPLE} chunks (threads, batch, chunks/s): " + "; ".join(f"{t}, {b}: {r}" for t, b, r in sweep) + ".",
+        f"Tuning sweep on {SWEEP_SAMPLE} chunks (threads, batch, chunks/s): "
+        + "; ".join(f"{t}, {b}: {r}" for t, b, r in sweep)
+        + ".",
         f"The tuned MiniLM's vectors are the default's (mean cosine {agreement(base, tuned):.5f}), so its quality is the default's.",
         f"int8 vectors against fp32 MiniLM: mean cosine {agreement(base, int8):.4f}"
         + ("." if int8_quality else "; retrieval quality not measured (`--int8-quality` embeds corpus_5k with it)."),

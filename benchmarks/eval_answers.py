@@ -14,6 +14,7 @@ benchmarks/unanswerable_questions.jsonl refused, and the latency of each `ask`.
 The answer constants (bot/answer.py `AnswerTuning`) are judged by k-fold cross-validation: for each fold
 the grid point best on the other folds is scored on the held-out fold; both figures are reported.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -100,7 +101,9 @@ def replay_votes(archive: Archive, votes: list[dict]) -> list[dict]:
     what it cites now against what it cited when it was voted down."""
     down = [v for v in votes if v.get("vote") == "down"]
     lines = [json.dumps({"question": v["question"], **({"as_of": v["as_of"]} if v.get("as_of") else {})}) for v in down]
-    answered = dict(run_batch(lines, 5, Filters(), lambda item: ask(archive, item.text, k=item.k, filters=item.filters)))
+    answered = dict(
+        run_batch(lines, 5, Filters(), lambda item: ask(archive, item.text, k=item.k, filters=item.filters))
+    )
     return [replayed(vote, answered[number]) for number, vote in enumerate(down, 1)]
 
 
@@ -108,8 +111,15 @@ def replayed(vote: dict, answer: Answer | dict) -> dict:
     if isinstance(answer, dict):  # a line the batch reader refused
         return {"question": vote["question"], "error": answer["error"]}
     then, now = vote.get("cited_urls") or [], [c.url for c in answer.citations]
-    return {"question": vote["question"], "reason": vote.get("reason"), "abstained": answer.abstained,
-            "lead": answer.lead, "cited_then": then, "cited_now": now, "changed": set(then) != set(now)}
+    return {
+        "question": vote["question"],
+        "reason": vote.get("reason"),
+        "abstained": answer.abstained,
+        "lead": answer.lead,
+        "cited_then": then,
+        "cited_now": now,
+        "changed": set(then) != set(now),
+    }
 
 
 # ----------------------------------------------------------------------------- asking
@@ -162,9 +172,13 @@ def quoted_text(answer: Answer) -> str:
 
 def article_texts(archive: Archive, answer: Answer) -> str:
     urls = [c.url for c in answer.citations if c.url]
-    rows = archive.store.db.execute(
-        f"SELECT text FROM articles WHERE url IN ({','.join('?' * len(urls))})", urls
-    ).fetchall() if urls else []
+    rows = (
+        archive.store.db.execute(
+            f"SELECT text FROM articles WHERE url IN ({','.join('?' * len(urls))})", urls
+        ).fetchall()
+        if urls
+        else []
+    )
     return "\n".join(r[0] for r in rows)
 
 
@@ -175,7 +189,9 @@ def scores(archive: Archive, asked: list[Asked]) -> dict[str, float]:
     gold = [a.question["answers"] for a in dev]
     return {
         "quoted": _share(not a.answer.abstained and any_answer(quoted_text(a.answer), g) for a, g in zip(dev, gold)),
-        "cited": _share(not a.answer.abstained and any_answer(article_texts(archive, a.answer), g) for a, g in zip(dev, gold)),
+        "cited": _share(
+            not a.answer.abstained and any_answer(article_texts(archive, a.answer), g) for a, g in zip(dev, gold)
+        ),
         "answered": _share(not a.answer.abstained for a in dev),
         "refused": _share(a.answer.abstained for a in others),
     }
@@ -210,7 +226,9 @@ def prepare(archive: Archive, questions: list[dict], answerable: bool) -> list[P
     from index.ingest.dates import parse_date
 
     return [
-        Prepared(q, answerable, search(archive, q["question"], k=5, filters=Filters(as_of=parse_date(as_of(q["asked"])))))
+        Prepared(
+            q, answerable, search(archive, q["question"], k=5, filters=Filters(as_of=parse_date(as_of(q["asked"]))))
+        )
         for q in tqdm(questions, desc="searching", leave=False)
     ]
 
@@ -238,7 +256,9 @@ def grid_points() -> list[AnswerTuning]:
 def answers_for(archive: Archive, prepared: list[Prepared], tuning: AnswerTuning) -> list[Asked]:
     """Answers that never abstain: each confidence variant and floor is applied afterwards (`fold_scores`)."""
     open_tuning = replace(tuning, floor=-1.0)
-    return [Asked(p.question, p.answerable, build_answer(archive, p.response, tuning=open_tuning), 0.0) for p in prepared]
+    return [
+        Asked(p.question, p.answerable, build_answer(archive, p.response, tuning=open_tuning), 0.0) for p in prepared
+    ]
 
 
 def folds_of(items: list, k: int) -> list[int]:
@@ -253,6 +273,7 @@ def folds_of(items: list, k: int) -> list[int]:
 def choose_floor(dev: list[float], others: list[float]) -> tuple[float, float]:
     """The floor with the widest margin over both goals (the smaller of answered − 95% and refused − 90%),
     the middle one when several tie; and that margin."""
+
     def margin(f: float) -> float:
         return min(_share(c >= f for c in dev) - ANSWERED_GOAL, _share(c < f for c in others) - REFUSED_GOAL)
 
@@ -281,10 +302,14 @@ def tabulate(archive: Archive, prepared: list[Prepared]) -> Table:
     for point in tqdm(points, desc="grid", leave=False):
         asked = answers_for(archive, prepared, point)
         quoted.append([a.answerable and any_answer(quoted_text(a.answer), a.question["answers"]) for a in asked])
-        cited.append([a.answerable and any_answer(article_texts(archive, a.answer), a.question["answers"]) for a in asked])
+        cited.append(
+            [a.answerable and any_answer(article_texts(archive, a.answer), a.question["answers"]) for a in asked]
+        )
     confidences = {
-        variant: [confidence(archive, p.response, replace(AnswerTuning(), coverage_of=variant[0], coverage_weight=variant[1]))
-                  for p in prepared]
+        variant: [
+            confidence(archive, p.response, replace(AnswerTuning(), coverage_of=variant[0], coverage_weight=variant[1]))
+            for p in prepared
+        ]
         for variant in CONFIDENCE_VARIANTS
     }
     return Table(points, quoted, cited, confidences, [p.answerable for p in prepared])
@@ -359,8 +384,10 @@ def report(name: str, stats: dict, shipped: dict, cv: dict, t: Table, latency: d
         ["cross-validated, the folds tuned on (mean)", *figures(cv["tuned_on"])],
         ["tuned on all questions", *figures(fold_scores(t, whole, everyone))],
     ]
-    table = md_table(["answers", "answer in the quoted text", "answer in the cited articles", "answered",
-                      "unanswerable refused"], rows)
+    table = md_table(
+        ["answers", "answer in the quoted text", "answer in the cited articles", "answered", "unanswerable refused"],
+        rows,
+    )
     chosen = "; ".join(_choice_text(t, c) for c in cv["chosen"])
     return (
         f"{command_line()} — {n_dev} dev questions (each asked on its quiz date) and {n_other} unanswerable ones "
@@ -408,7 +435,9 @@ def main() -> None:
     parser.add_argument("--model", help="with --sample: another embedding model (e.g. `fake`, to try quote rules fast)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--no-grid", action="store_true", help="only the shipped `ask` (no cross-validation)")
-    parser.add_argument("--replay", type=Path, help="`newsbot feedback --json` output: ask its down-voted questions again")
+    parser.add_argument(
+        "--replay", type=Path, help="`newsbot feedback --json` output: ask its down-voted questions again"
+    )
     parser.add_argument("--data-dir", type=Path, help="with --replay: the archive the votes were cast on")
     args = parser.parse_args()
     if args.replay:
@@ -423,8 +452,10 @@ def main() -> None:
     ask_all(archive, dev[:10], True)  # warm-up: first touches of SQLite pages and the index
     asked = ask_all(archive, dev, True) + ask_all(archive, others, False)
     shipped = scores(archive, asked)
-    latency = {"ask": percentiles([a.ms for a in asked]),
-               **{s: percentiles([a.stages.get(s, 0.0) for a in asked]) for s in ("search", "build_answer", "cpu")}}
+    latency = {
+        "ask": percentiles([a.ms for a in asked]),
+        **{s: percentiles([a.stages.get(s, 0.0) for a in asked]) for s in ("search", "build_answer", "cpu")},
+    }
     print(json.dumps({"shipped": shipped, "latency": latency, "tuning": asdict(AnswerTuning())}, indent=1))
     if args.no_grid:
         return

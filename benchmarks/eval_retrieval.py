@@ -11,6 +11,7 @@ constants is then ranked in memory (`index.search.story_table`, `story_order`), 
 (fixed seed) picks its constants on four folds and scores the fifth. Also calibrates the abstention
 floor on the dev questions (answerable) against benchmarks/unanswerable_questions.jsonl.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,21 +63,32 @@ def keyword_variant(tuning: Tuning) -> tuple[str, float]:
     return tuning.phrases, tuning.title_weight
 
 
-def candidates_for(archive: Archive, questions: list[dict], n: int, variants: set[tuple[str, float]] | None = None) -> list[dict]:
+def candidates_for(
+    archive: Archive, questions: list[dict], n: int, variants: set[tuple[str, float]] | None = None
+) -> list[dict]:
     """The expensive part once per question: the query vector, dense and keyword candidates (one
     keyword ranking per keyword-query variant) and the facts of every candidate chunk."""
     prepared = []
     default = keyword_variant(Tuning())
     vectors = embed_queries(archive.embedder, [q["question"] for q in questions])
     for q, vector in zip(questions, vectors):
-        keyword = {v: keyword_candidates(archive, q["question"], n, "", [], Tuning(phrases=v[0], title_weight=v[1]))
-                   for v in {default, *(variants or ())}}
+        keyword = {
+            v: keyword_candidates(archive, q["question"], n, "", [], Tuning(phrases=v[0], title_weight=v[1]))
+            for v in {default, *(variants or ())}
+        }
         filters = Filters(as_of=as_of(q["asked"]))
-        prepared.append({
-            **q, "filters": filters, "window": find_window(q["question"], filters.as_of), "vector": vector,
-            "dense": dense_candidates(archive, vector, n, None), "keyword": keyword[default], "keyword_variants": keyword,
-            "facts": {},
-        })
+        prepared.append(
+            {
+                **q,
+                "filters": filters,
+                "window": find_window(q["question"], filters.as_of),
+                "vector": vector,
+                "dense": dense_candidates(archive, vector, n, None),
+                "keyword": keyword[default],
+                "keyword_variants": keyword,
+                "facts": {},
+            }
+        )
     return prepared
 
 
@@ -105,7 +117,9 @@ def ranked_stories(archive: Archive, q: dict, tuning: Tuning, use_time: bool) ->
 
 def story_of(archive: Archive, article_ids: set[int]) -> set[int]:
     marks = ",".join("?" * len(article_ids))
-    rows = archive.store.db.execute(f"SELECT coalesce(group_id, id) FROM articles WHERE id IN ({marks})", list(article_ids))
+    rows = archive.store.db.execute(
+        f"SELECT coalesce(group_id, id) FROM articles WHERE id IN ({marks})", list(article_ids)
+    )
     return {r[0] for r in rows}
 
 
@@ -182,13 +196,31 @@ def methods() -> list[Method]:
     return [
         Method("RRF, constants as shipped before (rrf_k 30, weights 1/1, time prior 1/1 over 14 days)", [RRF]),
         Method("RRF as shipped before, no time prior", [RRF], use_time=False),
-        Method("RRF, tuned: rrf_k, keyword weight, time prior", grid(RRF, rrf_k=(30.0, 10.0, 60.0), keyword_weight=(1.0, 0.7, 1.5), **TIME_AXES)),
+        Method(
+            "RRF, tuned: rrf_k, keyword weight, time prior",
+            grid(RRF, rrf_k=(30.0, 10.0, 60.0), keyword_weight=(1.0, 0.7, 1.5), **TIME_AXES),
+        ),
         Method("blend (min-max), tuned: dense share, time prior", grid(BLEND, dense_share=shares, **TIME_AXES)),
-        Method("blend (z-score), tuned: dense share, time prior", grid(replace(BLEND, normalise="zscore"), dense_share=shares, **TIME_AXES)),
-        Method("RRF + lede boost, tuned: lede boost, rrf_k, time prior", grid(RRF, lede_boost=ledes, rrf_k=(30.0, 60.0), **TIME_AXES)),
-        Method("blend (min-max) + lede boost, tuned: lede boost, dense share, time prior", grid(BLEND, lede_boost=ledes, dense_share=shares, **TIME_AXES)),
-        Method("RRF + keyword query (name phrases, headline weight), tuned with the time prior", grid(RRF, **words, **TIME_AXES)),
-        Method("RRF, time prior only where the question names its time (no recency otherwise)", grid(RRF, rrf_k=(30.0, 10.0, 60.0), window_boost=(1.0, 0.5, 2.0), recency_boost=(0.0,))),
+        Method(
+            "blend (z-score), tuned: dense share, time prior",
+            grid(replace(BLEND, normalise="zscore"), dense_share=shares, **TIME_AXES),
+        ),
+        Method(
+            "RRF + lede boost, tuned: lede boost, rrf_k, time prior",
+            grid(RRF, lede_boost=ledes, rrf_k=(30.0, 60.0), **TIME_AXES),
+        ),
+        Method(
+            "blend (min-max) + lede boost, tuned: lede boost, dense share, time prior",
+            grid(BLEND, lede_boost=ledes, dense_share=shares, **TIME_AXES),
+        ),
+        Method(
+            "RRF + keyword query (name phrases, headline weight), tuned with the time prior",
+            grid(RRF, **words, **TIME_AXES),
+        ),
+        Method(
+            "RRF, time prior only where the question names its time (no recency otherwise)",
+            grid(RRF, rrf_k=(30.0, 10.0, 60.0), window_boost=(1.0, 0.5, 2.0), recency_boost=(0.0,)),
+        ),
     ]
 
 
@@ -226,8 +258,13 @@ def evaluate(archive: Archive, prepared: list[dict], method: Method) -> dict:
     ranks = rank_matrix(archive, prepared, method)
     held, chosen = cross_validated(ranks, fold_of(len(prepared)))
     best = int(np.argmax(mrr(ranks)))
-    return {"held_out": scores(held), "tuned_on": scores(ranks[best]), "chosen": method.grid[best],
-            "fold_choices": [method.grid[c] for c in chosen], "configs": len(method.grid)}
+    return {
+        "held_out": scores(held),
+        "tuned_on": scores(ranks[best]),
+        "chosen": method.grid[best],
+        "fold_choices": [method.grid[c] for c in chosen],
+        "configs": len(method.grid),
+    }
 
 
 def differs(tuning: Tuning) -> str:
@@ -245,9 +282,13 @@ def choice_text(results: dict[str, dict]) -> str:
         f"**Best held-out: {best}.** Tuned grids score {min(gaps):.3f} to {max(gaps):.3f} MRR@10 lower on held-out "
         "folds than on the questions they were tuned on: on 109 questions a grid fits noise, so "
         "`index.search.Tuning()` ships the method with the best held-out figures, not the best tuned-on ones."
-        + (" A method of one configuration is not tuned inside the folds, but its round constants were first picked "
-           "from an earlier grid over these same questions: its figure is not strictly held-out, and the tuned RRF "
-           "grid's held-out figure is the conservative estimate for it." if results[best]["configs"] == 1 else "")
+        + (
+            " A method of one configuration is not tuned inside the folds, but its round constants were first picked "
+            "from an earlier grid over these same questions: its figure is not strictly held-out, and the tuned RRF "
+            "grid's held-out figure is the conservative estimate for it."
+            if results[best]["configs"] == 1
+            else ""
+        )
     )
 
 
@@ -255,10 +296,28 @@ def cv_table(results: dict[str, dict]) -> str:
     rows = []
     for name, r in results.items():
         held, tuned = r["held_out"], r["tuned_on"]
-        rows.append([name, r["configs"], *(f"{held[m]:.3f}" for m in ("R@1", "R@5", "R@10", "MRR@10")),
-                     *(f"{tuned[m]:.3f}" for m in ("R@1", "R@5", "R@10", "MRR@10")), differs(r["chosen"])])
-    heads = ["method", "configs", "held-out R@1", "R@5", "R@10", "MRR@10", "tuned-on R@1", "R@5", "R@10", "MRR@10",
-             "constants chosen on all 109"]
+        rows.append(
+            [
+                name,
+                r["configs"],
+                *(f"{held[m]:.3f}" for m in ("R@1", "R@5", "R@10", "MRR@10")),
+                *(f"{tuned[m]:.3f}" for m in ("R@1", "R@5", "R@10", "MRR@10")),
+                differs(r["chosen"]),
+            ]
+        )
+    heads = [
+        "method",
+        "configs",
+        "held-out R@1",
+        "R@5",
+        "R@10",
+        "MRR@10",
+        "tuned-on R@1",
+        "R@5",
+        "R@10",
+        "MRR@10",
+        "constants chosen on all 109",
+    ]
     return md_table(heads, rows)
 
 

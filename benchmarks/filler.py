@@ -13,6 +13,7 @@ Stages (cached under ~/.cache/newsbot-bench, reused by reruns):
     latency-full, latency-1m   copies settled the way the archive settles (auto: IVF above FLAT_LIMIT)
     latency-corpus_5k    a copy of the real corpus_5k cache (the cache itself is never opened for writing)
 """
+
 from __future__ import annotations
 
 import json
@@ -82,7 +83,9 @@ class StoredVectors:
 def real_vectors(folder: Path = REAL_5K) -> dict[str, np.ndarray]:
     """Embedding text → MiniLM vector, for every chunk of the corpus_5k cache (opened read-only)."""
     conn = sqlite3.connect(f"file:{folder / 'archive.db'}?mode=ro", uri=True)
-    vectors_file = (conn.execute("SELECT value FROM meta WHERE key = 'vectors_file'").fetchone() or ["vectors.faiss"])[0]
+    vectors_file = (conn.execute("SELECT value FROM meta WHERE key = 'vectors_file'").fetchone() or ["vectors.faiss"])[
+        0
+    ]
     rows = conn.execute("SELECT c.id, a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id").fetchall()
     conn.close()
     index = faiss.read_index(str(folder / vectors_file))
@@ -97,7 +100,12 @@ def _copy_dir(source: Path, target: Path) -> Path:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     for path in source.iterdir():
-        if path.is_file() and path.name != "complete" and not path.name.startswith(".") and not path.name.endswith((".tmp", "-journal")):
+        if (
+            path.is_file()
+            and path.name != "complete"
+            and not path.name.startswith(".")
+            and not path.name.endswith((".tmp", "-journal"))
+        ):
             shutil.copy2(path, target / path.name)
     return target
 
@@ -155,8 +163,13 @@ def stage_million(embedder: StoredVectors) -> Path:
         embedder.copies_only = True
         archive.sync(progress=False)
         archive.close()
-        facts = {**_done(full), "reuters_ingest_seconds": round(seconds, 1), "filler_chunks": added,
-                 "reuters_real": embedder.real, "reuters_and_filler_copies": embedder.copied}
+        facts = {
+            **_done(full),
+            "reuters_ingest_seconds": round(seconds, 1),
+            "filler_chunks": added,
+            "reuters_real": embedder.real,
+            "reuters_and_filler_copies": embedder.copied,
+        }
         _finish(folder, facts)
     return folder
 
@@ -192,8 +205,15 @@ def _filler_article(store, n: int, picks: list[tuple[str, str]], published: date
         parts.append(text)
         offset += len(text) + 2
     title = picks[0][0]
-    article = Article(text="\n\n".join(parts), title=title, url=f"https://filler.example/{n}",
-                      outlet="filler.example", published=published, source_id=f"filler-{n}", source="filler")
+    article = Article(
+        text="\n\n".join(parts),
+        title=title,
+        url=f"https://filler.example/{n}",
+        outlet="filler.example",
+        published=published,
+        source_id=f"filler-{n}",
+        source="filler",
+    )
     article_id = store.save_article(article)
     store.add_chunks(article_id, title, chunks)
     return len(chunks)

@@ -10,6 +10,7 @@ a person reads each headline and opening and sets `on_topic` to true or false. T
 reports, per band, the share of labelled articles that are on the topic (precision), and the
 threshold: the lowest band edge from which every higher band is at least TARGET precise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,8 +72,17 @@ def sample(archive: Archive, seed: int = 7) -> list[dict]:
         for edge, ids in sorted(bands.items()):
             for article_id in rng.sample(ids, min(PER_BAND, len(ids))):
                 a = by_id[article_id]
-                picked.append({"topic": topic, "band": edge, "score": round(scores[article_id], 4), "url": a["url"],
-                               "title": a["title"], "opening": " ".join((a["opening"] or "").split()), "on_topic": None})
+                picked.append(
+                    {
+                        "topic": topic,
+                        "band": edge,
+                        "score": round(scores[article_id], 4),
+                        "url": a["url"],
+                        "title": a["title"],
+                        "opening": " ".join((a["opening"] or "").split()),
+                        "on_topic": None,
+                    }
+                )
     return picked
 
 
@@ -105,30 +115,34 @@ def report(labels: list[dict]) -> str:
     chosen, strict = threshold(counts), threshold(counts, 0.8)
     on_topic = [r for r in labels if r["on_topic"]]
     kept = sum(r["band"] >= (chosen or 99) for r in on_topic)
-    return "\n".join([
-        "Command: `python benchmarks/follow_threshold.py` (labels in benchmarks/follow_labels.jsonl; "
-        "re-sample with `--sample`).",
-        "",
-        f"{len(TOPICS)} topics written for the purpose, scored against all 4,993 articles of RealTimeQA corpus_5k "
-        f"(MiniLM) as `/follow` scores new articles: best chunk cosine + {0.5} × share of the topic's words in the "
-        f"headline and best chunk. Up to {PER_BAND} articles per topic and score band, each judged on or off the "
-        "topic by reading its headline and opening.",
-        "",
-        "| score band | on topic | precision |",
-        "|---|---|---|",
-        *rows,
-        "",
-        f"Threshold: **{chosen}** — the lowest band edge from which every band is at least {TARGET:.0%} on topic "
-        f"(for 80%: {strict}). It is the NEWSBOT_FOLLOW_THRESHOLD default. Of the {len(on_topic)} labelled on-topic "
-        f"articles, {kept} score at or above it (bands are sampled equally, not in proportion to their size, so "
-        "these are per-band precisions, not the precision of a whole follow). Many off-topic articles in the upper "
-        "bands are news round-ups (\"5 things to know\", \"News from around our 50 states\") that mention the topic.",
-    ])
+    return "\n".join(
+        [
+            "Command: `python benchmarks/follow_threshold.py` (labels in benchmarks/follow_labels.jsonl; "
+            "re-sample with `--sample`).",
+            "",
+            f"{len(TOPICS)} topics written for the purpose, scored against all 4,993 articles of RealTimeQA corpus_5k "
+            f"(MiniLM) as `/follow` scores new articles: best chunk cosine + {0.5} × share of the topic's words in the "
+            f"headline and best chunk. Up to {PER_BAND} articles per topic and score band, each judged on or off the "
+            "topic by reading its headline and opening.",
+            "",
+            "| score band | on topic | precision |",
+            "|---|---|---|",
+            *rows,
+            "",
+            f"Threshold: **{chosen}** — the lowest band edge from which every band is at least {TARGET:.0%} on topic "
+            f"(for 80%: {strict}). It is the NEWSBOT_FOLLOW_THRESHOLD default. Of the {len(on_topic)} labelled on-topic "
+            f"articles, {kept} score at or above it (bands are sampled equally, not in proportion to their size, so "
+            "these are per-band precisions, not the precision of a whole follow). Many off-topic articles in the upper "
+            'bands are news round-ups ("5 things to know", "News from around our 50 states") that mention the topic.',
+        ]
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sample", action="store_true", help="write candidates to label to benchmarks/follow_labels.jsonl")
+    parser.add_argument(
+        "--sample", action="store_true", help="write candidates to label to benchmarks/follow_labels.jsonl"
+    )
     args = parser.parse_args()
     if args.sample:
         picked = sample(open_corpus())

@@ -4,6 +4,7 @@
 
 Each case runs in its own process (peak RSS is per process) on a file generated in a temporary folder.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -79,8 +80,13 @@ def big_feed(path: Path) -> Path:
 
 def measure(path: Path) -> tuple[float, int, int, int, float]:
     """Seconds, articles (or items), problems, longest problem and peak RSS in MB of one reading process."""
-    done = subprocess.run([sys.executable, "-c", CASE, str(path)], capture_output=True, text=True, check=True,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    done = subprocess.run(
+        [sys.executable, "-c", CASE, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     seconds, found, problems, longest, peak_kb = done.stdout.split()
     return float(seconds), int(found), int(problems), int(longest), int(peak_kb) / 1024
 
@@ -95,20 +101,26 @@ CASES: list[tuple[str, str, Callable[[Path], Path]]] = [
 
 
 def main() -> None:
-    rows = ["| input | file size | seconds | articles/items | problems | longest problem | peak RSS | before (issue 10) |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rows = [
+        "| input | file size | seconds | articles/items | problems | longest problem | peak RSS | before (issue 10) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     with tempfile.TemporaryDirectory() as folder:
         for name, before, make in CASES:
             path = make(Path(folder))
             seconds, found, problems, longest, rss = measure(path)
             size = path.stat().st_size / 1e6
-            rows.append(f"| {name} | {size:,.1f} MB | {seconds:.2f} | {found:,} | {problems} | {longest} chars | {rss:,.0f} MB | {before} |")
+            rows.append(
+                f"| {name} | {size:,.1f} MB | {seconds:.2f} | {found:,} | {problems} | {longest} chars | {rss:,.0f} MB | {before} |"
+            )
             print(rows[-1], flush=True)
             path.unlink()
-    body = ("Readers on issue 10's hostile inputs at the default limits, one process per case "
-            "(`.venv/bin/python -m benchmarks.hostile`). The headline case reads the file only; "
-            "the cut to 500 characters happens when the archive stores it. The feed case is "
-            "`parse_feed` with the 500-item cap (no page fetches).\n\n" + "\n".join(rows))
+    body = (
+        "Readers on issue 10's hostile inputs at the default limits, one process per case "
+        "(`.venv/bin/python -m benchmarks.hostile`). The headline case reads the file only; "
+        "the cut to 500 characters happens when the archive stores it. The feed case is "
+        "`parse_feed` with the 500-item cap (no page fetches).\n\n" + "\n".join(rows)
+    )
     write_section("Hostile inputs", body)
 
 

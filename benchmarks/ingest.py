@@ -10,6 +10,7 @@ archive's batch size, or the static model's `encode`. Where ingest time goes is 
 the functions ingest calls. Incremental rows: 100 Reuters stories (new to it) ingested into a copy of
 the full-corpus archive (benchmarks/filler.py; its index is the IVF `auto` picks at that size).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,18 @@ INGEST_STAGES = {
 }
 ROWS = {
     "reuters-minilm": ("reuters21578 (all), MiniLM", "reuters21578/reuters21578.jsonl.gz", None, DEFAULT_MODEL),
-    "corpus_5k-minilm": (f"corpus_5k (first {CORPUS_SLICE} articles), MiniLM", "realtimeqa/corpus_5k.jsonl.gz", CORPUS_SLICE, DEFAULT_MODEL),
-    "reuters-static": ("reuters21578 (all), static model2vec", "reuters21578/reuters21578.jsonl.gz", None, STATIC_MODEL),
+    "corpus_5k-minilm": (
+        f"corpus_5k (first {CORPUS_SLICE} articles), MiniLM",
+        "realtimeqa/corpus_5k.jsonl.gz",
+        CORPUS_SLICE,
+        DEFAULT_MODEL,
+    ),
+    "reuters-static": (
+        "reuters21578 (all), static model2vec",
+        "reuters21578/reuters21578.jsonl.gz",
+        None,
+        STATIC_MODEL,
+    ),
 }
 INCREMENTAL = {"incremental-minilm": DEFAULT_MODEL, "incremental-static": STATIC_MODEL}
 
@@ -71,8 +82,14 @@ def ingest_row(source: str, limit: int | None, model: str) -> dict:
         started = time.perf_counter()
         report = archive.ingest(islice(read_path(path), limit), progress=False)
         seconds = time.perf_counter() - started
-        result = {"articles": report.added, "chunks": report.chunks, "seconds": seconds, "peak_rss_mib": peak_rss_mib(),
-                  "bytes_per_chunk": dir_bytes(folder) / max(1, report.chunks), "stages": {**clock.take(), "embedding": embed_ms[0]}}
+        result = {
+            "articles": report.added,
+            "chunks": report.chunks,
+            "seconds": seconds,
+            "peak_rss_mib": peak_rss_mib(),
+            "bytes_per_chunk": dir_bytes(folder) / max(1, report.chunks),
+            "stages": {**clock.take(), "embedding": embed_ms[0]},
+        }
         texts = stored_texts(archive)
         result["tokens"] = sum(len(s) for s in embedder.token_spans(texts))
         result["bare_seconds"] = bare_encode_seconds(embedder, texts)
@@ -93,6 +110,7 @@ def wrap_embed(embedder) -> list[float]:
             return inner(texts, progress)
         finally:
             total[0] += (time.perf_counter() - started) * 1000
+
     embedder.embed = embed
     return total
 
@@ -100,7 +118,9 @@ def wrap_embed(embedder) -> list[float]:
 def stored_texts(archive) -> list[str]:
     from index.ingest.chunking import embedding_text
 
-    rows = archive.store.db.execute("SELECT a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id ORDER BY c.id")
+    rows = archive.store.db.execute(
+        "SELECT a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id ORDER BY c.id"
+    )
     return [embedding_text(title, text) for title, text in rows]
 
 
@@ -162,9 +182,16 @@ def incremental_row(model: str) -> dict:
         report = archive.ingest(islice(read_path(reuters), NEW_ARTICLES), progress=False)
         seconds = time.perf_counter() - started
         after = {**archive.store.meta(), "vectors": len(archive.vectors)}
-        return {"articles": report.added, "chunks": report.chunks, "embedded": report.embedded, "seconds": seconds,
-                "stages": {**clock.take(), "embedding": embed_ms[0]}, "before": before, "after": after,
-                "index_bytes": archive.vectors_path.stat().st_size}
+        return {
+            "articles": report.added,
+            "chunks": report.chunks,
+            "embedded": report.embedded,
+            "seconds": seconds,
+            "stages": {**clock.take(), "embedding": embed_ms[0]},
+            "before": before,
+            "after": after,
+            "index_bytes": archive.vectors_path.stat().st_size,
+        }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -186,15 +213,50 @@ def throughput_table(results: dict[str, dict]) -> str:
     for name, r in results.items():
         bare_rate = r["chunks"] / r["bare_seconds"]
         rate = r["chunks"] / r["seconds"]
-        rows.append([ROWS[name][0], f"{r['articles']:,}", f"{r['chunks']:,}", f"{r['seconds']:.0f}",
-                     f"{r['articles'] / r['seconds']:.1f}", f"{rate:.1f}", f"{r['tokens'] / r['seconds']:,.0f}",
-                     f"{bare_rate:.1f}", f"**{rate / bare_rate:.0%}**", f"{r['peak_rss_mib']:,.0f}", f"{r['bytes_per_chunk']:,.0f}"])
-    return md_table(["ingest", "articles", "chunks", "seconds", "articles/s", "chunks/s", "tokens/s",
-                     "bare encode chunks/s", "ingest ÷ bare", "peak RSS MiB", "bytes on disk/chunk"], rows)
+        rows.append(
+            [
+                ROWS[name][0],
+                f"{r['articles']:,}",
+                f"{r['chunks']:,}",
+                f"{r['seconds']:.0f}",
+                f"{r['articles'] / r['seconds']:.1f}",
+                f"{rate:.1f}",
+                f"{r['tokens'] / r['seconds']:,.0f}",
+                f"{bare_rate:.1f}",
+                f"**{rate / bare_rate:.0%}**",
+                f"{r['peak_rss_mib']:,.0f}",
+                f"{r['bytes_per_chunk']:,.0f}",
+            ]
+        )
+    return md_table(
+        [
+            "ingest",
+            "articles",
+            "chunks",
+            "seconds",
+            "articles/s",
+            "chunks/s",
+            "tokens/s",
+            "bare encode chunks/s",
+            "ingest ÷ bare",
+            "peak RSS MiB",
+            "bytes on disk/chunk",
+        ],
+        rows,
+    )
 
 
 def stages_table(results: dict[str, dict], label) -> str:
-    names = ["embedding", "chunking", "dedup", "store writes", "chunk + FTS writes", "index add", "index settle", "index save"]
+    names = [
+        "embedding",
+        "chunking",
+        "dedup",
+        "store writes",
+        "chunk + FTS writes",
+        "index add",
+        "index settle",
+        "index save",
+    ]
     rows = []
     for name, r in results.items():
         total = r["seconds"] * 1000
@@ -208,12 +270,36 @@ def incremental_table(results: dict[str, dict]) -> str:
     rows = []
     for name, r in results.items():
         b, a = r["before"], r["after"]
-        rebuilt = any(b.get(k) != a.get(k) for k in ("index_build_id", "index_build_seconds", "index_kind", "index_params"))
-        rows.append([INCREMENTAL[name].split("/")[-1], f"{b['vectors']:,} → {a['vectors']:,}", f"{a.get('index_kind')} {a.get('index_params')}",
-                     f"{r['articles']}", f"{r['chunks']:,}", f"{r['embedded']:,}", f"{r['seconds']:.1f}",
-                     "no" if not rebuilt else "**yes**", f"{r['index_bytes'] / 2**20:,.0f}"])
-    return md_table(["model", "vectors before → after", "index", "articles added", "chunks", "embedded", "seconds",
-                     "index rebuilt or retrained", "index file MiB (rewritten)"], rows)
+        rebuilt = any(
+            b.get(k) != a.get(k) for k in ("index_build_id", "index_build_seconds", "index_kind", "index_params")
+        )
+        rows.append(
+            [
+                INCREMENTAL[name].split("/")[-1],
+                f"{b['vectors']:,} → {a['vectors']:,}",
+                f"{a.get('index_kind')} {a.get('index_params')}",
+                f"{r['articles']}",
+                f"{r['chunks']:,}",
+                f"{r['embedded']:,}",
+                f"{r['seconds']:.1f}",
+                "no" if not rebuilt else "**yes**",
+                f"{r['index_bytes'] / 2**20:,.0f}",
+            ]
+        )
+    return md_table(
+        [
+            "model",
+            "vectors before → after",
+            "index",
+            "articles added",
+            "chunks",
+            "embedded",
+            "seconds",
+            "index rebuilt or retrained",
+            "index file MiB (rewritten)",
+        ],
+        rows,
+    )
 
 
 def main() -> None:
@@ -224,7 +310,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        result = incremental_row(INCREMENTAL[args.worker]) if args.worker in INCREMENTAL else ingest_row(*ROWS[args.worker][1:])
+        result = (
+            incremental_row(INCREMENTAL[args.worker])
+            if args.worker in INCREMENTAL
+            else ingest_row(*ROWS[args.worker][1:])
+        )
         args.out.write_text(json.dumps(result))
         return
     names = args.rows.split(",")
@@ -234,13 +324,18 @@ def main() -> None:
         text = f"{throughput_table(throughput)}\n\nWhere ingest time goes (seconds, share of the ingest):\n\n{stages_table(throughput, lambda n: ROWS[n][0])}"
         print(text)
         if not args.no_write:
-            write_section("Ingest throughput", f"{command_line()} — {__doc__.split(chr(10) + chr(10))[2].strip()}\n\n{text}")
+            write_section(
+                "Ingest throughput", f"{command_line()} — {__doc__.split(chr(10) + chr(10))[2].strip()}\n\n{text}"
+            )
     if incremental:
         text = f"{incremental_table(incremental)}\n\nWhere the time goes (seconds, share):\n\n{stages_table(incremental, lambda n: INCREMENTAL[n].split('/')[-1])}"
         print(text)
         if not args.no_write:
-            write_section("Incremental ingest at full-corpus size", f"{command_line()} — {NEW_ARTICLES} Reuters stories, "
-                          f"new to it, ingested into a copy of the full-corpus archive.\n\n{text}")
+            write_section(
+                "Incremental ingest at full-corpus size",
+                f"{command_line()} — {NEW_ARTICLES} Reuters stories, "
+                f"new to it, ingested into a copy of the full-corpus archive.\n\n{text}",
+            )
 
 
 if __name__ == "__main__":

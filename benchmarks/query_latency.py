@@ -9,6 +9,7 @@ model, through the real `index.search.hybrid.search` and `bot.answer.ask`. The s
 wrapping the functions `search` and `ask` call. The floor, in the same process: the bare query
 embedding and a bare exact FAISS search (k=200) over the same vectors.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,10 +36,17 @@ from benchmarks.common import (  # noqa: E402
     write_section,
 )
 
-SEARCH_STAGES = {s: f"index.search.hybrid:{s}" for s in ("embed_query", "_dense_filtered", "keyword_candidates", "fuse")}
+SEARCH_STAGES = {
+    s: f"index.search.hybrid:{s}" for s in ("embed_query", "_dense_filtered", "keyword_candidates", "fuse")
+}
 ASK_STAGES = {**SEARCH_STAGES, "build_answer": "bot.answer:build_answer"}
-STAGE_NAMES = {"embed_query": "query embedding", "_dense_filtered": "dense", "keyword_candidates": "keyword",
-               "fuse": "fusion", "build_answer": "answer building"}
+STAGE_NAMES = {
+    "embed_query": "query embedding",
+    "_dense_filtered": "dense",
+    "keyword_candidates": "keyword",
+    "fuse": "fusion",
+    "build_answer": "answer building",
+}
 TARGETS = {"1m": {"search p50": 50, "search p99": 200}, "full": {"search p50": 30}}
 ASK_P95_TARGET = 1000
 KEYWORD_TARGET_1M = 100
@@ -84,8 +92,12 @@ def floor_ms(archive, questions: list[dict], flat_path: Path) -> dict:
         started = time.perf_counter()
         exact.search(v.reshape(1, -1), 200)
         search.append((time.perf_counter() - started) * 1000)
-    return {"embed": percentiles(embed[max(embed)]), "embed_1_thread": percentiles(embed[1]),
-            "exact_faiss": percentiles(search), "exact_vectors": int(exact.ntotal)}
+    return {
+        "embed": percentiles(embed[max(embed)]),
+        "embed_1_thread": percentiles(embed[1]),
+        "exact_faiss": percentiles(search),
+        "exact_vectors": int(exact.ntotal),
+    }
 
 
 def worker(folder: Path, flat_path: Path, repeat: int, limit: int | None = None) -> dict:
@@ -101,13 +113,19 @@ def worker(folder: Path, flat_path: Path, repeat: int, limit: int | None = None)
     filters = {q["question"]: Filters(as_of=as_of(q["asked"])) for q in questions}
     for q in questions[:10]:  # first touches of the index and SQLite pages are not what a warm bot sees
         search(archive, q["question"], filters=filters[q["question"]])
-    searches = timed_runs(lambda q: search(archive, q["question"], filters=filters[q["question"]]), questions, clock, repeat)
+    searches = timed_runs(
+        lambda q: search(archive, q["question"], filters=filters[q["question"]]), questions, clock, repeat
+    )
     asks = timed_runs(lambda q: ask(archive, q["question"], filters=filters[q["question"]]), questions, clock, 1)
     stats = archive.stats()
     result = {
-        "chunks": stats["chunks"], "articles": stats["articles"], "index_kind": stats["index_kind"],
-        "index_params": stats.get("index_params"), "rss_mib": rss_mib(),
-        "search": searches, "ask": asks,
+        "chunks": stats["chunks"],
+        "articles": stats["articles"],
+        "index_kind": stats["index_kind"],
+        "index_params": stats.get("index_params"),
+        "rss_mib": rss_mib(),
+        "search": searches,
+        "ask": asks,
     }
     result["floor"] = floor_ms(archive, questions, flat_path)
     return result
@@ -127,7 +145,18 @@ def limited(questions: list[dict], limit: int | None) -> list[dict]:
 def run_size(folder: Path, flat_path: Path, repeat: int, limit: int | None) -> dict:
     """One size in a fresh process, so its RSS is that size's alone."""
     out = folder / "latency-result.json"
-    cmd = [sys.executable, __file__, "--worker", str(folder), "--flat", str(flat_path), "--repeat", str(repeat), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        str(folder),
+        "--flat",
+        str(flat_path),
+        "--repeat",
+        str(repeat),
+        "--out",
+        str(out),
+    ]
     cmd += ["--limit", str(limit)] if limit else []
     subprocess.run(cmd, check=True)
     return json.loads(out.read_text())
@@ -146,24 +175,55 @@ def report(results: dict[str, dict]) -> tuple[str, list[str]]:
     rows, stage_rows, keyword_rows, misses = [], [], [], []
     for size, r in results.items():
         s, a = summary(r["search"], search_stages), summary(r["ask"], ask_stages)
-        rows.append([size, f"{r['chunks']:,}", f"{r['index_kind']} {json.dumps(r['index_params'])}",
-                     *(f"{s['total'][p]:.0f}" for p in ("p50", "p95", "p99")),
-                     *(f"{a['total'][p]:.0f}" for p in ("p50", "p95", "p99")), f"{r['rss_mib']:,.0f}",
-                     f"{r['floor']['embed']['p50']:.1f} ({r['floor']['embed_1_thread']['p50']:.1f})",
-                     f"{r['floor']['exact_faiss']['p50']:.1f}"])
+        rows.append(
+            [
+                size,
+                f"{r['chunks']:,}",
+                f"{r['index_kind']} {json.dumps(r['index_params'])}",
+                *(f"{s['total'][p]:.0f}" for p in ("p50", "p95", "p99")),
+                *(f"{a['total'][p]:.0f}" for p in ("p50", "p95", "p99")),
+                f"{r['rss_mib']:,.0f}",
+                f"{r['floor']['embed']['p50']:.1f} ({r['floor']['embed_1_thread']['p50']:.1f})",
+                f"{r['floor']['exact_faiss']['p50']:.1f}",
+            ]
+        )
         for name, summ, stages in (("search", s, search_stages), ("ask", a, ask_stages)):
-            stage_rows.append([size, name, *(f"{summ['stage_mean_ms'][st]:.1f} ({summ['stage_share'][st]:.0%})" for st in stages),
-                               *([""] if name == "search" else [])])
+            stage_rows.append(
+                [
+                    size,
+                    name,
+                    *(f"{summ['stage_mean_ms'][st]:.1f} ({summ['stage_share'][st]:.0%})" for st in stages),
+                    *([""] if name == "search" else []),
+                ]
+            )
         for subset in ("dev", "unanswerable", "long common words"):
             k = percentiles([x["keyword_candidates"] for x in r["search"] if x["set"] == subset])
             worst = max(x["keyword_candidates"] for x in r["search"] if x["set"] == subset)
             keyword_rows.append([size, subset, f"{k['p50']:.1f}", f"{k['p99']:.1f}", f"{worst:.1f}"])
         misses += check_targets(size, s, a, r)
-    table = md_table(["size", "chunks", "index", "search p50", "p95", "p99", "ask p50", "p95", "p99", "RSS MiB",
-                      "floor: embed p50 (1 thread)", "floor: exact FAISS p50"], rows)
+    table = md_table(
+        [
+            "size",
+            "chunks",
+            "index",
+            "search p50",
+            "p95",
+            "p99",
+            "ask p50",
+            "p95",
+            "p99",
+            "RSS MiB",
+            "floor: embed p50 (1 thread)",
+            "floor: exact FAISS p50",
+        ],
+        rows,
+    )
     stages = md_table(["size", "call", *(STAGE_NAMES[s] for s in ask_stages)], stage_rows)
     keyword = md_table(["size", "questions", "keyword p50 ms", "p99 ms", "max ms"], keyword_rows)
-    return f"{table}\n\n{ratio_text(results)}\n\nMean milliseconds per stage (share of the mean total):\n\n{stages}\n\nKeyword stage by question set:\n\n{keyword}", misses
+    return (
+        f"{table}\n\n{ratio_text(results)}\n\nMean milliseconds per stage (share of the mean total):\n\n{stages}\n\nKeyword stage by question set:\n\n{keyword}",
+        misses,
+    )
 
 
 def check_targets(size: str, s: dict, a: dict, r: dict) -> list[str]:
@@ -189,9 +249,16 @@ def embed_ratio(r: dict) -> float:
 
 
 def ratio_text(results: dict[str, dict]) -> str:
-    parts = [f"{size} {embed_ratio(r):.2f}× ({percentiles([x['total'] for x in r['search']])['p50']:.1f} ms against "
-             f"{r['floor']['embed']['p50']:.1f} ms)" for size, r in results.items()]
-    return f"**Search p50 against the bare query embedding's p50** (target ≤ {EMBED_RATIO_TARGET}×): " + "; ".join(parts) + "."
+    parts = [
+        f"{size} {embed_ratio(r):.2f}× ({percentiles([x['total'] for x in r['search']])['p50']:.1f} ms against "
+        f"{r['floor']['embed']['p50']:.1f} ms)"
+        for size, r in results.items()
+    ]
+    return (
+        f"**Search p50 against the bare query embedding's p50** (target ≤ {EMBED_RATIO_TARGET}×): "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 def embed_ratio_section(r: dict, repeat: int) -> str:
@@ -240,7 +307,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="at most this many questions of each set (a quick try)")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--saved", action="store_true", help="report the last run's results again, measuring nothing")
-    parser.add_argument("--embed-ratio", action="store_true", help="corpus_5k only: search against the bare query embedding")
+    parser.add_argument(
+        "--embed-ratio", action="store_true", help="corpus_5k only: search against the bare query embedding"
+    )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--flat", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -258,12 +327,19 @@ def main() -> None:
             write_section("Search against the bare query embedding (corpus_5k)", text)
         return
     folders = filler.all_sizes()
-    flats = {"corpus_5k": folders["corpus_5k"] / "vectors.faiss", "full": filler.CACHE / "latency-stage-full" / "vectors.faiss",
-             "1m": filler.CACHE / "latency-stage-1m" / "vectors.faiss"}
+    flats = {
+        "corpus_5k": folders["corpus_5k"] / "vectors.faiss",
+        "full": filler.CACHE / "latency-stage-full" / "vectors.faiss",
+        "1m": filler.CACHE / "latency-stage-1m" / "vectors.faiss",
+    }
     results = {}
     for size in args.sizes.split(","):
         saved = folders[size] / "latency-result.json"
-        results[size] = json.loads(saved.read_text()) if args.saved else run_size(folders[size], flats[size], args.repeat, args.limit)
+        results[size] = (
+            json.loads(saved.read_text())
+            if args.saved
+            else run_size(folders[size], flats[size], args.repeat, args.limit)
+        )
         print(size, json.dumps(summary(results[size]["search"], list(SEARCH_STAGES))), flush=True)
     body, misses = report(results)
     print(body, "\n", "\n".join(misses) or "all targets met", sep="\n")

@@ -7,6 +7,7 @@ For each size: build (train + add) seconds, bytes per chunk, single-query latenc
 dense stage asks), recall@10 against exact search on the same queries (dev, unanswerable and long
 common-word questions, embedded with MiniLM), and the cost of removing one article's chunks.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,23 +63,32 @@ def recall(index: VectorIndex, queries: np.ndarray, truth: np.ndarray) -> float:
 def row(name: str, index: VectorIndex, seconds: float, queries: np.ndarray, truth: np.ndarray, remove_s: float) -> list:
     times = latency_ms(index, queries)
     per_chunk = len(faiss.serialize_index(index.index)) / len(index)
-    return [name, f"{seconds:.1f}", f"{per_chunk:,.0f}", f"{statistics.median(times):.2f}",
-            f"{np.percentile(times, 99):.2f}", f"{recall(index, queries, truth):.3f}", f"{remove_s * 1000:,.0f} ms"]
+    return [
+        name,
+        f"{seconds:.1f}",
+        f"{per_chunk:,.0f}",
+        f"{statistics.median(times):.2f}",
+        f"{np.percentile(times, 99):.2f}",
+        f"{recall(index, queries, truth):.3f}",
+        f"{remove_s * 1000:,.0f} ms",
+    ]
 
 
 def removal_seconds(index: VectorIndex, ids: np.ndarray) -> float:
     """One article update: its ~10 chunks removed (then put back, so later rows see the same index)."""
-    gone = ids[len(ids) // 2: len(ids) // 2 + 10]
+    gone = ids[len(ids) // 2 : len(ids) // 2 + 10]
     vectors = index.vectors()[1] if index.kind != "ivf" else None
     started = time.perf_counter()
     index.remove(gone)
     seconds = time.perf_counter() - started
     if vectors is not None:
-        index.add(gone, vectors[len(ids) // 2: len(ids) // 2 + 10])
+        index.add(gone, vectors[len(ids) // 2 : len(ids) // 2 + 10])
     return seconds
 
 
-def measure(size: str, queries: np.ndarray, hnsw_limit: int, bits: list[int], nprobes: list[int]) -> tuple[int, list[list]]:
+def measure(
+    size: str, queries: np.ndarray, hnsw_limit: int, bits: list[int], nprobes: list[int]
+) -> tuple[int, list[list]]:
     ids, vectors = stage_vectors(size)
     truth = exact_top(vectors, ids, queries)
     flat = VectorIndex.create(vectors.shape[1])
@@ -112,8 +122,9 @@ def settled_ivf(size: str, flat: VectorIndex, bits: int) -> VectorIndex:
     return flat.converted("ivf", {"bits": bits})
 
 
-def ivf_rows(size: str, flat: VectorIndex, bits: int, ids: np.ndarray, queries: np.ndarray, truth: np.ndarray,
-             nprobes: list[int]) -> list[list]:
+def ivf_rows(
+    size: str, flat: VectorIndex, bits: int, ids: np.ndarray, queries: np.ndarray, truth: np.ndarray, nprobes: list[int]
+) -> list[list]:
     ivf = settled_ivf(size, flat, bits)
     ivf_remove = removal_seconds(ivf, ids)
     rows = []
@@ -140,9 +151,13 @@ def main() -> None:
     for size in args.sizes.split(","):
         bits, nprobes = ([int(x) for x in arg.split(",")] for arg in (args.bits, args.nprobes))
         count, rows = measure(size, queries, args.no_hnsw_above, bits, nprobes)
-        table = md_table(["index", "build s", "bytes/chunk", "p50 ms", "p99 ms", "recall@10 vs exact", "remove 10 ids"], rows)
+        table = md_table(
+            ["index", "build s", "bytes/chunk", "p50 ms", "p99 ms", "recall@10 vs exact", "remove 10 ids"], rows
+        )
         print(f"\n{size}: {count:,} vectors\n{table}", flush=True)
-        sections.append(f"**{size}: {count:,} vectors** (auto picks {default_params('ivf', count)} above {FLAT_LIMIT:,})\n\n{table}")
+        sections.append(
+            f"**{size}: {count:,} vectors** (auto picks {default_params('ivf', count)} above {FLAT_LIMIT:,})\n\n{table}"
+        )
     if not args.no_write:
         write_section(
             "Vector index by size",

@@ -1,6 +1,5 @@
 """The conversation: answers, Discord and the console. Builds on `index`."""
 
-
 from typing import Any
 
 

@@ -1,5 +1,6 @@
 """Answers: an opening line that states the answer, then the sentences that support it, quoted
 verbatim, each with its numbered source (how sentences are chosen: bot/choose.py)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,7 +14,9 @@ from index.archive import Archive
 from index.search import Filters, SearchResponse, Tuning, search
 
 NOTHING_FOUND = "I found nothing in the archive that answers that."
-COVERAGE_WEIGHT = 1.0  # in `relevance`: cross-validated with the relevance floors (docs/benchmarks.md, "Answer quality")
+COVERAGE_WEIGHT = (
+    1.0  # in `relevance`: cross-validated with the relevance floors (docs/benchmarks.md, "Answer quality")
+)
 
 
 @dataclass
@@ -71,8 +74,15 @@ class Answer:
             "answer": self.text,
             "lead": self.lead,
             "citations": [
-                {"n": c.n, "url": c.url, "title": c.title, "outlet": c.outlet, "published": c.published, "quote": c.quote,
-                 "also_in": c.also_in}
+                {
+                    "n": c.n,
+                    "url": c.url,
+                    "title": c.title,
+                    "outlet": c.outlet,
+                    "published": c.published,
+                    "quote": c.quote,
+                    "also_in": c.also_in,
+                }
                 for c in self.citations
             ],
             "abstained": self.abstained,
@@ -128,7 +138,10 @@ def lead_line(question: str, quote: str, n: int) -> str:
 
 
 def build_answer(
-    archive: Archive, response: SearchResponse, max_quotes: int | None = None, threshold: float | None = None,
+    archive: Archive,
+    response: SearchResponse,
+    max_quotes: int | None = None,
+    threshold: float | None = None,
     tuning: AnswerTuning | None = None,
 ) -> Answer:
     """Quotes from the top results, or a plain "nothing found" when even the best is not relevant."""
@@ -148,13 +161,21 @@ def build_answer(
             )
         quotes.append((sentence, numbers[rank].n))
     lead = lead_line(response.query, *quotes[0]) if quotes else None
-    return Answer(response.query, quotes, list(numbers.values()), not quotes, window, filters, lead, 0 if quotes else None)
+    return Answer(
+        response.query, quotes, list(numbers.values()), not quotes, window, filters, lead, 0 if quotes else None
+    )
 
 
 def ask(
-    archive: Archive, question: str, k: int = 5, filters: Filters | None = None,
-    tuning: Tuning | None = None, max_quotes: int | None = None, threshold: float | None = None,
-    answer_tuning: AnswerTuning | None = None, llm: LLMConfig | None = None,
+    archive: Archive,
+    question: str,
+    k: int = 5,
+    filters: Filters | None = None,
+    tuning: Tuning | None = None,
+    max_quotes: int | None = None,
+    threshold: float | None = None,
+    answer_tuning: AnswerTuning | None = None,
+    llm: LLMConfig | None = None,
 ) -> Answer:
     """Search, then quote the best sentences of the top articles with numbered sources; with `llm`,
     a model writes the opening line when what it writes is grounded in the quotes."""

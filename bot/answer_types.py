@@ -4,6 +4,7 @@ Who / which person → a run of capitalised names; which country, company, team,
 name; how many / how much / what percentage → a number; when / what year → a date; where → a place
 after "in", "at" or "near". What the question itself names is not an answer: "Which company unveiled
 the EQXX?" is answered by "Mercedes", not by "EQXX"."""
+
 from __future__ import annotations
 
 import re
@@ -33,7 +34,8 @@ _WHICH_NAME = re.compile(
     r"movie|film|agency|island|region|province|town|organization|group|league|tournament|bank|retailer|"
     r"chain|supermarkets?|restaurant|president|star|celebrity|director|athlete|player|philanthropist|"
     r"singer|actor|actress|member|official|leader|lawmaker|mp|senator|governor|ceo|billionaire|rapper|"
-    r"musician|artist|author|writer|person|man|woman|virus|storm|hurricane|volcano|award|awards)\b", re.I,
+    r"musician|artist|author|writer|person|man|woman|virus|storm|hurricane|volcano|award|awards)\b",
+    re.I,
 )
 _NOT_NAMES = frozenset(
     "The A An In On At It He She They We His Her Their This That These Those But And However When While After "
@@ -46,8 +48,11 @@ _NOT_NAMES = frozenset(
 def answer_type(question: str) -> str | None:
     """NAME, NUMBER, DATE, PLACE or None (a what/why question: no type to look for)."""
     q = question.lower()
-    if re.search(r"\bhow (?:many|much|high|long|far|big|old|fast)\b|\bwhat (?:percentage|percent|share|number|"
-                 r"amount|price|sum)\b|\bhow (?:tall|low)\b", q):
+    if re.search(
+        r"\bhow (?:many|much|high|long|far|big|old|fast)\b|\bwhat (?:percentage|percent|share|number|"
+        r"amount|price|sum)\b|\bhow (?:tall|low)\b",
+        q,
+    ):
         return NUMBER
     if re.search(r"\bwhen\b|\bwhat (?:year|month|day|date)\b|\bhow soon\b", q):
         return DATE

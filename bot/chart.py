@@ -1,5 +1,6 @@
 """The timeline chart: articles per week as a PNG, readable on Discord's dark and light themes
 (transparent background, mid-grey text and axes, one blurple colour for the bars)."""
+
 from __future__ import annotations
 
 import io

@@ -4,6 +4,7 @@ A sentence's score adds the cosine between the question and the chunk that holds
 vectors are already in the index: no embedding at question time), the rarity-weighted share of the
 question's words it contains, a bonus for the story's lede and one for holding what the question asks
 for (bot/answer_types.py), and is discounted by its article's rank."""
+
 from __future__ import annotations
 
 import math
@@ -66,9 +67,13 @@ def candidates(archive: Archive, response: SearchResponse, tuning: AnswerTuning)
     ids = [r.article_id for r in top]
     with archive.lock:
         texts = {i: row["text"] for i, row in archive.store.articles(ids).items()}
-        chunks = archive.store.db.execute(
-            f'SELECT id, article_id, start, "end" FROM chunks WHERE article_id IN ({",".join("?" * len(ids))})', ids
-        ).fetchall() if ids else []
+        chunks = (
+            archive.store.db.execute(
+                f'SELECT id, article_id, start, "end" FROM chunks WHERE article_id IN ({",".join("?" * len(ids))})', ids
+            ).fetchall()
+            if ids
+            else []
+        )
     cosines = chunk_cosines(archive, response, [c[0] for c in chunks])
     found, seen = [], set()
     for rank, result in enumerate(top):
@@ -124,8 +129,12 @@ def features(archive: Archive, response: SearchResponse, tuning: AnswerTuning) -
         vectors = archive.embedder.embed([c.sentence.text for c in found])
         similarity = vectors @ np.asarray(response.query_vector, dtype=np.float32)
     rows = [
-        (float(sim), overlap(weights, c.sentence.text), float(is_lede(c.sentence)),
-         float(kind is not None and answer_span(response.query, c.sentence.text, kind) is not None))
+        (
+            float(sim),
+            overlap(weights, c.sentence.text),
+            float(is_lede(c.sentence)),
+            float(kind is not None and answer_span(response.query, c.sentence.text, kind) is not None),
+        )
         for c, sim in zip(found, similarity)
     ]
     return found, np.asarray(rows)

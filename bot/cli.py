@@ -1,4 +1,5 @@
 """The `newsbot` command line. Each command's help text is its documentation."""
+
 from __future__ import annotations
 
 import asyncio
@@ -281,11 +282,15 @@ class DateType(click.ParamType):
 def query_options(func: F) -> F:
     """The options `search` and `ask` share."""
     options = [
-        click.option("-k", "--k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="How many articles."),
+        click.option(
+            "-k", "--k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="How many articles."
+        ),
         click.option("-s", "--since", type=DateType(), help="Only articles published on or after this date."),
         click.option("-u", "--until", type=DateType(), help="Only articles published up to and including this date."),
         click.option("-o", "--outlet", "outlets", multiple=True, help="Only this outlet (repeatable)."),
-        click.option("--as-of", type=DateType(), help="Answer as if asked on this date ('last week' is relative to it)."),
+        click.option(
+            "--as-of", type=DateType(), help="Answer as if asked on this date ('last week' is relative to it)."
+        ),
         data_dir_option,
         click.option("--json", "as_json", is_flag=True, help="Print JSON (schema in the README)."),
     ]
@@ -303,7 +308,8 @@ def make_filters(
 
 
 batch_option = click.option(
-    "--batch", type=click.File("r"),
+    "--batch",
+    type=click.File("r"),
     help='JSON Lines of {"question" (or "query"), as_of?, since?, until?, k?, outlet?}, "-" for stdin; '
     "one answer per line, the model loaded once. The options given are every line's defaults.",
 )
@@ -324,8 +330,15 @@ def open_for_queries(data_dir: Path | None) -> Archive:
 @query_options
 @batch_option
 def search_command(
-    query: str | None, k: int, since: datetime | None, until: datetime | None, outlets: tuple[str, ...],
-    as_of: datetime | None, data_dir: Path | None, as_json: bool, batch: TextIO | None,
+    query: str | None,
+    k: int,
+    since: datetime | None,
+    until: datetime | None,
+    outlets: tuple[str, ...],
+    as_of: datetime | None,
+    data_dir: Path | None,
+    as_json: bool,
+    batch: TextIO | None,
 ) -> None:
     """Find the articles that best match QUERY.
 
@@ -352,7 +365,10 @@ def search_command(
 
 
 def print_batch(
-    lines: Iterable[str], k: int, defaults: Filters, answer: Callable[[BatchItem], Any],
+    lines: Iterable[str],
+    k: int,
+    defaults: Filters,
+    answer: Callable[[BatchItem], Any],
     render: Callable[[Any], str] | None = None,
 ) -> None:
     """Each line's answer in order: its `to_json()` on one line, or with `render` the rendered text and a
@@ -371,8 +387,15 @@ def print_batch(
 @query_options
 @batch_option
 def ask_command(
-    question: str | None, k: int, since: datetime | None, until: datetime | None, outlets: tuple[str, ...],
-    as_of: datetime | None, data_dir: Path | None, as_json: bool, batch: TextIO | None,
+    question: str | None,
+    k: int,
+    since: datetime | None,
+    until: datetime | None,
+    outlets: tuple[str, ...],
+    as_of: datetime | None,
+    data_dir: Path | None,
+    as_json: bool,
+    batch: TextIO | None,
 ) -> None:
     """Answer QUESTION with quotes and sources.
 
@@ -391,8 +414,13 @@ def ask_command(
     filters = make_filters(since, until, outlets, as_of)
     llm = Settings().llm_config()
     if batch:
-        return print_batch(batch, k, filters, lambda i: ask(archive, i.text, k=i.k, filters=i.filters, llm=llm),
-                           None if as_json else Answer.render)
+        return print_batch(
+            batch,
+            k,
+            filters,
+            lambda i: ask(archive, i.text, k=i.k, filters=i.filters, llm=llm),
+            None if as_json else Answer.render,
+        )
     if not question:
         raise click.UsageError("give a QUESTION or --batch FILE")
     answer = ask(archive, question, k=k, filters=filters, llm=llm)
@@ -424,7 +452,12 @@ def chat_command(data_dir: Path | None, as_of: datetime | None, resume: bool) ->
 
 @cli.command("feedback")
 @data_dir_option
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines: question, as_of, cited_urls, vote (up/down), reason, user_hash, voted_at.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="JSON Lines: question, as_of, cited_urls, vote (up/down), reason, user_hash, voted_at.",
+)
 def feedback_command(data_dir: Path | None, as_json: bool) -> None:
     """List the 👍/👎 votes on the bot's answers.
 
@@ -453,7 +486,9 @@ def feedback_command(data_dir: Path | None, as_json: bool) -> None:
 @click.argument("topic")
 @click.option("-s", "--since", type=DateType(), help="Only articles published on or after this date.")
 @click.option("-u", "--until", type=DateType(), help="Only articles published before this date.")
-@click.option("--png", "png", type=click.Path(dir_okay=False, path_type=Path), help="Also write the articles-per-week chart here.")
+@click.option(
+    "--png", "png", type=click.Path(dir_okay=False, path_type=Path), help="Also write the articles-per-week chart here."
+)
 @data_dir_option
 def timeline_command(
     topic: str, since: datetime | None, until: datetime | None, png: Path | None, data_dir: Path | None
@@ -484,7 +519,9 @@ def timeline_command(
 
 def discord_token(settings: Settings) -> str:
     if not settings.discord_token or not settings.discord_token.get_secret_value().strip():
-        raise click.ClickException("DISCORD_TOKEN is not set: put the bot token in .env (see the README, \"Run it in your Discord server\")")
+        raise click.ClickException(
+            'DISCORD_TOKEN is not set: put the bot token in .env (see the README, "Run it in your Discord server")'
+        )
     return settings.discord_token.get_secret_value().strip()
 
 
@@ -505,7 +542,9 @@ def run_discord(action: Callable[[], T], token: str = "") -> T:
             "(Bot → Privileged Gateway Intents) or unset ASK_CHANNEL_IDS"
         ) from None
     except discord.HTTPException as exc:
-        raise click.ClickException(redact(f"Discord refused the request: {exc.status} {exc.text}", token)[:500]) from None
+        raise click.ClickException(
+            redact(f"Discord refused the request: {exc.status} {exc.text}", token)[:500]
+        ) from None
     except (OSError, aiohttp.ClientError) as exc:  # no network, DNS, TLS: say so in one line
         raise click.ClickException(redact(f"cannot reach Discord: {exc}", token)) from None
 
@@ -606,7 +645,9 @@ async def watch_feeds(archive: Archive, settings: Settings, once: bool) -> int:
 def print_poll(new: list[dict], problems: list[ReadProblem]) -> int:
     click.echo(f"{len(new)} new article{'s' * (len(new) != 1)}")
     for article in new:
-        click.echo(f"  {article['title'] or 'Untitled'} — {article['outlet'] or 'unknown'} {article['url'] or ''}".rstrip())
+        click.echo(
+            f"  {article['title'] or 'Untitled'} — {article['outlet'] or 'unknown'} {article['url'] or ''}".rstrip()
+        )
     print_problems(problems)
     return len(problems)
 

@@ -1,6 +1,7 @@
 """docs/cli.md, made from the commands' own help: `python -m bot.cli_docs > docs/cli.md` (`make docs`).
 
 tests/test_cli_docs.py fails when the page and the help disagree, so the reference cannot go stale."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -15,7 +16,9 @@ from the help texts in `bot/cli.py`; a test fails when this page is out of date.
 """
 
 
-def contexts(command: click.Command, parent: click.Context | None = None, name: str = "newsbot") -> Iterator[click.Context]:
+def contexts(
+    command: click.Command, parent: click.Context | None = None, name: str = "newsbot"
+) -> Iterator[click.Context]:
     """A context for `command` and for each of its subcommands, depth first, in the order listed."""
     settings = {**command.context_settings, "terminal_width": WIDTH, "max_content_width": WIDTH}
     ctx = click.Context(command, parent=parent, info_name=name, **settings)

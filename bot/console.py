@@ -1,5 +1,6 @@
 """`newsbot chat`: the same answers as in Discord, in a terminal. Each line follows the ones before
 (as in a Discord thread) until `/new`; the conversation is kept in the archive database."""
+
 from __future__ import annotations
 
 from datetime import datetime

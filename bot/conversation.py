@@ -5,6 +5,7 @@ Kremlin say about Macron talks?" it means that story. A question that leans on e
 pronoun, "next", "after that", or hardly any content words) is searched together with the earlier
 search text, inherits the earlier filters and time window unless it names its own, and prefers the
 cited stories' later coverage. A question that stands on its own keeps only the earlier filters."""
+
 from __future__ import annotations
 
 import re
@@ -21,10 +22,12 @@ from index.search.keywords import question_terms
 from index.search.time_phrases import find_window
 from index.store import utc_iso
 
-LEANING = frozenset("""
+LEANING = frozenset(
+    """
 he she they him her them his hers their theirs it its this that these those there then next after afterwards
 later earlier before previously again else more other another further also same former latter
-""".split())
+""".split()
+)
 FEW_TERMS = 2  # a question with this few content words is read as a follow-up
 CONTEXT_WORDS = 40  # the carried search text is cut to this many words, so chains stay bounded
 ARTICLES = 5  # as many articles as `ask` quotes from
@@ -78,7 +81,11 @@ def prefer_later_coverage(response: SearchResponse, cited: list[Cited], boost: f
 
 
 def answer_in_context(
-    archive: Archive, turns: list[Turn], question: str, filters: Filters, k: int = ARTICLES,
+    archive: Archive,
+    turns: list[Turn],
+    question: str,
+    filters: Filters,
+    k: int = ARTICLES,
     llm: LLMConfig | None = None,
 ) -> tuple[Answer, Turn]:
     """The answer to `question` after `turns`, and the turn to remember it by."""
@@ -97,7 +104,12 @@ def answer_in_context(
 
 
 def turn_of(answer: Answer, query: str, filters: Filters) -> Turn:
-    kept = {"since": utc_iso(filters.since), "until": utc_iso(filters.until), "outlets": filters.outlets,
-            "as_of": utc_iso(filters.as_of), "window": answer.window}
+    kept = {
+        "since": utc_iso(filters.since),
+        "until": utc_iso(filters.until),
+        "outlets": filters.outlets,
+        "as_of": utc_iso(filters.as_of),
+        "window": answer.window,
+    }
     cited = [Cited(c.url, c.title, c.published) for c in answer.citations]
     return Turn(answer.question, query, kept, cited)

@@ -2,6 +2,7 @@
 
 Every builder stays within Discord's limits whatever it is given; `fit` is the last guard.
 Archive text is escaped (Markdown and mentions), so a quote can neither format nor ping."""
+
 from __future__ import annotations
 
 import re
@@ -86,8 +87,10 @@ def one_line(text: str | None) -> str:
 
 # Zero-width, bidi-override and other invisible formatting characters: an article could hide text
 # with them or make a line read backwards ("gnp.exe" as "exe.png").
-INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
-                       "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb]")
+INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb]"
+)
 # Every character Discord's Markdown gives a meaning to anywhere in a line; `<` starts every mention
 # (<@user>, <@&role>, <#channel>, </command:id>, <t:timestamp>), `[` every masked link.
 _MARKDOWN = re.compile(r"([\\*_~|`\[\]<>])")
@@ -196,12 +199,18 @@ def add_lines_as_fields(embed: discord.Embed, name: str, lines: Sequence[str]) -
 
 
 def source_line(
-    n: int, title: str | None, url: str | None, outlet: str | None, published: str | None,
+    n: int,
+    title: str | None,
+    url: str | None,
+    outlet: str | None,
+    published: str | None,
     also_in: Sequence[str] = (),
 ) -> str:
     """`**1.** [Headline](url) — Outlet, 7 Jun 2022 · also in: AP, BBC`"""
     headline = link(cut(one_line(title) or "Untitled", HEADLINE), url)
-    line = f"**{n}.** {headline} — {escape(cut(one_line(outlet), HEADLINE)) or 'unknown outlet'}, {date_text(published)}"
+    line = (
+        f"**{n}.** {headline} — {escape(cut(one_line(outlet), HEADLINE)) or 'unknown outlet'}, {date_text(published)}"
+    )
     if also_in:
         line += " · also in: " + escape(cut(", ".join(also_in), HEADLINE))
     return line
@@ -288,14 +297,18 @@ def results_pages(response: SearchResponse, page_size: int = 5) -> list[discord.
 def recent_embed(rows: Sequence[dict], outlet: str | None = None) -> discord.Embed:
     """Articles newest first, one source line each."""
     title = "Most recent articles" + (f" from {escape(outlet)}" if outlet else "")
-    lines = [source_line(n, r.get("title"), r.get("url"), r.get("outlet"), r.get("published")) for n, r in enumerate(rows, 1)]
+    lines = [
+        source_line(n, r.get("title"), r.get("url"), r.get("outlet"), r.get("published")) for n, r in enumerate(rows, 1)
+    ]
     description = join_within(lines, DESCRIPTION) if lines else NO_RESULTS
     return fit(discord.Embed(title=cut(title, TITLE), description=description, colour=COLOUR))
 
 
 def announcement_embed(rows: Sequence[dict], more: int = 0) -> discord.Embed:
     """New articles from the watched feeds: one source line each, and how many more came."""
-    lines = [source_line(n, r.get("title"), r.get("url"), r.get("outlet"), r.get("published")) for n, r in enumerate(rows, 1)]
+    lines = [
+        source_line(n, r.get("title"), r.get("url"), r.get("outlet"), r.get("published")) for n, r in enumerate(rows, 1)
+    ]
     if more:
         lines.append(f"…and {more} more")
     return fit(discord.Embed(title="New in the archive", description=join_within(lines, DESCRIPTION), colour=COLOUR))
@@ -321,12 +334,20 @@ def article_embed(row: dict) -> discord.Embed:
     if row.get("authors"):
         embed.add_field(name="Authors", value=escape(", ".join(row["authors"])), inline=True)
     if url:
-        embed.add_field(name="Link", value=link("Read the article", url) if len(url) <= LINKED_URL else cut(url, FIELD_VALUE), inline=False)
+        embed.add_field(
+            name="Link",
+            value=link("Read the article", url) if len(url) <= LINKED_URL else cut(url, FIELD_VALUE),
+            inline=False,
+        )
     return fit(embed)
 
 
 def article_missing_embed(url: str) -> discord.Embed:
-    return fit(discord.Embed(title="Not in the archive", description=f"No stored article has the address {escape(url)}.", colour=COLOUR))
+    return fit(
+        discord.Embed(
+            title="Not in the archive", description=f"No stored article has the address {escape(url)}.", colour=COLOUR
+        )
+    )
 
 
 # --------------------------------------------------------------------------- status
@@ -351,14 +372,20 @@ def status_embed(stats: dict) -> discord.Embed:
     embed.add_field(name="Chunks", value=f"{stats.get('chunks', 0):,}", inline=True)
     embed.add_field(name="Vectors", value=f"{stats.get('vectors', 0):,}", inline=True)
     coverage = f"{date_text(stats.get('published_from'))} – {date_text(stats.get('published_to'))}"
-    embed.add_field(name="Coverage", value=coverage if stats.get("published_from") else "no dated articles", inline=False)
+    embed.add_field(
+        name="Coverage", value=coverage if stats.get("published_from") else "no dated articles", inline=False
+    )
     outlets = stats.get("outlets") or {}
     listed = [f"{escape(name)} ({n:,})" for name, n in outlets.items()]
-    embed.add_field(name=f"Outlets ({len(outlets):,})", value=join_within(listed, FIELD_VALUE, ", ") or "none", inline=False)
+    embed.add_field(
+        name=f"Outlets ({len(outlets):,})", value=join_within(listed, FIELD_VALUE, ", ") or "none", inline=False
+    )
     embed.add_field(name="Last ingest", value=moment_text(stats.get("last_ingest")), inline=False)
     build = stats.get("index_build_id") or "built by ingest"
     built = moment_text(stats.get("index_built_at") or stats.get("index_updated_at"))
-    embed.add_field(name="Index", value=f"{escape(stats.get('index_kind')) or 'none'}, {escape(build)}, {built}", inline=False)
+    embed.add_field(
+        name="Index", value=f"{escape(stats.get('index_kind')) or 'none'}, {escape(build)}, {built}", inline=False
+    )
     dimension = stats.get("embedding_dimension")
     model = escape(stats.get("embedding_model")) or "none yet"
     embed.add_field(name="Model", value=f"{model} ({dimension} dimensions)" if dimension else model, inline=False)
@@ -426,7 +453,9 @@ def reason_text(label: str) -> str:
 def follow_embed(topic: str, article: dict) -> discord.Embed:
     """A new article on a followed topic: headline (linked), outlet and date."""
     line = source_line(1, article.get("title"), article.get("url"), article.get("outlet"), article.get("published"))
-    embed = discord.Embed(title=cut(f"New on “{escape(one_line(topic))}”", TITLE), description=line.removeprefix("**1.** "), colour=COLOUR)
+    embed = discord.Embed(
+        title=cut(f"New on “{escape(one_line(topic))}”", TITLE), description=line.removeprefix("**1.** "), colour=COLOUR
+    )
     return fit(embed)
 
 
@@ -453,7 +482,9 @@ def config_embed(ask_channels: Sequence[int], announce_channel: int | None, from
     embed = discord.Embed(title="Settings for this server", colour=COLOUR)
     listed = ", ".join(f"<#{c}>" for c in ask_channels) or "none (questions need a mention)"
     embed.add_field(name="Ask-channels", value=cut(listed, FIELD_VALUE), inline=False)
-    embed.add_field(name="Announce channel", value=f"<#{announce_channel}>" if announce_channel else "none", inline=False)
+    embed.add_field(
+        name="Announce channel", value=f"<#{announce_channel}>" if announce_channel else "none", inline=False
+    )
     if from_environment:
         embed.set_footer(text="Defaults from the environment (ASK_CHANNEL_IDS, ANNOUNCE_CHANNEL_ID) apply too.")
     return fit(embed)
@@ -480,10 +511,16 @@ def timeline_pages(timeline: Timeline, page_size: int = 10, chart: bool = True) 
     if not entries:
         return [fit(discord.Embed(title=title, description=NO_RESULTS, colour=COLOUR))]
     starts = range(0, len(entries), page_size)
-    span = f"{len(entries)} stories" + (f", {date_text(timeline.entries[0].published)} – {date_text(timeline.entries[-1].published)}" if timeline.entries else "")
+    span = f"{len(entries)} stories" + (
+        f", {date_text(timeline.entries[0].published)} – {date_text(timeline.entries[-1].published)}"
+        if timeline.entries
+        else ""
+    )
     pages = []
     for page, start in enumerate(starts, 1):
-        embed = discord.Embed(title=title, description=join_within(entries[start : start + page_size], DESCRIPTION), colour=COLOUR)
+        embed = discord.Embed(
+            title=title, description=join_within(entries[start : start + page_size], DESCRIPTION), colour=COLOUR
+        )
         embed.set_footer(text=f"Page {page} of {len(starts)} · {span}")
         if chart:
             embed.set_image(url=f"attachment://{CHART_FILE}")

@@ -4,6 +4,7 @@ A match is scored like an answer's relevance (bot/answer.py): the best cosine be
 the article's chunks, plus COVERAGE_WEIGHT times the share of the topic's content words the
 article's headline and best chunk contain. The threshold (NEWSBOT_FOLLOW_THRESHOLD) was calibrated
 on real articles (benchmarks/follow_threshold.py)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -55,7 +56,11 @@ def topic_scores(archive: Archive, topic: str, articles: Sequence[dict[str, Any]
 
 
 def due_posts(
-    archive: Archive, follows: Follows, new: Iterable[dict[str, Any]], threshold: float, per_hour: int,
+    archive: Archive,
+    follows: Follows,
+    new: Iterable[dict[str, Any]],
+    threshold: float,
+    per_hour: int,
     now: datetime | None = None,
 ) -> list[Post]:
     """What to post for a poll: per follow, its matching fresh articles best first, within the hourly limit.
@@ -65,7 +70,9 @@ def due_posts(
     posts: list[Post] = []
     for follow in subscriptions:
         scores = topic_scores(archive, follow.topic, articles)
-        matching = sorted((a for a in articles if scores.get(a["id"], 0.0) >= threshold), key=lambda a: -scores[a["id"]])
+        matching = sorted(
+            (a for a in articles if scores.get(a["id"], 0.0) >= threshold), key=lambda a: -scores[a["id"]]
+        )
         matching = [a for a in matching if not follows.was_posted(follow.id, a["id"])]
         for article in matching[: follows.room_this_hour(follow.id, per_hour, now)]:
             follows.record_post(follow.id, article["id"], now)

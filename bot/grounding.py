@@ -1,5 +1,6 @@
 """Is a generated line grounded in its quotes? Every name and number in it must appear in them,
 and it may cite only quotes that exist. Checked by code, never by asking the model."""
+
 from __future__ import annotations
 
 import re
@@ -10,26 +11,152 @@ CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 WORD = re.compile(r"[^\W\d_](?:[\w'’.\-]*\w)?")
 NUMBER = re.compile(r"\d+(?:[,.]\d+)*")
 # Capitalised only because they open a sentence or clause: not names, so not checked.
-FUNCTION_WORDS = frozenset({
-    "a", "an", "the", "this", "that", "these", "those", "it", "its", "he", "she", "they", "we", "you", "i",
-    "his", "her", "their", "our", "there", "here", "in", "on", "at", "by", "for", "from", "of", "to",
-    "with", "without", "after", "before", "during", "since", "until", "about", "over", "under", "and",
-    "but", "or", "nor", "so", "yet", "if", "when", "while", "where", "which", "who", "whom", "whose",
-    "what", "why", "how", "as", "than", "according", "yes", "no", "not", "also", "however", "meanwhile",
-    "instead", "then", "thus", "both", "either", "neither", "each", "every", "all", "some", "many", "most",
-    "several", "few", "more", "less", "is", "are", "was", "were", "be", "been", "has", "have", "had", "do",
-    "does", "did", "will", "would", "can", "could", "may", "might", "must", "shall", "should",
-})
+FUNCTION_WORDS = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "its",
+        "he",
+        "she",
+        "they",
+        "we",
+        "you",
+        "i",
+        "his",
+        "her",
+        "their",
+        "our",
+        "there",
+        "here",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "from",
+        "of",
+        "to",
+        "with",
+        "without",
+        "after",
+        "before",
+        "during",
+        "since",
+        "until",
+        "about",
+        "over",
+        "under",
+        "and",
+        "but",
+        "or",
+        "nor",
+        "so",
+        "yet",
+        "if",
+        "when",
+        "while",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "what",
+        "why",
+        "how",
+        "as",
+        "than",
+        "according",
+        "yes",
+        "no",
+        "not",
+        "also",
+        "however",
+        "meanwhile",
+        "instead",
+        "then",
+        "thus",
+        "both",
+        "either",
+        "neither",
+        "each",
+        "every",
+        "all",
+        "some",
+        "many",
+        "most",
+        "several",
+        "few",
+        "more",
+        "less",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "will",
+        "would",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "should",
+    }
+)
 # "one" is left out: it is more often a pronoun ("one of them") than a count.
 NUMBER_WORDS = {
-    "zero": "0", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
-    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13",
-    "fourteen": "14", "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18",
-    "nineteen": "19", "twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "sixty": "60",
-    "seventy": "70", "eighty": "80", "ninety": "90",
+    "zero": "0",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "thirteen": "13",
+    "fourteen": "14",
+    "fifteen": "15",
+    "sixteen": "16",
+    "seventeen": "17",
+    "eighteen": "18",
+    "nineteen": "19",
+    "twenty": "20",
+    "thirty": "30",
+    "forty": "40",
+    "fifty": "50",
+    "sixty": "60",
+    "seventy": "70",
+    "eighty": "80",
+    "ninety": "90",
 }
-SCALES = {"hundred": "hundred", "thousand": "thousand", "million": "million", "mn": "million",
-          "billion": "billion", "bn": "billion", "trillion": "trillion", "tn": "trillion"}
+SCALES = {
+    "hundred": "hundred",
+    "thousand": "thousand",
+    "million": "million",
+    "mn": "million",
+    "billion": "billion",
+    "bn": "billion",
+    "trillion": "trillion",
+    "tn": "trillion",
+}
 
 
 def fold(token: str) -> str:
@@ -65,8 +192,11 @@ def words(text: str) -> set[str]:
 
 def names(text: str) -> list[str]:
     """Capitalised words that are not function words: the names (and other proper words) to check."""
-    return [m.group() for m in WORD.finditer(without_citations(text))
-            if m.group()[0].isupper() and fold(m.group()) not in FUNCTION_WORDS]
+    return [
+        m.group()
+        for m in WORD.finditer(without_citations(text))
+        if m.group()[0].isupper() and fold(m.group()) not in FUNCTION_WORDS
+    ]
 
 
 def numbers(text: str) -> set[str]:

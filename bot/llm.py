@@ -5,6 +5,7 @@ The line is used only when `bot.grounding` finds every name and number of it in 
 cites only quotes that exist; any failure (timeout, HTTP error, garbage, unsupported facts) means
 None, and the caller keeps the extractive answer. Synchronous on purpose: it runs where answers are
 built, in the Discord bot's worker threads, never on the event loop."""
+
 from __future__ import annotations
 
 import logging
@@ -32,10 +33,13 @@ SYSTEM_PROMPT = (
     "Reply with one short sentence that answers the question, and cite the quotes it uses as [1], [2]. "
     "Use only names and numbers that appear in the quotes. Do not add anything else."
 )
-EXAMPLE_QUESTION = ("Who resigned as mayor of Springfield?", [
-    ("The mayor of Springfield, Ann Lee, resigned on Tuesday after 12 years in office.", 1),
-    ("Council members praised her work on the city budget.", 2),
-])
+EXAMPLE_QUESTION = (
+    "Who resigned as mayor of Springfield?",
+    [
+        ("The mayor of Springfield, Ann Lee, resigned on Tuesday after 12 years in office.", 1),
+        ("Council members praised her work on the city budget.", 2),
+    ],
+)
 EXAMPLE_ANSWER = "Ann Lee resigned as mayor of Springfield on Tuesday [1]."
 
 
@@ -72,8 +76,10 @@ def user_turn(question: str, quotes: list[tuple[str, int]]) -> str:
 
 def prompt(question: str, quotes: list[tuple[str, int]], example: bool = True) -> list[dict[str, str]]:
     """The chat messages; `example` adds one worked question first (small models follow it better)."""
-    worked = [{"role": "user", "content": user_turn(*EXAMPLE_QUESTION)},
-              {"role": "assistant", "content": EXAMPLE_ANSWER}]
+    worked = [
+        {"role": "user", "content": user_turn(*EXAMPLE_QUESTION)},
+        {"role": "assistant", "content": EXAMPLE_ANSWER},
+    ]
     asked = {"role": "user", "content": user_turn(question, quotes)}
     return [{"role": "system", "content": SYSTEM_PROMPT}, *(worked if example else []), asked]
 
@@ -92,8 +98,13 @@ def reply_text(payload: Any) -> str:
 def complete(config: LLMConfig, messages: list[dict[str, str]]) -> str:
     """One chat completion. Raises httpx.HTTPError, LLMError or ValueError (not JSON)."""
     headers = {"Authorization": f"Bearer {config.api_key.get_secret_value()}"} if config.api_key else {}
-    body = {"model": config.model, "messages": messages, "max_tokens": config.max_tokens,
-            "temperature": 0, "stream": False}
+    body = {
+        "model": config.model,
+        "messages": messages,
+        "max_tokens": config.max_tokens,
+        "temperature": 0,
+        "stream": False,
+    }
     with httpx.Client(timeout=config.timeout, follow_redirects=False) as client:
         response = client.post(chat_url(config.url), json=body, headers=headers)
         response.raise_for_status()
@@ -106,7 +117,9 @@ def one_line(text: str) -> str | None:
     if not lines:
         return None
     line = LABEL.sub("", lines[0]).strip().strip("*").strip()
-    if len(line) > 1 and line[0] in "\"“" and line[-1] in "\"”":  # wrapped whole; a quote that only opens it is the article's
+    if (
+        len(line) > 1 and line[0] in '"“' and line[-1] in '"”'
+    ):  # wrapped whole; a quote that only opens it is the article's
         line = line[1:-1].strip()
     if NOT_PLAIN.search(line) or len(line) > MAX_LINE_CHARS or len(line.split()) < MIN_LINE_WORDS:
         return None

@@ -4,6 +4,7 @@ News pages carry more than the story: bylines and outlet lines ("Associated Pres
 ("Washington CNN —", "GATLINBURG, Tenn. – "), time stamps, photo credits, newsletter and podcast
 blurbs, "Related:" links. None of them is ever quoted. A dateline that opens the lede is cut off the
 sentence (what remains is still a verbatim substring of the article)."""
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,9 @@ LEDE_SENTENCES = 2
 _DASH = r"[—–−-]+"
 # "(CNN)", "Phoenix (CNN)", "New York (CNN Business)", "MOSCOW (AP) —"
 _AGENCY_DATELINE = re.compile(
-    r"^(?:[A-Z][\w.'’-]*(?:,?\s+[A-Z][\w.'’-]*){0,4}\s+)?\((?:CNN|AP|Reuters|AFP|UPI)[^)]{0,25}\)\s*(?:" + _DASH + r"\s*)?"
+    r"^(?:[A-Z][\w.'’-]*(?:,?\s+[A-Z][\w.'’-]*){0,4}\s+)?\((?:CNN|AP|Reuters|AFP|UPI)[^)]{0,25}\)\s*(?:"
+    + _DASH
+    + r"\s*)?"
 )
 # "WASHINGTON — ", "GATLINBURG, Tenn. – ", "LAS CRUCES − ", "London CNN — "
 _PLACE_DATELINE = re.compile(
@@ -27,16 +30,47 @@ _PLACE_DATELINE = re.compile(
 _TIME_STAMP = re.compile(r"\b\d{1,2}:\d{2}\s*[ap]\.?\s?m\.?|^updated\b|^published\b", re.I)
 _CREDIT = re.compile(
     r"getty images|\bAP photo|\bphoto(?:graph)?(?: by|:)|\bimage:|\bcredit:|\bfile photo|/AP\b|/Reuters\b|AFP via|"
-    r"\bcourtesy of\b|\bvia reuters\b|\b[A-Z][a-z]+ [A-Z][a-z]+/(?:AP|AFP|Reuters|Getty|EPA)\b", re.I
+    r"\bcourtesy of\b|\bvia reuters\b|\b[A-Z][a-z]+ [A-Z][a-z]+/(?:AP|AFP|Reuters|Getty|EPA)\b",
+    re.I,
 )
 BOILERPLATE_START = (
-    "related", "read more", "read:", "more:", "see also", "watch:", "listen:", "sign up", "click here", "subscribe",
-    "advertisement", "editor's note", "editor’s note", "follow ", "contact ", "copyright", "this page ", "(you can",
+    "related",
+    "read more",
+    "read:",
+    "more:",
+    "see also",
+    "watch:",
+    "listen:",
+    "sign up",
+    "click here",
+    "subscribe",
+    "advertisement",
+    "editor's note",
+    "editor’s note",
+    "follow ",
+    "contact ",
+    "copyright",
+    "this page ",
+    "(you can",
 )
 BOILERPLATE_ANY = (
-    "newsletter", "sign up", "subscribe", "podcast", "inbox", "all rights reserved", "©", "this story appeared",
-    "a version of this story", "hit play", "this content free", "video player", "this ad to you", "terms & conditions",
-    "privacy policy", "story continues", "affiliate commission",
+    "newsletter",
+    "sign up",
+    "subscribe",
+    "podcast",
+    "inbox",
+    "all rights reserved",
+    "©",
+    "this story appeared",
+    "a version of this story",
+    "hit play",
+    "this content free",
+    "video player",
+    "this ad to you",
+    "terms & conditions",
+    "privacy policy",
+    "story continues",
+    "affiliate commission",
 )
 AGENCIES = frozenset({"AP", "Reuters", "AFP", "Getty Images", "CNN", "USA TODAY", "EPA", "Shutterstock"})
 _ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)\]]*$|[\"”’]$")
@@ -58,7 +92,7 @@ def strip_dateline(sentence: str) -> str:
     for pattern in (_AGENCY_DATELINE, _PLACE_DATELINE):
         match = pattern.match(sentence)
         if match and len(sentence) - match.end() > 20:
-            return sentence[match.end():]
+            return sentence[match.end() :]
     return sentence
 
 

@@ -1,4 +1,5 @@
 """Plain-text views of search results and timelines for the terminal."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -32,7 +33,9 @@ def format_timeline(timeline: Timeline) -> str:
     lines = []
     for result in [*timeline.entries, *timeline.undated]:
         also = f" (also in: {', '.join(result.also_in)})" if result.also_in else ""
-        lines.append(f"{(result.published or 'undated')[:10]}  {result.title or 'Untitled'} — {result.outlet or 'unknown'}{also}")
+        lines.append(
+            f"{(result.published or 'undated')[:10]}  {result.title or 'Untitled'} — {result.outlet or 'unknown'}{also}"
+        )
         if result.url:
             lines.append(f"            {result.url}")
     weeks = timeline.weeks()

@@ -1,4 +1,5 @@
 """The one settings object, read from the environment and `.env`."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,7 +40,9 @@ class Settings(BaseSettings):
     fetch_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
     fetch_page_deadline: float = Field(default=60.0, gt=0)  # NEWSBOT_FETCH_PAGE_DEADLINE: seconds per page, all told
     robots_ttl: float = Field(default=86_400.0, ge=0)  # NEWSBOT_ROBOTS_TTL: seconds a robots.txt is trusted
-    robots_error_ttl: float = Field(default=300.0, ge=0)  # NEWSBOT_ROBOTS_ERROR_TTL: before an unreachable one is retried
+    robots_error_ttl: float = Field(
+        default=300.0, ge=0
+    )  # NEWSBOT_ROBOTS_ERROR_TTL: before an unreachable one is retried
     feed_max_items: int = Field(default=500, ge=1)  # NEWSBOT_FEED_MAX_ITEMS: items taken from one feed poll
 
     # Reading limits (index/ingest/limits.py): what one file, line, record or article may take.
@@ -76,9 +79,13 @@ class Settings(BaseSettings):
     admin_role_id: int | None = None  # NEWSBOT_ADMIN_ROLE_ID: members with this role may /reindex without Manage Server
     reindex_cooldown_seconds: float = Field(default=3600.0, ge=0)  # NEWSBOT_REINDEX_COOLDOWN_SECONDS: between reindexes
     cooldown_seconds: float = Field(default=10.0, ge=0)  # NEWSBOT_COOLDOWN_SECONDS: per user, between questions
-    message_content: bool = False  # NEWSBOT_MESSAGE_CONTENT: ask Discord for the privileged intent (follow-ups without a mention)
+    message_content: bool = (
+        False  # NEWSBOT_MESSAGE_CONTENT: ask Discord for the privileged intent (follow-ups without a mention)
+    )
     follow_threshold: float = Field(default=1.1, gt=0)  # NEWSBOT_FOLLOW_THRESHOLD: topic match that triggers a post
-    follow_per_hour: int = Field(default=3, ge=1)  # NEWSBOT_FOLLOW_PER_HOUR: posts per followed topic and target per hour
+    follow_per_hour: int = Field(
+        default=3, ge=1
+    )  # NEWSBOT_FOLLOW_PER_HOUR: posts per followed topic and target per hour
     shards: str = ""  # NEWSBOT_SHARDS: "" one connection, "auto" Discord's recommended count, or a number
 
     llm_url: str | None = None  # NEWSBOT_LLM_URL: OpenAI-compatible chat endpoint for the opt-in generated answer
@@ -139,10 +146,16 @@ class Settings(BaseSettings):
 
     def fetch_settings(self) -> FetchSettings:
         fetch = FetchSettings(
-            timeout=self.fetch_timeout, retries=self.fetch_retries, per_host=self.fetch_per_host,
-            total=self.fetch_total, respect_robots=self.respect_robots, allow=tuple(self.fetch_allow),
-            page_deadline=self.fetch_page_deadline, robots_ttl=self.robots_ttl,
-            robots_error_ttl=self.robots_error_ttl, max_feed_items=self.feed_max_items,
+            timeout=self.fetch_timeout,
+            retries=self.fetch_retries,
+            per_host=self.fetch_per_host,
+            total=self.fetch_total,
+            respect_robots=self.respect_robots,
+            allow=tuple(self.fetch_allow),
+            page_deadline=self.fetch_page_deadline,
+            robots_ttl=self.robots_ttl,
+            robots_error_ttl=self.robots_error_ttl,
+            max_feed_items=self.feed_max_items,
         )
         return dataclasses.replace(fetch, user_agent=self.user_agent) if self.user_agent else fetch
 

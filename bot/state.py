@@ -4,6 +4,7 @@ place the tables are made: numbered migrations (set "newsbot.bot"), like the arc
 
 Every method takes the archive's lock: the bot calls them from its worker threads, and the archive
 has one SQLite connection."""
+
 from __future__ import annotations
 
 import hashlib
@@ -213,7 +214,9 @@ class Feedback(_Tables):
     def _salt(self) -> str:
         if self._salt_value is None:
             with self.lock, self.db.conn:
-                self.db.execute("INSERT OR IGNORE INTO bot_meta (key, value) VALUES ('vote_salt', ?)", [secrets.token_hex(16)])
+                self.db.execute(
+                    "INSERT OR IGNORE INTO bot_meta (key, value) VALUES ('vote_salt', ?)", [secrets.token_hex(16)]
+                )
                 self._salt_value = self.db.execute("SELECT value FROM bot_meta WHERE key = 'vote_salt'").fetchone()[0]
         return self._salt_value
 
@@ -241,10 +244,13 @@ class Feedback(_Tables):
     def _has_down(self, message_id: int, user_id: int) -> bool:
         user = self.user_hash(user_id)
         with self.lock:
-            return self.db.execute(
-                "SELECT 1 FROM votes v JOIN answers a ON a.id = v.answer_id WHERE a.message_id = ? AND v.user_hash = ? AND v.vote = 'down'",
-                [message_id, user],
-            ).fetchone() is not None
+            return (
+                self.db.execute(
+                    "SELECT 1 FROM votes v JOIN answers a ON a.id = v.answer_id WHERE a.message_id = ? AND v.user_hash = ? AND v.vote = 'down'",
+                    [message_id, user],
+                ).fetchone()
+                is not None
+            )
 
     def counts(self) -> dict[str, int]:
         with self.lock:
@@ -257,7 +263,10 @@ class Feedback(_Tables):
                 "SELECT a.question, a.as_of, a.cited_urls, v.vote, v.reason, v.user_hash, v.voted_at "
                 "FROM votes v JOIN answers a ON a.id = v.answer_id ORDER BY v.voted_at, a.id"
             ).fetchall()
-        return [VoteRecord(q, as_of, json.loads(urls), vote, reason, user, at) for q, as_of, urls, vote, reason, user, at in rows]
+        return [
+            VoteRecord(q, as_of, json.loads(urls), vote, reason, user, at)
+            for q, as_of, urls, vote, reason, user, at in rows
+        ]
 
 
 # --------------------------------------------------------------------------- follows
@@ -286,7 +295,8 @@ class Follows(_Tables):
     def remove(self, target_kind: str, target_id: int, topic: str) -> bool:
         with self.lock, self.db.conn:
             follow = self.db.execute(
-                "SELECT id FROM follows WHERE target_kind = ? AND target_id = ? AND topic = ?", [target_kind, target_id, topic]
+                "SELECT id FROM follows WHERE target_kind = ? AND target_id = ? AND topic = ?",
+                [target_kind, target_id, topic],
             ).fetchone()
             if follow is None:
                 return False
@@ -316,9 +326,12 @@ class Follows(_Tables):
 
     def was_posted(self, follow_id: int, article_id: int) -> bool:
         with self.lock:
-            return self.db.execute(
-                "SELECT 1 FROM follow_posts WHERE follow_id = ? AND article_id = ?", [follow_id, article_id]
-            ).fetchone() is not None
+            return (
+                self.db.execute(
+                    "SELECT 1 FROM follow_posts WHERE follow_id = ? AND article_id = ?", [follow_id, article_id]
+                ).fetchone()
+                is not None
+            )
 
     def record_post(self, follow_id: int, article_id: int, at: datetime | None = None) -> None:
         moment = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
@@ -352,13 +365,17 @@ class GuildSettings(_Tables):
     def announce_channels(self) -> dict[int, int]:
         """guild id → its announce channel id."""
         with self.lock:
-            rows = self.db.execute("SELECT guild_id, value FROM guild_settings WHERE key = 'announce_channel'").fetchall()
+            rows = self.db.execute(
+                "SELECT guild_id, value FROM guild_settings WHERE key = 'announce_channel'"
+            ).fetchall()
         return {guild: int(value) for guild, value in rows}
 
     def set_announce_channel(self, guild_id: int, channel_id: int | None) -> None:
         if channel_id is None:
             with self.lock, self.db.conn:
-                self.db.execute("DELETE FROM guild_settings WHERE guild_id = ? AND key = 'announce_channel'", [guild_id])
+                self.db.execute(
+                    "DELETE FROM guild_settings WHERE guild_id = ? AND key = 'announce_channel'", [guild_id]
+                )
             return
         self._set(guild_id, "announce_channel", str(channel_id))
 

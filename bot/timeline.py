@@ -1,4 +1,5 @@
 """How a story developed: the archive's articles on a topic in date order, and how many a week."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -29,7 +30,10 @@ class Timeline:
             monday = day - timedelta(days=day.weekday())
             counts[monday] = counts.get(monday, 0) + 1
         first, last = min(counts), max(counts)
-        return [(first + timedelta(weeks=n), counts.get(first + timedelta(weeks=n), 0)) for n in range((last - first).days // 7 + 1)]
+        return [
+            (first + timedelta(weeks=n), counts.get(first + timedelta(weeks=n), 0))
+            for n in range((last - first).days // 7 + 1)
+        ]
 
 
 def on_topic(result: Result, topic: str) -> float:
@@ -39,8 +43,12 @@ def on_topic(result: Result, topic: str) -> float:
 
 
 def build_timeline(
-    archive: Archive, topic: str, since: datetime | None = None, until: datetime | None = None,
-    threshold: float | None = None, limit: int = TIMELINE_ARTICLES,
+    archive: Archive,
+    topic: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    threshold: float | None = None,
+    limit: int = TIMELINE_ARTICLES,
 ) -> Timeline:
     """Stories on `topic` (relevant as an answer would have to be), oldest first; undated ones apart."""
     threshold = archive.embedder.relevance_floor if threshold is None else threshold

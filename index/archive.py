@@ -1,4 +1,5 @@
 """The archive: a store and its vector index kept in step, ingested into and rebuilt atomically."""
+
 from __future__ import annotations
 
 import contextlib
@@ -90,7 +91,9 @@ def on_cluster(local: Embedder, address: str, batch_size: int) -> Embedder:
     return RayEmbedder(local, address, batch_size=batch_size)
 
 
-def embedded(embedder: Embedder, batches: Iterator[tuple[np.ndarray, list[str]]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def embedded(
+    embedder: Embedder, batches: Iterator[tuple[np.ndarray, list[str]]]
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(chunk ids, vectors): streamed by an embedder that has `embed_stream` (a cluster), else batch by batch."""
     stream = getattr(embedder, "embed_stream", None)
     if callable(stream):
@@ -131,7 +134,9 @@ class Archive:
         if self._embedder is None:
             config = self.config
             local = load_embedder(config.model, batch_size=config.embed_batch_size, device=config.embedding_device)
-            self._embedder = on_cluster(local, config.ray_address, config.embed_batch_size) if config.ray_address else local
+            self._embedder = (
+                on_cluster(local, config.ray_address, config.embed_batch_size) if config.ray_address else local
+            )
         return self._embedder
 
     @property
@@ -203,7 +208,9 @@ class Archive:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise ArchiveBusy(f"another ingest or rebuild is writing to {self.data_dir}; try again when it ends") from None
+                raise ArchiveBusy(
+                    f"another ingest or rebuild is writing to {self.data_dir}; try again when it ends"
+                ) from None
             self.refresh()  # what another writer left: write on top of it, never on a swapped-out file
             yield
 
@@ -239,7 +246,9 @@ class Archive:
             raise  # the disk or the database, not the item: stop, what was committed stays
         except Exception as err:  # one record the code did not foresee must not lose the others
             conn.execute("ROLLBACK TO item")
-            report.problems.append(ReadProblem(article.source or article.url or "article", f"not stored: {type(err).__name__}: {err}"))
+            report.problems.append(
+                ReadProblem(article.source or article.url or "article", f"not stored: {type(err).__name__}: {err}")
+            )
         conn.execute("RELEASE item")
 
     def _store_one(self, item: Article, report: IngestReport) -> None:
@@ -288,7 +297,11 @@ class Archive:
         chunks and groups articles stored before grouping existed."""
         self._clean_leftovers()
         with self.store.transaction():
-            for article_id, title, text in self.store.unchunked():  # committed alone by versions before per-batch transactions
+            for (
+                article_id,
+                title,
+                text,
+            ) in self.store.unchunked():  # committed alone by versions before per-batch transactions
                 self._chunk_into(self.store, article_id, title, text)
             if dedup.ungrouped(self.store):
                 dedup.backfill(self.store, self.config.dedup_threshold)
@@ -318,7 +331,12 @@ class Archive:
         return choose_kind(count, self.config.index_kind)
 
     def _embed_into(
-        self, store: Store, vectors: VectorIndex, path: Path, ids: np.ndarray, progress: bool,
+        self,
+        store: Store,
+        vectors: VectorIndex,
+        path: Path,
+        ids: np.ndarray,
+        progress: bool,
         on_progress: Callable[[str, int, int], None] | None = None,
     ) -> int:
         bar = tqdm(total=len(ids), desc="embedding", unit=" chunks", disable=not progress)
@@ -402,7 +420,11 @@ class Archive:
         return store
 
     def _rebuild_into(
-        self, store: Store, vectors_file: str, build_id: str, progress: bool,
+        self,
+        store: Store,
+        vectors_file: str,
+        build_id: str,
+        progress: bool,
         on_progress: Callable[[str, int, int], None] | None,
     ) -> int:
         total = store.count("articles")

@@ -1,4 +1,5 @@
 """The one record every reader produces."""
+
 from __future__ import annotations
 
 import hashlib

@@ -2,6 +2,7 @@
 fallbacks. Base URLs: /reply/v1 answers `reply`; /status/<code>/v1 fails with that status;
 /hang/v1 answers after `hang_seconds`; /garbage/v1 is not JSON; /shape/v1 is JSON but no completion.
 It runs in its own thread and event loop, and records each request's headers and body."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Shared fixtures: real SQLite and FAISS files in tmp_path, the fake embedder, the seed article."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -84,6 +85,8 @@ NEWS = [
 def news_archive(archive: Archive) -> Archive:
     archive.ingest(NEWS, progress=False)
     return archive
+
+
 from tests.chat_fixture import chat_server  # noqa: F401,E402  (the misbehaving chat endpoint fixture)
 from tests.fake_discord_fixtures import fake_discord  # noqa: F401,E402  (the fake Discord fixture)
 from tests.http_fixture import news_server  # noqa: F401,E402  (the local news web server fixture)

@@ -4,6 +4,7 @@ It runs in its own thread with its own event loop, so sync tests, `asyncio.run` 
 pytest-asyncio tests can all use it. It serves `tests/fixtures/web/` ({{BASE}} in a file
 becomes the server's base URL) plus a few misbehaving paths, and records what it saw.
 """
+
 from __future__ import annotations
 
 import asyncio

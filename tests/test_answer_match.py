@@ -1,4 +1,5 @@
 """The answer benchmark's matching rule: verbatim words, or 60% of a longer answer's content words."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Ingest, idempotence, updates, rebuild and consistency, on real SQLite and FAISS files."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -65,7 +66,9 @@ def test_articles_without_url_are_keyed_by_content(archive):
 def test_problems_are_reported_and_the_rest_is_ingested(archive, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
-    (folder / "good.jsonl").write_text('{"url": "https://a.example/1", "title": "A", "text": "Some text here."}\n{broken\n')
+    (folder / "good.jsonl").write_text(
+        '{"url": "https://a.example/1", "title": "A", "text": "Some text here."}\n{broken\n'
+    )
     (folder / "seed.txt").write_text(SEED.read_text())
     report = archive.ingest(read_path(folder), progress=False)
     assert report.added == 2
@@ -111,7 +114,9 @@ def test_missing_vectors_are_reported_and_sync_embeds_just_those(archive):
 
 def test_a_model_change_asks_for_a_rebuild(archive):
     archive.ingest(NEWS[:1], progress=False)
-    other = Archive(archive.data_dir, replace(archive.config, model="fake:32"), embedder=FakeEmbedder(32, name="fake:32"))
+    other = Archive(
+        archive.data_dir, replace(archive.config, model="fake:32"), embedder=FakeEmbedder(32, name="fake:32")
+    )
     with pytest.raises(ArchiveError, match="newsbot index rebuild"):
         other.ingest(NEWS[1:2], progress=False)
     assert other.rebuild(progress=False) > 0

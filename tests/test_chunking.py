@@ -14,7 +14,12 @@ def texts(text: str) -> list[str]:
 
 def test_sentences_respect_abbreviations_quotes_and_paragraphs():
     text = 'He met U.S. President Joe Biden. Mr. Smith said "no." Then left!\n\nNew paragraph here.'
-    assert texts(text) == ["He met U.S. President Joe Biden.", 'Mr. Smith said "no."', "Then left!", "New paragraph here."]
+    assert texts(text) == [
+        "He met U.S. President Joe Biden.",
+        'Mr. Smith said "no."',
+        "Then left!",
+        "New paragraph here.",
+    ]
 
 
 def test_hard_wrapped_wire_copy_is_not_split_at_line_breaks():
@@ -71,12 +76,15 @@ def _reference_spans(text: str) -> list[tuple[int, int]]:
     return [_strip(text, s, e) for s, e in spans if text[s:e].strip()]
 
 
-@pytest.mark.parametrize("text", [
-    "Mr. Smith met Dr. Jones. They spoke in the U.S. Senate! Then Gen. Milley left? Yes.",
-    "No. 10 Downing St. said so. The A. B. Smith case. Sr. Garcia (Jr.) agreed. “Fine.” Then: done.",
-    "WASHINGTON — The vote passed.\n\nIt was close.\n  Indented wire copy. Mrs. May? Ms.X spoke. SMr. Y came.",
-    "Word_Mr. Next. 1.5 million people. $3.4 billion. Über. Ärger folgt. Fin",
-    SEED.read_text(),
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mr. Smith met Dr. Jones. They spoke in the U.S. Senate! Then Gen. Milley left? Yes.",
+        "No. 10 Downing St. said so. The A. B. Smith case. Sr. Garcia (Jr.) agreed. “Fine.” Then: done.",
+        "WASHINGTON — The vote passed.\n\nIt was close.\n  Indented wire copy. Mrs. May? Ms.X spoke. SMr. Y came.",
+        "Word_Mr. Next. 1.5 million people. $3.4 billion. Über. Ärger folgt. Fin",
+        SEED.read_text(),
+    ],
+)
 def test_fast_sentence_spans_agree_with_the_reference_regex(text: str) -> None:
     assert sentence_spans(text) == _reference_spans(text)

@@ -1,4 +1,5 @@
 """The command line, run as a user would: real files, the fake embedder chosen by a setting."""
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,9 @@ def test_ingest_search_ask_stats(run):
     answer = json.loads(run("ask", "What did the Kremlin expect from Macron's visit?", "--json").output)
     assert not answer["abstained"] and answer["citations"][0]["published"].startswith("2022-02-07")
     text = run("ask", "What did the Kremlin expect from Macron's visit?").output
-    assert "[1] No Major Breakthroughs Expected From Putin-Macron Meeting – Kremlin — The Moscow Times, 2022-02-07" in text
+    assert (
+        "[1] No Major Breakthroughs Expected From Putin-Macron Meeting – Kremlin — The Moscow Times, 2022-02-07" in text
+    )
 
 
 def test_filters_and_batch(run, tmp_path):
@@ -96,7 +99,11 @@ def test_chat_follows_up_until_new(run):
     run("ingest", str(SAMPLES), "--quiet")
     questions = "What did the Kremlin expect from Macron's visit?\nWhat did he say after that?\n/new\nWhat did he say after that?\n"
     answers = run("chat", "--as-of", "2022-02-08", input=questions).output.split("Q: ")[1:]
-    assert [a.splitlines()[0] for a in answers] == ["What did the Kremlin expect from Macron's visit?", "What did he say after that?", "What did he say after that?"]
+    assert [a.splitlines()[0] for a in answers] == [
+        "What did the Kremlin expect from Macron's visit?",
+        "What did he say after that?",
+        "What did he say after that?",
+    ]
     assert "Sources:" in answers[1] and "The Moscow Times" in answers[1]  # in context: the same story
     assert "I found nothing" in answers[2] and "(new conversation)" in answers[1]  # after /new: nothing to lean on
 
@@ -109,13 +116,17 @@ def test_feedback_json_lines_and_counts_in_stats(run, tmp_path):
     run("ingest", str(SAMPLES), "--quiet")
     archive = Archive(tmp_path / "data", Settings().archive_config())
     feedback = Feedback(archive)
-    feedback.record_answer(1, "What did the Kremlin expect?", "2022-02-08T00:00:00+00:00", ["https://www.themoscowtimes.com/x"])
+    feedback.record_answer(
+        1, "What did the Kremlin expect?", "2022-02-08T00:00:00+00:00", ["https://www.themoscowtimes.com/x"]
+    )
     feedback.vote(1, 42, "down", "outdated")
     feedback.vote(1, 43, "up")
     archive.close()
     lines = [json.loads(line) for line in run("feedback", "--json").output.splitlines()]
     assert sorted((v["question"], v["vote"], v["reason"]) for v in lines) == [
-        ("What did the Kremlin expect?", "down", "outdated"), ("What did the Kremlin expect?", "up", None)]
+        ("What did the Kremlin expect?", "down", "outdated"),
+        ("What did the Kremlin expect?", "up", None),
+    ]
     assert json.loads(run("index", "stats", "--json").output)["feedback"] == {"up": 1, "down": 1}
     assert "feedback: up 1, down 1" in run("index", "stats").output
 
@@ -138,7 +149,8 @@ def test_ask_batch_answers_good_lines_and_reports_bad_ones(run, tmp_path):
     single = json.loads(run("ask", question, "--json").output)
     batch = tmp_path / "questions.jsonl"
     batch.write_text(
-        json.dumps({"question": question}) + "\n\n"  # a blank line is skipped, yet counted
+        json.dumps({"question": question})
+        + "\n\n"  # a blank line is skipped, yet counted
         + '{"query": "Kremlin Macron", "until": "2022-01-01"}\n'
         + "not json\n"
         + '{"question": "Peskov", "k": 0}\n'
@@ -161,9 +173,11 @@ def test_ask_batch_reads_stdin_and_renders_without_json(run):
     piped = '{"question": "What did Peskov say?"}\n{"question": ""}\n{"question": "Who is Scholz meeting?"}\n'
     output = run("ask", "--batch", "-", "--outlet", "The Moscow Times", input=piped).output
     answers = output.strip().split("\n\n")
-    assert output.count("Sources:") == 2 and "line 2: no \"question\"" in output
+    assert output.count("Sources:") == 2 and 'line 2: no "question"' in output
     assert len([a for a in answers if a.startswith("“")]) == 2
     assert run("ask").exit_code == 2
+
+
 def test_until_includes_its_whole_day_in_the_cli_as_in_discord(run):
     from bot.discord.options import query_filters
     from index.search import Filters

@@ -1,4 +1,5 @@
 """docs/cli.md is the commands' own help, so it cannot go stale."""
+
 from __future__ import annotations
 
 import click

@@ -1,5 +1,6 @@
 """Embedding on a Ray cluster: a real local cluster (one CPU) started here, the real Ray Data pipeline,
 real `newsbot` processes joining it by address. Skipped where Ray is not installed (`newsbot[cluster]`)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -57,9 +58,20 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = (tmp_path_factory.mktemp("ray") / "head.log").open("w")
     head = subprocess.Popen(
-        [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", f"--port={port}", "--num-cpus=1",
-         "--node-ip-address=127.0.0.1", "--include-dashboard=false", "--disable-usage-stats"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(Path(sys.executable).with_name("ray")),
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            "--num-cpus=1",
+            "--node-ip-address=127.0.0.1",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 180
@@ -98,10 +110,21 @@ def test_vectors_from_the_cluster_are_the_local_ones(cluster: str, tmp_path: Pat
 
 
 def newsbot(data: Path, *args: str, model: str = "fake:delay=0.02") -> subprocess.Popen[str]:
-    env = {**os.environ, "NEWSBOT_EMBEDDING_MODEL": model, "NEWSBOT_DATA_DIR": str(data),
-           "NEWSBOT_CHUNK_TOKENS": str(CONFIG.chunk_tokens), "NEWSBOT_OVERLAP_TOKENS": str(CONFIG.overlap_tokens)}
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=data.parent, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "NEWSBOT_EMBEDDING_MODEL": model,
+        "NEWSBOT_DATA_DIR": str(data),
+        "NEWSBOT_CHUNK_TOKENS": str(CONFIG.chunk_tokens),
+        "NEWSBOT_OVERLAP_TOKENS": str(CONFIG.overlap_tokens),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=data.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_a_killed_cluster_ingest_is_finished_by_the_next_sync(cluster: str, tmp_path: Path) -> None:

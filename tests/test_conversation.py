@@ -1,5 +1,6 @@
 """Follow-up questions and what the bot remembers (conversations, votes, follows, server settings):
 plain functions and real SQLite, no Discord."""
+
 from __future__ import annotations
 
 import hashlib
@@ -31,10 +32,16 @@ def cited_urls(answer) -> list[str]:  # type: ignore[no-untyped-def]
     return [c.url for c in answer.citations]
 
 
-@pytest.mark.parametrize(("question", "leans"), [
-    (FOLLOW_UP, True), ("And then?", True), ("What did Macron say next?", True),
-    ("Wheat prices in Chicago rose on Black Sea supply fears", False), (KREMLIN, False),
-])
+@pytest.mark.parametrize(
+    ("question", "leans"),
+    [
+        (FOLLOW_UP, True),
+        ("And then?", True),
+        ("What did Macron say next?", True),
+        ("Wheat prices in Chicago rose on Black Sea supply fears", False),
+        (KREMLIN, False),
+    ],
+)
 def test_a_question_leans_on_context_when_it_names_little(question: str, leans: bool) -> None:
     assert leans_on_context(question) is leans
 
@@ -73,14 +80,18 @@ def test_a_follow_up_keeps_the_earlier_filters_unless_it_sets_its_own(news_archi
     followed, carried = answer_in_context(news_archive, [turn], "What about wheat prices?", AS_OF)
     assert carried.filters["outlets"] == ["CNN"]
     assert not any("wheat" in (url or "") for url in cited_urls(followed))
-    own, _ = answer_in_context(news_archive, [turn], "What about wheat prices?", Filters(outlets=["USA Today"], as_of=AS_OF.as_of))
+    own, _ = answer_in_context(
+        news_archive, [turn], "What about wheat prices?", Filters(outlets=["USA Today"], as_of=AS_OF.as_of)
+    )
     assert any("wheat-prices" in (url or "") for url in cited_urls(own))
 
 
 def test_conversations_are_bounded_and_survive_reopening(archive: Archive, tmp_path) -> None:  # type: ignore[no-untyped-def]
     state = BotState(archive)
     for n in range(8):
-        state.conversations.add("thread:1", Turn(f"question {n}", f"query {n}", {"outlets": []}, [Cited("u", "t", "2022-02-07")]))
+        state.conversations.add(
+            "thread:1", Turn(f"question {n}", f"query {n}", {"outlets": []}, [Cited("u", "t", "2022-02-07")])
+        )
     state.conversations.add("thread:2", Turn("other", "other"))
     archive.close()
     reopened = Archive(archive.data_dir, archive.config, embedder=archive.embedder)

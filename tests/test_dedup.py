@@ -1,4 +1,5 @@
 """Duplicate stories: one wire story in several outlets, later versions, exact copies."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,13 @@ def version(outlet: str, day: int, *edits: tuple[str, str], tail: str = "", **fi
     for old, new in edits:
         text = text.replace(old, new)
     slug = outlet.lower().replace(" ", "")
-    base = dict(text=text + tail, title=f"Rotterdam dockworkers strike ({outlet})", outlet=outlet,
-                url=f"https://{slug}.example.com/rotterdam-strike", published=utc(2023, 3, day))
+    base = dict(
+        text=text + tail,
+        title=f"Rotterdam dockworkers strike ({outlet})",
+        outlet=outlet,
+        url=f"https://{slug}.example.com/rotterdam-strike",
+        published=utc(2023, 3, day),
+    )
     return make_article(0, **{**base, **fields})
 
 
@@ -82,7 +88,9 @@ def test_the_answer_cites_the_newest_version_and_names_the_others(archive):
 
 
 def test_a_different_story_is_not_grouped(archive):
-    chile = make_article(1, text=OTHER, title="Chile raises rates", outlet="Reuters", url="https://reuters.example.com/chile")
+    chile = make_article(
+        1, text=OTHER, title="Chile raises rates", outlet="Reuters", url="https://reuters.example.com/chile"
+    )
     similar_topic = version("Bloomberg", 9, tail=" " + OTHER)  # shares the wire text but doubles in length
     archive.ingest([REUTERS, chile, similar_topic, *NEWS], progress=False)
     assert all(len(group) == 1 for group in stories(archive))
@@ -105,7 +113,9 @@ def test_an_updated_version_at_the_same_url_replaces_the_old_one(archive):
     update = version("Reuters", 9, tail=" The port operator later said talks would resume on Wednesday.")
     report = archive.ingest([update], progress=False)
     assert report.updated == 1 and archive.store.count("articles") == len(NEWS) + 2
-    (strike,) = [r for r in search(archive, "Rotterdam strike talks resume Wednesday", k=5).results if "Rotterdam" in r.title]
+    (strike,) = [
+        r for r in search(archive, "Rotterdam strike talks resume Wednesday", k=5).results if "Rotterdam" in r.title
+    ]
     assert strike.outlet == "Reuters" and strike.published.startswith("2023-03-09")
     assert "resume on Wednesday" in " ".join(p.text for p in strike.passages)
     assert strike.also_in == ["AP News"] and stories(archive)[0] == {"Reuters", "AP News"}
@@ -171,8 +181,12 @@ def _downgrade_to_schema_1(path):
 def test_index_stats_reports_the_groups(tmp_path, monkeypatch):
     monkeypatch.setenv("NEWSBOT_EMBEDDING_MODEL", "fake")
     monkeypatch.chdir(tmp_path)
-    lines = "\n".join(json.dumps({"url": a.url, "title": a.title, "outlet": a.outlet, "text": a.text,
-                                   "published": a.published.isoformat()}) for a in (REUTERS, AP, GUARDIAN))
+    lines = "\n".join(
+        json.dumps(
+            {"url": a.url, "title": a.title, "outlet": a.outlet, "text": a.text, "published": a.published.isoformat()}
+        )
+        for a in (REUTERS, AP, GUARDIAN)
+    )
     (tmp_path / "wire.jsonl").write_text(lines + "\n")
     runner = CliRunner()
     assert runner.invoke(cli, ["ingest", "wire.jsonl", "--quiet", "--data-dir", "d"]).exit_code == 0

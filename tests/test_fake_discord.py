@@ -313,7 +313,11 @@ async def test_thread_on_a_message_is_cached_and_takes_messages(fake_discord: Fa
         sent = await fake_discord.send_message(fake_discord.channel.id, fake_discord.reader, "start here")
         message = await bot.get_channel(fake_discord.channel.id).fetch_message(int(sent["id"]))
         thread = await message.create_thread(name="a thread")
-        assert (thread.id, thread.parent_id, thread.owner_id) == (message.id, fake_discord.channel.id, fake_discord.bot_user.id)
+        assert (thread.id, thread.parent_id, thread.owner_id) == (
+            message.id,
+            fake_discord.channel.id,
+            fake_discord.bot_user.id,
+        )
         await thread.send("inside")
         assert fake_discord.calls_matching("POST", rf"/channels/{thread.id}/messages")[0].status == 200
         with pytest.raises(discord.HTTPException) as again:

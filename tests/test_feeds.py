@@ -1,4 +1,5 @@
 """Feeds and URLs read over real HTTP from the local test site."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
@@ -202,10 +203,12 @@ FEEDS = [path.read_bytes() for path in sorted((WEB_ROOT / "feeds").iterdir())]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(
-    st.binary(max_size=2000),
-    st.tuples(st.sampled_from(FEEDS), st.floats(0, 1)).map(lambda pair: pair[0][: int(len(pair[0]) * pair[1])]),
-))
+@given(
+    st.one_of(
+        st.binary(max_size=2000),
+        st.tuples(st.sampled_from(FEEDS), st.floats(0, 1)).map(lambda pair: pair[0][: int(len(pair[0]) * pair[1])]),
+    )
+)
 def test_parse_feed_never_raises(data: bytes) -> None:
     items, found = parse_feed(data, "http://127.0.0.1/feed")
     assert all(isinstance(problem, ReadProblem) for problem in found)

@@ -1,4 +1,5 @@
 """The fetcher against a real local HTTP server: limits, retries, robots.txt, errors as reasons."""
+
 from __future__ import annotations
 
 import asyncio

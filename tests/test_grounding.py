@@ -1,4 +1,5 @@
 """The grounding check: a generated line is shown only if its names and numbers are in the quotes."""
+
 from __future__ import annotations
 
 import pytest

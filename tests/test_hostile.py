@@ -3,6 +3,7 @@
 Each case is a small fixture generated in tmp_path, with limits lowered so it stays small and fast;
 network cases talk only to the local test server on 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -48,10 +49,34 @@ def fetcher(**overrides: Any) -> Fetcher:
 # --- network: no fetches of internal addresses ---------------------------------------------------
 
 FORBIDDEN_HOSTS = [
-    "127.0.0.1", "127.1", "0x7f000001", "2130706433", "0177.0.0.1", "0", "0.0.0.0", "[::1]", "[::]",
-    "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "169.254.169.254", "10.0.0.1", "172.16.5.4", "192.168.1.1",
-    "100.64.0.1", "[fe80::1]", "[fc00::1]", "224.0.0.1", "[ff02::1]", "240.0.0.1", "255.255.255.255",
-    "[2002:7f00:1::]", "[64:ff9b::a00:1]", "localhost", "LOCALHOST.", "printer.local", "db.internal",
+    "127.0.0.1",
+    "127.1",
+    "0x7f000001",
+    "2130706433",
+    "0177.0.0.1",
+    "0",
+    "0.0.0.0",
+    "[::1]",
+    "[::]",
+    "[::ffff:127.0.0.1]",
+    "[::ffff:7f00:1]",
+    "169.254.169.254",
+    "10.0.0.1",
+    "172.16.5.4",
+    "192.168.1.1",
+    "100.64.0.1",
+    "[fe80::1]",
+    "[fc00::1]",
+    "224.0.0.1",
+    "[ff02::1]",
+    "240.0.0.1",
+    "255.255.255.255",
+    "[2002:7f00:1::]",
+    "[64:ff9b::a00:1]",
+    "localhost",
+    "LOCALHOST.",
+    "printer.local",
+    "db.internal",
 ]
 
 
@@ -81,8 +106,12 @@ def test_every_resolved_address_must_pass() -> None:
 
 async def test_loopback_is_never_requested_without_allow(news_server: NewsServer) -> None:
     async with fetcher() as f:
-        for url in (news_server.url("/articles/one.html"), f"http://0x7f000001:{news_server.port}/articles/one.html",
-                    f"http://2130706433:{news_server.port}/articles/one.html", f"http://[::1]:{news_server.port}/"):
+        for url in (
+            news_server.url("/articles/one.html"),
+            f"http://0x7f000001:{news_server.port}/articles/one.html",
+            f"http://2130706433:{news_server.port}/articles/one.html",
+            f"http://[::1]:{news_server.port}/",
+        ):
             result = await f.fetch(url)
             assert not result.ok and "refused" in (result.error or "")
     assert sum(news_server.hits.values()) == 0
@@ -100,7 +129,9 @@ def _resolving(monkeypatch: pytest.MonkeyPatch, names: dict[str, str]) -> list[s
     return asked
 
 
-async def test_a_name_resolving_to_loopback_is_refused(news_server: NewsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_name_resolving_to_loopback_is_refused(
+    news_server: NewsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _resolving(monkeypatch, {"rebind.example": "127.0.0.1"})
     async with fetcher(respect_robots=False) as f:
         result = await f.fetch(f"http://rebind.example:{news_server.port}/articles/one.html")
@@ -108,7 +139,9 @@ async def test_a_name_resolving_to_loopback_is_refused(news_server: NewsServer, 
     assert sum(news_server.hits.values()) == 0
 
 
-async def test_the_connection_goes_to_the_address_that_was_checked(news_server: NewsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_connection_goes_to_the_address_that_was_checked(
+    news_server: NewsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No system resolver knows pinned.example: the page can only come from the checked address."""
     asked = _resolving(monkeypatch, {"pinned.example": "127.0.0.1"})
     async with fetcher(allow=LOOPBACK, respect_robots=False) as f:
@@ -189,11 +222,14 @@ def test_a_feed_poll_takes_at_most_the_item_limit() -> None:
 
 # --- one bad record never stops anything ----------------------------------------------------------
 
+
 def test_an_out_of_range_date_is_kept_undated_and_the_file_goes_on(archive: Archive, tmp_path: Path) -> None:
     path = tmp_path / "dates.jsonl"
-    lines = [{"url": "https://a.example/1", "text": "First text.", "published": "0001-01-01T00:00:00+05:00"},
-             {"url": "https://a.example/2", "text": "Second text.", "published": "9999-12-31T23:00:00-05:00"},
-             {"url": "https://a.example/3", "text": "Third text.", "published": "2022-02-07"}]
+    lines = [
+        {"url": "https://a.example/1", "text": "First text.", "published": "0001-01-01T00:00:00+05:00"},
+        {"url": "https://a.example/2", "text": "Second text.", "published": "9999-12-31T23:00:00-05:00"},
+        {"url": "https://a.example/3", "text": "Third text.", "published": "2022-02-07"},
+    ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     report = archive.ingest(read_path(path), progress=False)
     assert report.added == 3
@@ -207,7 +243,9 @@ def test_an_article_built_with_an_unstorable_date_is_stored_undated(archive: Arc
     assert report.added == 2 and [p.reason for p in report.problems] == ["date out of range, article kept undated"]
 
 
-def test_an_article_that_fails_to_store_is_reported_and_the_batch_goes_on(archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_article_that_fails_to_store_is_reported_and_the_batch_goes_on(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
     original = archive._store_one
 
     def failing(item: Article, report: Any) -> None:
@@ -293,9 +331,14 @@ def test_a_long_json_line_and_a_big_document_are_refused(tmp_path: Path) -> None
 
 def test_article_size_and_headline_length_are_capped(archive: Archive) -> None:
     with limits.use(max_article_chars=200, max_title_chars=30):
-        report = archive.ingest([make_article(1, text="word " * 100), make_article(2, title="H" * 1000)], progress=False)
+        report = archive.ingest(
+            [make_article(1, text="word " * 100), make_article(2, title="H" * 1000)], progress=False
+        )
     assert report.added == 1
-    assert [p.reason for p in report.problems] == ["article text over 200 characters; not stored", "headline over 30 characters, cut"]
+    assert [p.reason for p in report.problems] == [
+        "article text over 200 characters; not stored",
+        "headline over 30 characters, cut",
+    ]
     (row,) = archive.store.iter_articles()
     assert len(row["title"]) == 30
 
@@ -320,8 +363,10 @@ def test_special_files_are_refused_and_never_block(tmp_path: Path) -> None:
     assert [a.title for a in articles] == ["A headline"]
     reasons = {Path(p.source).name: p.reason for p in problems}
     assert reasons == {
-        "pipe.txt": "not a regular file (a FIFO); not read", "zero.txt": "not a regular file (a character device); not read",
-        "empty.jsonl": "empty file", "binary.txt": "binary content, not text",
+        "pipe.txt": "not a regular file (a FIFO); not read",
+        "zero.txt": "not a regular file (a character device); not read",
+        "empty.jsonl": "empty file",
+        "binary.txt": "binary content, not text",
     }
     (problem,) = read_path(folder / "pipe.txt")
     assert "FIFO" in problem.reason
@@ -339,7 +384,9 @@ def test_symlinked_folders_are_followed_once_and_loops_reported(tmp_path: Path) 
     assert [Path(p.source).name for p in problems] == ["loop"] and "already read" in problems[0].reason
 
 
-async def test_one_failing_feed_or_item_never_loses_the_others(archive: Archive, news_server: NewsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_one_failing_feed_or_item_never_loses_the_others(
+    archive: Archive, news_server: NewsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import index.web.watch as watch_module
 
     real_item, real_parse = watch_module._item_article, watch_module.parse_feed
@@ -367,6 +414,7 @@ async def test_one_failing_feed_or_item_never_loses_the_others(archive: Archive,
 
 # --- long-running processes stay current ----------------------------------------------------------
 
+
 def opened(data_dir: Path) -> Archive:
     return Archive(data_dir, ArchiveConfig(model="fake", chunk_tokens=60, overlap_tokens=12), embedder=FakeEmbedder())
 
@@ -387,9 +435,20 @@ def test_a_long_running_archive_keeps_working_across_an_external_rebuild(tmp_pat
     data = tmp_path / "d"
     bot = opened(data)
     bot.ingest(NEWS[:2], progress=False)
-    env = {**os.environ, "NEWSBOT_EMBEDDING_MODEL": "fake", "NEWSBOT_CHUNK_TOKENS": "60", "NEWSBOT_OVERLAP_TOKENS": "12"}
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "index", "rebuild", "--quiet", "--data-dir", str(data)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "NEWSBOT_EMBEDDING_MODEL": "fake",
+        "NEWSBOT_CHUNK_TOKENS": "60",
+        "NEWSBOT_OVERLAP_TOKENS": "12",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "index", "rebuild", "--quiet", "--data-dir", str(data)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     report = bot.ingest(NEWS[2:], progress=False)  # no "readonly database" after the swap
     assert report.added == 2 and bot.check() == []
@@ -401,6 +460,7 @@ def test_a_long_running_archive_keeps_working_across_an_external_rebuild(tmp_pat
 
 
 # --- clear errors ---------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -417,11 +477,17 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     return invoke
 
 
-@pytest.mark.parametrize("args", [
-    ("search", "wheat", "--k", "-1"), ("search", "wheat", "--k", "100000"),
-    ("ask", "wheat?", "--since", "0001-01-01"), ("ask", "wheat?", "--until", "9999-12-31"),
-    ("search", "wheat", "--as-of", "1e400"), ("search", "wheat", "--since", "not a date"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("search", "wheat", "--k", "-1"),
+        ("search", "wheat", "--k", "100000"),
+        ("ask", "wheat?", "--since", "0001-01-01"),
+        ("ask", "wheat?", "--until", "9999-12-31"),
+        ("search", "wheat", "--as-of", "1e400"),
+        ("search", "wheat", "--since", "not a date"),
+    ],
+)
 def test_bad_values_are_one_line_usage_errors(run: Any, args: tuple[str, ...]) -> None:
     result = run(*args)
     assert result.exit_code == 2 and "Traceback" not in result.output
@@ -429,8 +495,12 @@ def test_bad_values_are_one_line_usage_errors(run: Any, args: tuple[str, ...]) -
 
 
 def test_a_bad_batch_line_is_an_error_line_and_the_rest_answer(run: Any) -> None:
-    lines = ['{"query": "wheat", "k": 1e400}', '{"query": "wheat", "k": -3}', '{"query": "wheat", "until": "0001-01-01"}',
-             '{"query": "wheat", "k": 1}']
+    lines = [
+        '{"query": "wheat", "k": 1e400}',
+        '{"query": "wheat", "k": -3}',
+        '{"query": "wheat", "until": "0001-01-01"}',
+        '{"query": "wheat", "k": 1}',
+    ]
     result = run("search", "--batch", "-", stdin="\n".join(lines) + "\n")
     outputs = [json.loads(line) for line in result.output.splitlines()]
     assert [o.get("line") for o in outputs[:3]] == [1, 2, 3] and all("error" in o for o in outputs[:3])
@@ -444,7 +514,11 @@ def test_disk_full_is_one_line_and_nothing_is_lost(run: Any, tmp_path: Path, mon
     monkeypatch.setattr(Archive, "ingest", full)
     (tmp_path / "a.txt").write_text("Headline\n\nBody.\n")
     result = run("ingest", str(tmp_path / "a.txt"), "--quiet")
-    assert result.exit_code == 1 and result.output.strip() == "Error: the disk is full: nothing stored so far is lost; free some space and run the command again"
+    assert (
+        result.exit_code == 1
+        and result.output.strip()
+        == "Error: the disk is full: nothing stored so far is lost; free some space and run the command again"
+    )
 
 
 def test_a_bad_setting_is_one_line(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -461,7 +535,7 @@ def test_a_token_echoed_by_discord_is_never_printed() -> None:
 
 def test_problems_name_file_and_line_and_stay_short(run: Any, tmp_path: Path) -> None:
     path = tmp_path / "mixed.jsonl"
-    path.write_text('{"text": "fine"}\n{"text": ' + '"' + "z" * 5000 + '\n')
+    path.write_text('{"text": "fine"}\n{"text": ' + '"' + "z" * 5000 + "\n")
     result = CliRunner().invoke(cli, ["ingest", str(path), "--quiet"], catch_exceptions=False)
     assert result.exit_code == EXIT_SKIPPED
     (line,) = [line for line in result.stderr.splitlines() if "mixed.jsonl:line 2" in line]

@@ -1,4 +1,5 @@
 """The keyword stage's cost bound: common terms are dropped once their chunk matches exceed a budget."""
+
 from __future__ import annotations
 
 from index.search.keywords import rarest_terms
@@ -21,7 +22,9 @@ def test_terms_are_taken_rarest_first_until_their_matches_exceed_the_budget(arch
 def test_terms_in_most_chunks_are_dropped_once_the_archive_is_large(archive, monkeypatch):
     import index.search.keywords as keywords
 
-    archive.ingest([make_article(n, text=f"Common words everywhere. Story about topic{n}.") for n in range(30)], progress=False)
+    archive.ingest(
+        [make_article(n, text=f"Common words everywhere. Story about topic{n}.") for n in range(30)], progress=False
+    )
     conn = archive.store.db.conn
     assert "common" in rarest_terms(conn, ["common", "story"])  # small archive: nothing is too common
     monkeypatch.setattr(keywords, "COMMON_FLOOR", 0)

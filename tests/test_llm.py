@@ -1,5 +1,6 @@
 """The opt-in generated answer over real HTTP on 127.0.0.1: used when grounded, otherwise (invented
 facts, bad citations, errors, timeouts, garbage, a dead endpoint) the extractive answer stands."""
+
 from __future__ import annotations
 
 import json
@@ -41,14 +42,17 @@ def test_a_grounded_line_becomes_the_lead(news_archive, chat_server: ChatServer)
     assert QUESTION in prompt and all(quote in sources[n] for quote, n in answer.quotes)
 
 
-@pytest.mark.parametrize("reply", [
-    "The Kremlin said Olaf Scholz expected no breakthroughs [1].",  # invented name
-    "The Kremlin expected 45 breakthroughs from Macron [1].",  # invented number
-    "The Kremlin expected no breakthroughs from Macron [7].",  # a source that does not exist
-    "The Kremlin expected no breakthroughs from Macron.",  # no citation
-    "",  # empty
-    "See https://example.com/kremlin [1]",  # not a sentence
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "The Kremlin said Olaf Scholz expected no breakthroughs [1].",  # invented name
+        "The Kremlin expected 45 breakthroughs from Macron [1].",  # invented number
+        "The Kremlin expected no breakthroughs from Macron [7].",  # a source that does not exist
+        "The Kremlin expected no breakthroughs from Macron.",  # no citation
+        "",  # empty
+        "See https://example.com/kremlin [1]",  # not a sentence
+    ],
+)
 def test_an_ungrounded_line_leaves_the_extractive_answer(news_archive, chat_server: ChatServer, reply: str):
     chat_server.reply = reply
     extractive = ask(news_archive, QUESTION)
@@ -57,12 +61,23 @@ def test_an_ungrounded_line_leaves_the_extractive_answer(news_archive, chat_serv
     assert answer.lead == extractive.lead and not answer.lead_generated and answer.text == extractive.text
 
 
-@pytest.mark.parametrize("behaviour, reason", [
-    ("status/500", "HTTP 500"), ("status/401", "HTTP 401"), ("status/404", "HTTP 404"),
-    ("garbage", "JSONDecodeError"), ("shape", "LLMError"), ("hang", "ReadTimeout"),
-])
+@pytest.mark.parametrize(
+    "behaviour, reason",
+    [
+        ("status/500", "HTTP 500"),
+        ("status/401", "HTTP 401"),
+        ("status/404", "HTTP 404"),
+        ("garbage", "JSONDecodeError"),
+        ("shape", "LLMError"),
+        ("hang", "ReadTimeout"),
+    ],
+)
 def test_endpoint_failures_fall_back_and_never_log_the_key(
-    news_archive, chat_server: ChatServer, caplog: pytest.LogCaptureFixture, behaviour: str, reason: str,
+    news_archive,
+    chat_server: ChatServer,
+    caplog: pytest.LogCaptureFixture,
+    behaviour: str,
+    reason: str,
 ):
     chat_server.reply = GROUNDED  # what /hang would say, too late
     extractive = ask(news_archive, QUESTION)
@@ -86,15 +101,18 @@ def test_no_request_when_there_is_nothing_to_say(news_archive, chat_server: Chat
     assert chat_server.requests == []
 
 
-@pytest.mark.parametrize("text, line", [
-    ("Macron met Putin [1].", "Macron met Putin [1]."),
-    ('  "Macron met Putin [1]."\n\nMore text here.', "Macron met Putin [1]."),
-    ("Answer: **Macron met Putin [1].**", "Macron met Putin [1]."),
-    ("\n\n", None),
-    ("Putin [1]", None),  # too short to state an answer
-    ("Ask @everyone about Putin [1].", None),
-    ("x " * 300, None),
-])
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("Macron met Putin [1].", "Macron met Putin [1]."),
+        ('  "Macron met Putin [1]."\n\nMore text here.', "Macron met Putin [1]."),
+        ("Answer: **Macron met Putin [1].**", "Macron met Putin [1]."),
+        ("\n\n", None),
+        ("Putin [1]", None),  # too short to state an answer
+        ("Ask @everyone about Putin [1].", None),
+        ("x " * 300, None),
+    ],
+)
 def test_one_line(text: str, line: str | None):
     assert one_line(text) == line
 
@@ -154,7 +172,7 @@ def test_the_command_line_uses_the_configured_endpoint(tmp_path, monkeypatch, ch
     runner = CliRunner()
     runner.invoke(cli, ["ingest", str(SAMPLES), "--quiet"], catch_exceptions=False)
     plain = json.loads(runner.invoke(cli, ["ask", QUESTION, "--json"], catch_exceptions=False).output)
-    quote = plain["citations"][0]["quote"].lstrip("\"“")  # a model's line loses a leading quotation mark
+    quote = plain["citations"][0]["quote"].lstrip('"“')  # a model's line loses a leading quotation mark
     chat_server.reply = f"{quote} [1]"  # verbatim from the quotes: grounded
     monkeypatch.setenv("NEWSBOT_LLM_URL", chat_server.url("reply"))
     monkeypatch.setenv("NEWSBOT_LLM_MODEL", "smol")

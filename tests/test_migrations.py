@@ -1,4 +1,5 @@
 """The archive's schema as numbered migrations: fresh files get them all, pre-migration files upgrade in place."""
+
 import sqlite3
 
 from sqlite_utils import Database
@@ -52,10 +53,13 @@ ALL = ["m001_articles_chunks_fts", "m002_groups_copies_feeds"]
 def old_archive(path, version):
     with sqlite3.connect(path) as conn:
         conn.executescript(OLD_SCHEMA_1 + (OLD_SCHEMA_2 if version == 2 else ""))
-        conn.execute("INSERT INTO articles (key, title, text, content_hash, ingested_at) "
-                     "VALUES ('k1', 'Old headline', 'old text', 'h1', '2022-01-01T00:00:00+00:00')")
-        conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?), ('embedding_model', 'fake')",
-                     [str(version)])
+        conn.execute(
+            "INSERT INTO articles (key, title, text, content_hash, ingested_at) "
+            "VALUES ('k1', 'Old headline', 'old text', 'h1', '2022-01-01T00:00:00+00:00')"
+        )
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?), ('embedding_model', 'fake')", [str(version)]
+        )
     conn.close()
 
 
@@ -66,8 +70,16 @@ def applied(path):
 def test_a_fresh_archive_gets_every_migration(tmp_path):
     store = Store(tmp_path / DB_NAME)
     assert [m.name for m in migrations.applied(store.db)] == ALL and len(ALL) == SCHEMA_VERSION
-    assert {"articles", "chunks", "chunks_fts", "meta", "minhash_bands", "article_copies", "feed_items",
-            "watched_feeds"} <= set(store.db.table_names())
+    assert {
+        "articles",
+        "chunks",
+        "chunks_fts",
+        "meta",
+        "minhash_bands",
+        "article_copies",
+        "feed_items",
+        "watched_feeds",
+    } <= set(store.db.table_names())
     assert "group_id" in store.db["articles"].columns_dict
     assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
     store.close()

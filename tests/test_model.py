@@ -1,4 +1,5 @@
 """The real all-MiniLM-L6-v2, loaded offline from the installed package."""
+
 from __future__ import annotations
 
 import numpy as np

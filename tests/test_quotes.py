@@ -1,4 +1,5 @@
 """Quote choice: what may be quoted, the lede, answer types, the opening line in text, JSON and Discord."""
+
 from __future__ import annotations
 
 import pytest
@@ -37,7 +38,10 @@ def test_page_furniture_is_never_quoted_and_the_dateline_is_cut() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("London CNN — The Queen has died at Balmoral, the palace said.", "The Queen has died at Balmoral, the palace said."),
+        (
+            "London CNN — The Queen has died at Balmoral, the palace said.",
+            "The Queen has died at Balmoral, the palace said.",
+        ),
         ("New York (CNN Business) Elon Musk agreed to buy Twitter.", "Elon Musk agreed to buy Twitter."),
         ("(CNN) An Illinois day-care worker has tested positive.", "An Illinois day-care worker has tested positive."),
         ("GATLINBURG, Tenn. – The park announced a plan on Wednesday.", "The park announced a plan on Wednesday."),
@@ -51,9 +55,14 @@ def test_strip_dateline(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["Sharm El Sheikh, Egypt CNN —", "Updated Oct. 24, 2023, 4:03 a.m. ET", "RELATED: Read the full ruling here.",
-     "Contact the reporter at jane@example.com for tips.", "Editor's note: This page recaps the news from Ukraine.",
-     "A version of this story appeared in CNN's Meanwhile in China newsletter."],
+    [
+        "Sharm El Sheikh, Egypt CNN —",
+        "Updated Oct. 24, 2023, 4:03 a.m. ET",
+        "RELATED: Read the full ruling here.",
+        "Contact the reporter at jane@example.com for tips.",
+        "Editor's note: This page recaps the news from Ukraine.",
+        "A version of this story appeared in CNN's Meanwhile in China newsletter.",
+    ],
 )
 def test_not_quotable(line: str) -> None:
     assert not quotable(strip_dateline(line))
@@ -93,8 +102,18 @@ def test_lead_line_bolds_the_answer_span() -> None:
 
 
 def test_ask_opens_with_the_answer_from_the_whole_article(archive) -> None:
-    archive.ingest([Article(text=PAGE, title="Mercedes shows the EQXX", url="https://cars.example/eqxx",
-                            outlet="AP", published=utc(2022, 1, 4))], progress=False)
+    archive.ingest(
+        [
+            Article(
+                text=PAGE,
+                title="Mercedes shows the EQXX",
+                url="https://cars.example/eqxx",
+                outlet="AP",
+                published=utc(2022, 1, 4),
+            )
+        ],
+        progress=False,
+    )
     answer = ask(archive, "Which car company unveiled the EQXX electric concept car?")
     assert not answer.abstained and answer.lead and "**Mercedes**" in answer.lead
     assert answer.text.splitlines()[0] == answer.lead and answer.to_json()["lead"] == answer.lead
@@ -105,8 +124,14 @@ def test_ask_opens_with_the_answer_from_the_whole_article(archive) -> None:
 
 def test_embed_opens_with_the_lead_and_keeps_its_bold() -> None:
     citation = Citation(1, "https://x.example/a", "Headline", "AP", "2022-01-04T00:00:00+00:00", "q")
-    answer = Answer("Which company?", [("Mercedes_ unveiled it.", 1), ("It drives far.", 1)], [citation], False,
-                    lead="“**Mercedes_** unveiled it.” [1]", lead_quote=0)
+    answer = Answer(
+        "Which company?",
+        [("Mercedes_ unveiled it.", 1), ("It drives far.", 1)],
+        [citation],
+        False,
+        lead="“**Mercedes_** unveiled it.” [1]",
+        lead_quote=0,
+    )
     description = embeds.answer_embed(answer).description
     first, *rest = description.split("\n")
     assert first == "“**Mercedes\\_** unveiled it.” **[1]**" and rest == ["> “It drives far.” **[1]**"]

@@ -21,14 +21,15 @@ UTC = timezone.utc
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SEED = SHARED / "seed" / "000_6b47ec4c9354f0a2.txt"
-CORPORA = [SHARED / "data" / "realtimeqa" / "corpus_5k.jsonl.gz",
-           SHARED / "data" / "reuters21578" / "reuters21578.jsonl.gz"]
+CORPORA = [
+    SHARED / "data" / "realtimeqa" / "corpus_5k.jsonl.gz",
+    SHARED / "data" / "reuters21578" / "reuters21578.jsonl.gz",
+]
 
 
 def split(items: Iterable[Article | ReadProblem]) -> tuple[list[Article], list[ReadProblem]]:
     items = list(items)
-    return ([i for i in items if isinstance(i, Article)],
-            [i for i in items if isinstance(i, ReadProblem)])
+    return ([i for i in items if isinstance(i, Article)], [i for i in items if isinstance(i, ReadProblem)])
 
 
 def by_id(articles: list[Article]) -> dict[str | None, Article]:
@@ -37,13 +38,16 @@ def by_id(articles: list[Article]) -> dict[str | None, Article]:
 
 # --- plain text ---------------------------------------------------------------
 
+
 @pytest.mark.skipif(not SEED.exists(), reason="../shared is absent")
 def test_seed_article() -> None:
     (article,) = read_path(SEED)
     assert isinstance(article, Article)
     assert article.title == "No Major Breakthroughs Expected From Putin-Macron Meeting – Kremlin"
-    assert article.url == ("https://www.themoscowtimes.com/2022/02/07/"
-                           "no-major-breakthroughs-expected-from-putin-macron-meeting-kremlin-a76284")
+    assert article.url == (
+        "https://www.themoscowtimes.com/2022/02/07/"
+        "no-major-breakthroughs-expected-from-putin-macron-meeting-kremlin-a76284"
+    )
     assert article.outlet == "The Moscow Times"
     assert article.authors == ["AFP"]
     assert article.published == datetime(2022, 2, 7, tzinfo=UTC)
@@ -80,12 +84,14 @@ def test_text_with_only_a_title_is_a_problem() -> None:
 
 
 def test_date_line_before_by_line_and_crlf() -> None:
-    text = ("Title\r\n\r\n2022-06-12\r\nBy Ann Kim\r\nBody text.\r\n"
-            "Original url:\r\n\r\nhttps://cnn.com/a\r\n")
+    text = "Title\r\n\r\n2022-06-12\r\nBy Ann Kim\r\nBody text.\r\nOriginal url:\r\n\r\nhttps://cnn.com/a\r\n"
     (article,) = article_from_text(text, "mem")
     assert isinstance(article, Article)
     assert (article.published, article.authors, article.text) == (
-        datetime(2022, 6, 12, tzinfo=UTC), ["Ann Kim"], "Body text.")
+        datetime(2022, 6, 12, tzinfo=UTC),
+        ["Ann Kim"],
+        "Body text.",
+    )
     assert (article.url, article.outlet) == ("https://cnn.com/a", "CNN")
 
 
@@ -99,6 +105,7 @@ def test_latin1_text_file(tmp_path: Path) -> None:
 
 
 # --- JSON ---------------------------------------------------------------------
+
 
 def test_jsonl_aliases_and_problems() -> None:
     path = FIXTURES / "articles.jsonl"
@@ -177,6 +184,7 @@ def test_undecodable_json_line(tmp_path: Path) -> None:
 
 # --- HTML ---------------------------------------------------------------------
 
+
 def test_html_page() -> None:
     (article,) = read_path(FIXTURES / "page.html")
     assert isinstance(article, Article)
@@ -191,10 +199,16 @@ def test_html_page() -> None:
 
 
 def test_html_fallback_fills_what_the_page_lacks() -> None:
-    page = ("<html><body><article><p>A long enough paragraph about the cat that sat on the "
-            "mat all afternoon.</p></article></body></html>")
-    fallback = {"headline": "Cat", "pubDate": "Mon, 07 Feb 2022 10:00:00 +0300",
-                "author": ["A B"], "link": "https://ignored.example/x"}
+    page = (
+        "<html><body><article><p>A long enough paragraph about the cat that sat on the "
+        "mat all afternoon.</p></article></body></html>"
+    )
+    fallback = {
+        "headline": "Cat",
+        "pubDate": "Mon, 07 Feb 2022 10:00:00 +0300",
+        "author": ["A B"],
+        "link": "https://ignored.example/x",
+    }
     article = article_from_html(page, url="https://www.bbc.co.uk/news/1", fallback=fallback)
     assert isinstance(article, Article)
     assert (article.title, article.authors) == ("Cat", ["A B"])
@@ -211,8 +225,7 @@ def test_html_canonical_url_wins_over_fetch_url() -> None:
 
 
 def test_xhtml_with_an_xml_declaration() -> None:
-    page = (FIXTURES / "page.html").read_text().replace(
-        "<!DOCTYPE html>", '<?xml version="1.0" encoding="utf-8"?>')
+    page = (FIXTURES / "page.html").read_text().replace("<!DOCTYPE html>", '<?xml version="1.0" encoding="utf-8"?>')
     for html in (page, page.encode()):
         article = article_from_html(html, source="xhtml")
         assert isinstance(article, Article) and article.title == "Harbour Bridge Reopens After Repairs"
@@ -229,8 +242,7 @@ def test_html_charsets_and_undecodable_bytes() -> None:
     latin = f'<html><head><meta charset="iso-8859-1"></head><body>{body}</body></html>'
     article = article_from_html(latin.encode("latin-1"), source="latin")
     assert isinstance(article, Article) and "café était très" in article.text
-    broken = (b"<html><body><p>Caf\xe9 \xff\xfe\x80 and then a long enough sentence follows"
-              b" it here.</p></body></html>")
+    broken = b"<html><body><p>Caf\xe9 \xff\xfe\x80 and then a long enough sentence follows it here.</p></body></html>"
     article = article_from_html(broken, source="broken")
     assert isinstance(article, Article) and "long enough sentence" in article.text
     for charset in ("undefined", "no-such-charset", "base64"):  # codecs that raise odd errors
@@ -241,6 +253,7 @@ def test_html_charsets_and_undecodable_bytes() -> None:
 
 # --- read_path ----------------------------------------------------------------
 
+
 def test_folder_is_read_recursively_sorted_and_skips_unknown(tmp_path: Path) -> None:
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "2.txt").write_text("Second\nbody two")
@@ -249,7 +262,8 @@ def test_folder_is_read_recursively_sorted_and_skips_unknown(tmp_path: Path) -> 
     (tmp_path / ".hidden.txt").write_text("Hidden\nbody")
     assert [a.title for a in read_path(tmp_path)] == ["First", "Second"]  # type: ignore[union-attr]
     assert list(read_path(tmp_path / "notes.docx")) == [
-        ReadProblem(str(tmp_path / "notes.docx"), "no reader for files like 'notes.docx'")]
+        ReadProblem(str(tmp_path / "notes.docx"), "no reader for files like 'notes.docx'")
+    ]
 
 
 def test_missing_path(tmp_path: Path) -> None:
@@ -284,13 +298,10 @@ def test_io_errors_become_problems(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setattr(jsonl_module, "open_binary", denied)
     assert list(read_path(path)) == [ReadProblem(str(path), "cannot read file: Permission denied")]
     monkeypatch.setattr(readers.os, "scandir", denied)
-    assert list(read_path(tmp_path)) == [
-        ReadProblem(str(tmp_path), "cannot list folder: Permission denied")]
+    assert list(read_path(tmp_path)) == [ReadProblem(str(tmp_path), "cannot list folder: Permission denied")]
 
 
-def test_registered_reader_and_its_failures(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_registered_reader_and_its_failures(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(readers, "READERS", dict(readers.READERS))
 
     def read_warc(path: Path) -> Iterable[Article | ReadProblem]:
@@ -306,6 +317,7 @@ def test_registered_reader_and_its_failures(
 
 
 # --- the real corpora ---------------------------------------------------------
+
 
 @pytest.mark.parametrize("corpus", CORPORA, ids=lambda p: p.parent.name)
 def test_first_50_articles_of_each_real_corpus(corpus: Path) -> None:

@@ -1,4 +1,5 @@
 """The answer benchmark replays down-voted answers: each asked again, what it cites now against then."""
+
 from __future__ import annotations
 
 from benchmarks.eval_answers import replay_votes

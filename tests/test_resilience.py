@@ -1,5 +1,6 @@
 """Nothing is lost: real `newsbot` processes killed mid-way (SIGKILL), a crash mid-save, an index
 missing chunks, and bad input of every kind for every reader."""
+
 from __future__ import annotations
 
 import gzip
@@ -39,6 +40,7 @@ QUERIES = ["harbour council vote", "prices rise sharply", "storm damage repairs"
 
 # --- a corpus and a way to run newsbot as its own process
 
+
 def write_corpus(path: Path, n: int = ARTICLES) -> Path:
     """Distinct made-up stories, every tenth followed by a lightly edited version from another outlet."""
     rng = random.Random(7)
@@ -47,22 +49,45 @@ def write_corpus(path: Path, n: int = ARTICLES) -> Path:
     lines = []
     for i in range(n):
         text = " ".join(rng.choice(words) for _ in range(70)) + "."
-        record = {"url": f"https://wire.example/{i}", "title": f"Story {i}", "outlet": "Wire", "text": text,
-                  "published": f"2023-01-{1 + i % 28:02d}"}
+        record = {
+            "url": f"https://wire.example/{i}",
+            "title": f"Story {i}",
+            "outlet": "Wire",
+            "text": text,
+            "published": f"2023-01-{1 + i % 28:02d}",
+        }
         lines.append(record)
         if i % 10 == 0:
             edited = text.replace(text.split()[5], "changed", 1)
-            lines.append({**record, "url": f"https://paper.example/{i}", "outlet": "Paper", "text": edited,
-                          "published": f"2023-02-{1 + i % 28:02d}"})
+            lines.append(
+                {
+                    **record,
+                    "url": f"https://paper.example/{i}",
+                    "outlet": "Paper",
+                    "text": edited,
+                    "published": f"2023-02-{1 + i % 28:02d}",
+                }
+            )
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     return path
 
 
 def newsbot(data: Path, *args: str, model: str = "fake") -> subprocess.Popen:
-    env = {**os.environ, "NEWSBOT_EMBEDDING_MODEL": model, "NEWSBOT_DATA_DIR": str(data),
-           "NEWSBOT_CHUNK_TOKENS": str(CONFIG.chunk_tokens), "NEWSBOT_OVERLAP_TOKENS": str(CONFIG.overlap_tokens)}
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=data.parent, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "NEWSBOT_EMBEDDING_MODEL": model,
+        "NEWSBOT_DATA_DIR": str(data),
+        "NEWSBOT_CHUNK_TOKENS": str(CONFIG.chunk_tokens),
+        "NEWSBOT_OVERLAP_TOKENS": str(CONFIG.overlap_tokens),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=data.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(process: subprocess.Popen) -> str:
@@ -133,6 +158,7 @@ def clean_run(corpus: Path, tmp_path_factory) -> dict:
 
 # --- killed processes
 
+
 def stored_articles(data: Path) -> int:
     return db_value(data / DB_NAME, "SELECT count(*) FROM articles")
 
@@ -187,14 +213,18 @@ def test_a_killed_rebuild_leaves_the_previous_index_answering(corpus, tmp_path):
 
 def leave_orphans(data: Path) -> list[Path]:
     """What a rebuild killed at other moments leaves: its database, a half-written and a whole index."""
-    orphans = [data / f"{DB_NAME}.rebuild", data / "vectors-20240101T000000-0badf00d.faiss",
-               data / "vectors-20240101T000000-0badf00d.faiss.tmp"]
+    orphans = [
+        data / f"{DB_NAME}.rebuild",
+        data / "vectors-20240101T000000-0badf00d.faiss",
+        data / "vectors-20240101T000000-0badf00d.faiss.tmp",
+    ]
     for path in orphans:
         path.write_bytes(b"\x00half written")
     return orphans
 
 
 # --- a crash mid-save, an index missing chunks
+
 
 def test_a_crash_mid_save_of_the_index_is_harmless(tmp_path):
     archive = opened(tmp_path / "data")
@@ -210,8 +240,12 @@ def test_a_crash_mid_save_of_the_index_is_harmless(tmp_path):
 
 
 def _article(n: int) -> Article:
-    return Article(text=f"Story number {n} tells about topic{n} at length.", title=f"Headline {n}",
-                   url=f"https://news.example.com/{n}", outlet="Example")
+    return Article(
+        text=f"Story number {n} tells about topic{n} at length.",
+        title=f"Headline {n}",
+        url=f"https://news.example.com/{n}",
+        outlet="Example",
+    )
 
 
 def drop_vectors(data: Path, count: int) -> None:
@@ -251,7 +285,9 @@ def test_ingest_repairs_while_search_and_ask_only_warn(tmp_path, monkeypatch, co
 
 # --- bad input, for every reader
 
-FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 SUFFIXES = sorted(READERS)  # every registered reader: text, JSON, HTML, WARC/ARC, gzipped or not
 ENCODINGS = ["utf-8", "utf-16", "latin-1", "cp1252", "cp1251", "shift_jis", "koi8_r"]
 
@@ -324,11 +360,14 @@ BAD_PAGES = [
 @given(st.text(min_size=60, max_size=300), st.sampled_from(ENCODINGS), st.sampled_from(ENCODINGS))
 def test_warc_pages_in_wrong_encodings_huge_headers_and_without_a_body(text: str, declared: str, actual: str) -> None:
     page = ARTICLE_HTML.format(text).encode(actual, errors="replace")
-    items = read_file(".warc.gz", warc(
-        ("https://a.example/wrong", page, f"text/html; charset={declared}"),
-        *BAD_PAGES,
-        ("https://a.example/huge-header", ARTICLE_HTML.format("y " * 40).encode(), "text/html; x=" + "z" * 100_000),
-    ))
+    items = read_file(
+        ".warc.gz",
+        warc(
+            ("https://a.example/wrong", page, f"text/html; charset={declared}"),
+            *BAD_PAGES,
+            ("https://a.example/huge-header", ARTICLE_HTML.format("y " * 40).encode(), "text/html; x=" + "z" * 100_000),
+        ),
+    )
     assert sum(isinstance(i, ReadProblem) for i in items) >= len(BAD_PAGES)
 
 
@@ -345,14 +384,20 @@ def rss(items: str, encoding: str = "utf-8") -> str:
 
 
 @FUZZ
-@given(st.text(max_size=40) | st.sampled_from(["2024-13-45", "Mon, 32 Foo 2024", "yesterday", "0", "9" * 30, "", "\x00"]))
+@given(
+    st.text(max_size=40) | st.sampled_from(["2024-13-45", "Mon, 32 Foo 2024", "yesterday", "0", "9" * 30, "", "\x00"])
+)
 def test_feeds_with_broken_dates(date: str) -> None:
     from xml.sax.saxutils import escape
 
-    items, problems = parse_feed(rss(FEED_ITEM.format(title="Item", n=1, date=escape(date), text="Some text")).encode(), "http://f.example/")
+    items, problems = parse_feed(
+        rss(FEED_ITEM.format(title="Item", n=1, date=escape(date), text="Some text")).encode(), "http://f.example/"
+    )
     assert all(i.published is None or i.published.tzinfo is not None for i in items)
     assert all("'Item'" in p.reason or p.source.startswith("http") for p in problems)
-    assert all(i.published is not None or not date.strip() or any("'Item'" in p.reason for p in problems) for i in items)
+    assert all(
+        i.published is not None or not date.strip() or any("'Item'" in p.reason for p in problems) for i in items
+    )
 
 
 @FUZZ
@@ -360,14 +405,19 @@ def test_feeds_with_broken_dates(date: str) -> None:
 def test_feeds_in_wrong_encodings(text: str, declared: str, actual: str) -> None:
     from xml.sax.saxutils import escape
 
-    body = rss(FEED_ITEM.format(title=escape(text[:30]), n=1, date="Mon, 06 May 2024 08:30:00 +0000", text=escape(text)), declared)
+    body = rss(
+        FEED_ITEM.format(title=escape(text[:30]), n=1, date="Mon, 06 May 2024 08:30:00 +0000", text=escape(text)),
+        declared,
+    )
     items, problems = parse_feed(body.encode(actual, errors="replace"), "http://f.example/")
     assert all(isinstance(i.text, str) for i in items) and all(p.reason for p in problems)
 
 
 def test_feeds_with_enormous_lines() -> None:
     huge = "word " * 400_000
-    items, problems = parse_feed(rss(FEED_ITEM.format(title=huge[:100_000], n=1, date="", text=huge)).encode(), "http://f.example/")
+    items, problems = parse_feed(
+        rss(FEED_ITEM.format(title=huge[:100_000], n=1, date="", text=huge)).encode(), "http://f.example/"
+    )
     assert len(items) == 1 and len(items[0].text) > 1_000_000
 
 
@@ -377,7 +427,9 @@ def test_ingest_lists_every_bad_file_and_url_with_its_reason(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "in"
     folder.mkdir()
-    (folder / "good.jsonl").write_text(json.dumps({"url": "https://a.example/1", "title": "A", "text": "Fine text here."}) + "\n")
+    (folder / "good.jsonl").write_text(
+        json.dumps({"url": "https://a.example/1", "title": "A", "text": "Fine text here."}) + "\n"
+    )
     records = "".join(json.dumps({"text": f"Record {n} of a file cut short."}) + "\n" for n in range(200)).encode()
     packed = gzip.compress(records)
     (folder / "cut.jsonl.gz").write_bytes(packed[: len(packed) // 2])

@@ -1,4 +1,5 @@
 """Hypothesis fuzz of the URL guard and of the embed builders (issue 10)."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -12,9 +13,20 @@ from bot.answer import Answer, Citation
 from index.web.netguard import Allow, address_problem, host_problem, literal_address, parse_allow
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-INTERNAL = [ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-    "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4")]
+INTERNAL = [
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+    )
+]
 
 
 @st.composite
@@ -27,14 +39,22 @@ def spellings(address: ipaddress.IPv4Address) -> list[str]:
     """The ways a URL can write one IPv4 address that a resolver reads back as it."""
     value, octets = int(address), address.packed
     return [
-        str(address), str(value), hex(value), "0x%08X" % value, ".".join(f"0{b:o}" for b in octets),
-        f"{octets[0]}.{int.from_bytes(octets[1:], 'big')}", f"[::ffff:{address}]", f"[::ffff:{value >> 16:x}:{value & 0xFFFF:x}]",
+        str(address),
+        str(value),
+        hex(value),
+        "0x%08X" % value,
+        ".".join(f"0{b:o}" for b in octets),
+        f"{octets[0]}.{int.from_bytes(octets[1:], 'big')}",
+        f"[::ffff:{address}]",
+        f"[::ffff:{value >> 16:x}:{value & 0xFFFF:x}]",
     ]
 
 
 @FUZZ
 @given(internal_ipv4(), st.data())
-def test_every_spelling_of_an_internal_ipv4_address_is_refused(address: ipaddress.IPv4Address, data: st.DataObject) -> None:
+def test_every_spelling_of_an_internal_ipv4_address_is_refused(
+    address: ipaddress.IPv4Address, data: st.DataObject
+) -> None:
     spelled = data.draw(st.sampled_from(spellings(address)))
     assert literal_address(spelled) is not None and ipaddress.ip_address(str(address)) == _v4(literal_address(spelled))
     assert host_problem(spelled, Allow()) is not None
@@ -48,7 +68,9 @@ def _v4(address: object) -> object:
 
 @FUZZ
 @given(st.ip_addresses())
-def test_an_address_is_refused_exactly_when_it_is_not_global(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+def test_an_address_is_refused_exactly_when_it_is_not_global(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> None:
     inner = _v4(address)
     public = inner.is_global and not inner.is_multicast
     if address_problem(address) is None:
@@ -73,7 +95,15 @@ def test_host_problem_never_raises(host: str) -> None:
 # --- embeds ---------------------------------------------------------------------------------------
 
 PIECES = list("[]()<>@#:/\\*_~|`-!&t a\n\u200b\u202e\u2066\ufeff") + [
-    "https://evil.example/x", "@everyone", "@here", "</cmd:1>", "<t:1:R>", "<#12345678901234567>", "<@&1>", "[x](https://evil.example)"]
+    "https://evil.example/x",
+    "@everyone",
+    "@here",
+    "</cmd:1>",
+    "<t:1:R>",
+    "<#12345678901234567>",
+    "<@&1>",
+    "[x](https://evil.example)",
+]
 HOSTILE = st.lists(st.sampled_from(PIECES), max_size=60).map("".join)
 LIVE_LINK = re.compile(r"(?<!\\)\[(?:\\.|[^\[\]\\])*(?<!\\)\]\((?!https://ours\.example/)")
 MENTION = re.compile(r"(?<!\\)<(?:[@#/]|t:|a?:)")
@@ -98,11 +128,25 @@ def embed_texts(embed: object) -> list[str]:
 
 @FUZZ
 @given(HOSTILE, HOSTILE, HOSTILE, HOSTILE)
-def test_answer_embeds_are_inert_whatever_the_archive_holds(question: str, sentence: str, title: str, outlet: str) -> None:
-    citation = Citation(n=1, title=title, url="https://ours.example/a", outlet=outlet, published="2022-02-07T00:00:00+00:00",
-                        quote=sentence, also_in=[outlet])
-    answer = Answer(question=question, quotes=[(sentence, 1), (sentence + title, 1)], citations=[citation], abstained=False,
-                    filters={"outlets": [outlet]})
+def test_answer_embeds_are_inert_whatever_the_archive_holds(
+    question: str, sentence: str, title: str, outlet: str
+) -> None:
+    citation = Citation(
+        n=1,
+        title=title,
+        url="https://ours.example/a",
+        outlet=outlet,
+        published="2022-02-07T00:00:00+00:00",
+        quote=sentence,
+        also_in=[outlet],
+    )
+    answer = Answer(
+        question=question,
+        quotes=[(sentence, 1), (sentence + title, 1)],
+        citations=[citation],
+        abstained=False,
+        filters={"outlets": [outlet]},
+    )
     for text in embed_texts(embeds.answer_embed(answer)):
         assert_inert(text)
 
@@ -110,7 +154,14 @@ def test_answer_embeds_are_inert_whatever_the_archive_holds(question: str, sente
 @FUZZ
 @given(HOSTILE, HOSTILE, st.lists(HOSTILE, max_size=3))
 def test_article_and_list_embeds_are_inert(title: str, text: str, authors: list[str]) -> None:
-    row = {"title": title, "url": "https://ours.example/b", "outlet": text[:40], "published": None, "text": text, "authors": authors}
+    row = {
+        "title": title,
+        "url": "https://ours.example/b",
+        "outlet": text[:40],
+        "published": None,
+        "text": text,
+        "authors": authors,
+    }
     for embed in (embeds.article_embed(row), embeds.recent_embed([row, row]), embeds.announcement_embed([row], more=2)):
         for shown in embed_texts(embed):
             assert_inert(shown)

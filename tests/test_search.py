@@ -1,4 +1,5 @@
 """Hybrid search: fusion, grouping by article, filters, time in the question, the keyword query."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -51,20 +52,35 @@ def test_one_long_article_cannot_fill_the_list(archive):
 
 
 def test_rrf_fusion_rewards_agreement(news_archive):
-    chunk = {r[1]: r[0] for r in news_archive.store.db.execute(
-        "SELECT c.id, a.title FROM chunks c JOIN articles a ON a.id = c.article_id")}
-    sudan, wheat, kremlin = chunk["Sudan prime minister Hamdok resigns"], chunk["Wheat prices jump"], chunk["Kremlin expects no breakthrough from Macron visit"]
+    chunk = {
+        r[1]: r[0]
+        for r in news_archive.store.db.execute(
+            "SELECT c.id, a.title FROM chunks c JOIN articles a ON a.id = c.article_id"
+        )
+    }
+    sudan, wheat, kremlin = (
+        chunk["Sudan prime minister Hamdok resigns"],
+        chunk["Wheat prices jump"],
+        chunk["Kremlin expects no breakthrough from Macron visit"],
+    )
     dense = [(wheat, 0.9), (sudan, 0.8), (kremlin, 0.1)]
     keyword = [(sudan, 12.0)]
     results = fuse(news_archive, dense, keyword, Filters(), None, Tuning())
     assert [r.title for r in results] == [
-        "Sudan prime minister Hamdok resigns", "Wheat prices jump", "Kremlin expects no breakthrough from Macron visit"]
+        "Sudan prime minister Hamdok resigns",
+        "Wheat prices jump",
+        "Kremlin expects no breakthrough from Macron visit",
+    ]
     assert results[0].dense == 0.8
 
 
 def test_filters_by_date_and_outlet(news_archive):
-    response = search(news_archive, "prices prime minister charger Kremlin", k=10,
-                      filters=Filters(since=utc(2022, 2, 1), until=utc(2022, 3, 1)))
+    response = search(
+        news_archive,
+        "prices prime minister charger Kremlin",
+        k=10,
+        filters=Filters(since=utc(2022, 2, 1), until=utc(2022, 3, 1)),
+    )
     assert set(titles(response)) <= {"Kremlin expects no breakthrough from Macron visit", "Wheat prices jump"}
     assert response.results
     response = search(news_archive, "prices prime minister charger Kremlin", k=10, filters=Filters(outlets=["CNN"]))
@@ -103,7 +119,11 @@ def test_date_phrases():
     for question, (since, until, strict) in cases.items():
         window = find_window(question, now)
         assert window is not None, question
-        assert (window.since.date().isoformat(), window.until.date().isoformat(), window.strict) == (since, until, strict), question
+        assert (window.since.date().isoformat(), window.until.date().isoformat(), window.strict) == (
+            since,
+            until,
+            strict,
+        ), question
     assert find_window("Who won the election?", now) is None
     assert find_window("Which supermarkets plan to merge in 2024?", now) is None, "the future dates no article"
     assert find_window("What will happen in May 2023?", now) is None
@@ -115,7 +135,7 @@ def test_keyword_query_drops_stop_words_and_keeps_the_rarest(news_archive):
     conn = news_archive.store.db.conn
     assert rarest_terms(conn, ["kremlin", "wheat", "zzzunknown"], limit=1) in (["kremlin"], ["wheat"])
     assert rarest_terms(conn, ["zzzunknown"]) == []
-    assert match_expression(['NOT', 'a"b']) == '"NOT" OR "a""b"'
+    assert match_expression(["NOT", 'a"b']) == '"NOT" OR "a""b"'
 
 
 def test_hostile_queries_do_not_break_fts(news_archive):
@@ -134,13 +154,16 @@ def test_json_shape(news_archive):
 
 # ranking in memory: facts of candidate chunks made by hand, no archive
 
+
 def facts_of(*rows: tuple[int, int, int, int, str]) -> dict[int, ChunkFacts]:
     """(chunk id, article id, story, position, published) → the facts `rank_stories` reads."""
     moment = {pub: datetime.fromisoformat(pub).replace(tzinfo=timezone.utc).timestamp() for *_, pub in rows}
     return {c: ChunkFacts(a, s, p, pub, "Example", (pub, a), moment[pub]) for c, a, s, p, pub in rows}
 
 
-def ranked_articles(facts: dict[int, ChunkFacts], dense, keyword, tuning: Tuning, filters: Filters | None = None) -> list[int]:
+def ranked_articles(
+    facts: dict[int, ChunkFacts], dense, keyword, tuning: Tuning, filters: Filters | None = None
+) -> list[int]:
     return [r.article_id for r in rank_stories(facts, dense, keyword, filters or Filters(), None, tuning)]
 
 
@@ -177,7 +200,9 @@ def test_the_newest_version_answers_for_its_story_with_its_own_chunks():
     for fusion in ("rrf", "blend"):
         ranked = rank_stories(facts, [(1, 0.9), (3, 0.5), (2, 0.4)], [(2, 5.0)], Filters(), None, Tuning(fusion=fusion))
         assert [(r.article_id, r.story) for r in ranked] == [(11, 10), (30, 30)]
-        assert ranked[0].chunk_ids == [2] and ranked[0].dense == 0.9, "quotes from one version; best cosine of the story"
+        assert ranked[0].chunk_ids == [2] and ranked[0].dense == 0.9, (
+            "quotes from one version; best cosine of the story"
+        )
 
 
 def test_recency_prior_relative_to_as_of():
@@ -194,14 +219,22 @@ def test_name_phrases_in_the_keyword_query():
     question = "Which title did Serena Williams win after the gas prices rose?"
     terms = question_terms(question)
     assert phrase_pairs(question, terms, names_only=True) == ["serena williams"]
-    assert phrase_pairs(question, terms, names_only=False) == ["serena williams", "williams win", "gas prices", "prices rose"]
+    assert phrase_pairs(question, terms, names_only=False) == [
+        "serena williams",
+        "williams win",
+        "gas prices",
+        "prices rose",
+    ]
 
 
 def test_a_phrase_match_outranks_the_same_words_apart(archive):
     apart = make_article(1, title="Tennis", text="Williams beat her rival while Serena fans cheered the comeback.")
     together = make_article(2, title="Tennis", text="Serena Williams beat her rival while fans cheered the comeback.")
     archive.ingest([apart, together], progress=False)
-    title_of = {r[0]: r[1] for r in archive.store.db.execute("SELECT c.id, a.url FROM chunks c JOIN articles a ON a.id = c.article_id")}
+    title_of = {
+        r[0]: r[1]
+        for r in archive.store.db.execute("SELECT c.id, a.url FROM chunks c JOIN articles a ON a.id = c.article_id")
+    }
     found = keyword_candidates(archive, "Who is Serena Williams?", 10, "", [], Tuning(phrases="names"))
     assert title_of[found[0][0]].endswith("/2") and found[0][1] > found[1][1]
     plain = keyword_candidates(archive, "Who is Serena Williams?", 10, "", [], Tuning(phrases="none"))

@@ -1,4 +1,5 @@
 """One settings object: environment and .env, every setting documented in .env.example."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """The static (model2vec) embedder option: `model2vec:PATH`, loaded from a local folder only."""
+
 from __future__ import annotations
 
 import numpy as np

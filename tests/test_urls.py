@@ -1,4 +1,5 @@
 """One article, one key: URL canonicalisation."""
+
 from __future__ import annotations
 
 import pytest

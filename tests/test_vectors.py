@@ -1,4 +1,5 @@
 """The vector index by size: exact and approximate kinds, removal, saved parameters, auto choice."""
+
 from __future__ import annotations
 
 import json

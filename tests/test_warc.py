@@ -1,4 +1,5 @@
 """WARC and ARC archives written in the test: pages become articles, damage becomes problems."""
+
 from __future__ import annotations
 
 import gzip
@@ -52,7 +53,10 @@ def write_warc(captures: list[Capture], gz: bool) -> bytes:
     for capture in captures:
         headers = StatusAndHeaders(capture.status, [("Content-Type", capture.content_type)], protocol="HTTP/1.1")
         record = writer.create_warc_record(
-            capture.uri, "response", payload=io.BytesIO(capture.body), http_headers=headers,
+            capture.uri,
+            "response",
+            payload=io.BytesIO(capture.body),
+            http_headers=headers,
             warc_headers_dict={"WARC-Date": capture.date},
         )
         writer.write_record(record)

@@ -1,4 +1,5 @@
 """Watching feeds over real HTTP (a copy of the local test site that the tests change)."""
+
 from __future__ import annotations
 
 import shutil
@@ -56,8 +57,10 @@ async def test_first_poll_ingests_quietly_then_only_new_items_are_fetched_and_an
     async with watcher(archive, site) as watch:
         first = await watch.poll_once()
         assert {a["title"] for a in first} == {
-            "Harbour reopens after storm", "Council approves new tram line",
-            "Library extends opening hours", "Ferry timetable changes",
+            "Harbour reopens after storm",
+            "Council approves new tram line",
+            "Library extends opening hours",
+            "Ferry timetable changes",
         }
         assert archive.store.count("articles") == 4 and archive.check() == []
         assert to_announce(first).articles == [], "a feed's backlog is never announced"
@@ -107,8 +110,16 @@ async def test_an_unreachable_feed_is_a_problem_and_stays_new(archive, site):
 
 
 def article(n: int, **fields) -> dict:
-    return {"id": n, "title": f"Story {n}", "outlet": "Gazette", "url": f"https://g.example/{n}",
-            "group_id": n, "first_poll": False, "known_story": False, **fields}
+    return {
+        "id": n,
+        "title": f"Story {n}",
+        "outlet": "Gazette",
+        "url": f"https://g.example/{n}",
+        "group_id": n,
+        "first_poll": False,
+        "known_story": False,
+        **fields,
+    }
 
 
 def test_announcements_are_capped_with_a_count_of_the_rest():
@@ -123,7 +134,8 @@ def test_known_stories_first_polls_and_repeats_are_not_announced():
     new = [
         article(1, first_poll=True),
         article(2, known_story=True),  # a version of a story the archive already had
-        article(3), article(4, group_id=3),  # one story from two feeds in the same poll
+        article(3),
+        article(4, group_id=3),  # one story from two feeds in the same poll
         article(5, title=None, outlet=None, url=None),
     ]
     announcement = to_announce(new)

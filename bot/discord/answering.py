@@ -1,5 +1,6 @@
 """Answering a question in Discord: in the context of its conversation, with feedback buttons,
 remembered so a later follow-up and a later vote can find it. Shared by mentions and /ask."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -49,7 +50,9 @@ def answer_reply(found: Answer) -> Reply:
     return {"embed": embeds.answer_embed(found), "view": FeedbackView()}
 
 
-async def remember(bot: NewsBot, message: discord.Message | discord.InteractionMessage, found: Answer, filters: Filters) -> None:
+async def remember(
+    bot: NewsBot, message: discord.Message | discord.InteractionMessage, found: Answer, filters: Filters
+) -> None:
     """So that votes on the message find the answer, after a restart too."""
     urls = [c.url for c in found.citations if c.url]
     await bot.in_worker(bot.state.feedback.record_answer, message.id, found.question, utc_iso(filters.as_of), urls)

@@ -2,6 +2,7 @@
 
 Kept thin: what it shows is built by `bot.embeds`; archive work (embedding, search, SQLite)
 runs in a bounded pool of worker threads, never on the event loop."""
+
 from __future__ import annotations
 
 import asyncio
@@ -72,7 +73,9 @@ class NewsBot(commands.Bot):
 
     state: BotState
 
-    def __init__(self, settings: Settings, archive: Archive | None, *, owns_archive: bool = False, **options: Any) -> None:
+    def __init__(
+        self, settings: Settings, archive: Archive | None, *, owns_archive: bool = False, **options: Any
+    ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -165,14 +168,17 @@ class NewsBot(commands.Bot):
         if not isinstance(channel, discord.abc.Messageable):
             log.warning(
                 "announce channel %s is a %s channel, which cannot take messages: give a text channel or a thread",
-                channel_id, getattr(channel, "type", "private"),
+                channel_id,
+                getattr(channel, "type", "private"),
             )
             return None
         return channel
 
     async def post_follows(self, new: list[dict]) -> None:
         settings = self.settings
-        posts = await self.in_worker(due_posts, self.archive, self.state.follows, new, settings.follow_threshold, settings.follow_per_hour)
+        posts = await self.in_worker(
+            due_posts, self.archive, self.state.follows, new, settings.follow_threshold, settings.follow_per_hour
+        )
         if posts:
             await self.wait_until_ready()
         for post in posts:
@@ -184,7 +190,9 @@ class NewsBot(commands.Bot):
     async def send_follow(self, post: Post) -> None:
         follow = post.follow
         if follow.target_kind == "user":
-            target: discord.abc.Messageable | None = self.get_user(follow.target_id) or await self.fetch_user(follow.target_id)
+            target: discord.abc.Messageable | None = self.get_user(follow.target_id) or await self.fetch_user(
+                follow.target_id
+            )
         else:
             found = self.get_channel(follow.target_id)
             target = found if isinstance(found, discord.abc.Messageable) else None

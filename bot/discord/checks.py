@@ -1,4 +1,5 @@
 """Who may do what, and how often: the checks slash commands and questions go through."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -53,7 +54,9 @@ def cooled(interaction: discord.Interaction) -> bool:
     return True
 
 
-NOT_ADMIN_GUILD = "Admin commands are not enabled in this server (the bot's operator lists servers in NEWSBOT_ADMIN_GUILD_IDS)."
+NOT_ADMIN_GUILD = (
+    "Admin commands are not enabled in this server (the bot's operator lists servers in NEWSBOT_ADMIN_GUILD_IDS)."
+)
 
 
 def admin_only(interaction: discord.Interaction) -> bool:

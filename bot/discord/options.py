@@ -1,4 +1,5 @@
 """Slash-command options shared by several cogs: dates, outlets, and the filters they make."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone

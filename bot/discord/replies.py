@@ -1,4 +1,5 @@
 """Answering an interaction: acknowledge at once, replace the placeholder, tell the user when it fails."""
+
 from __future__ import annotations
 
 import inspect
@@ -29,7 +30,9 @@ def context_of(interaction: discord.Interaction) -> str:
 
 def message_context(message: discord.Message) -> str:
     guild = message.guild.id if message.guild else None
-    return f"message {message.id} by {message.author} ({message.author.id}) in guild {guild} channel {message.channel.id}"
+    return (
+        f"message {message.id} by {message.author} ({message.author.id}) in guild {guild} channel {message.channel.id}"
+    )
 
 
 async def respond(

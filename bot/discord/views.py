@@ -1,4 +1,5 @@
 """discord.ui views: buttons under the bot's messages."""
+
 from __future__ import annotations
 
 import contextlib
@@ -79,7 +80,9 @@ async def vote(interaction: discord.Interaction, choice: str) -> None:
     """Thanks at once (Discord allows 3 s; the archive may be busy), then the vote is stored."""
     assert interaction.message is not None
     message_id = interaction.message.id
-    reasons = discord.ui.View(timeout=None).add_item(ReasonSelect(message_id)) if choice == "down" else discord.utils.MISSING
+    reasons = (
+        discord.ui.View(timeout=None).add_item(ReasonSelect(message_id)) if choice == "down" else discord.utils.MISSING
+    )
     await interaction.response.send_message(embeds.vote_text(choice), view=reasons, ephemeral=True)
     if reasons:  # the select is a registered dynamic item: no view (and no timer) need wait for it
         reasons.stop()

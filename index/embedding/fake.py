@@ -1,4 +1,5 @@
 """A deterministic stand-in model for tests: `fake`, `fake:DIM`, `fake:DIM:delay=SECONDS`."""
+
 from __future__ import annotations
 
 import hashlib

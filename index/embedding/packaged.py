@@ -1,4 +1,5 @@
 """Models shipped inside PyPI packages (nothing is downloaded at run time), verified by sha256."""
+
 from __future__ import annotations
 
 import hashlib

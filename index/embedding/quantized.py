@@ -2,6 +2,7 @@
 
 Which Linear layers are quantized, and how, decides whether the vectors stay those of the fp32
 model: benchmarks/quantization.py measures each choice (docs/benchmarks.md)."""
+
 from __future__ import annotations
 
 import copy
@@ -52,7 +53,8 @@ def linear_names(model: Any, groups: tuple[str, ...]) -> list[str]:
 
     wanted = {r for g in groups for r in LAYER_GROUPS[g]}
     return [
-        name for name, module in transformer_of(model).named_modules()
+        name
+        for name, module in transformer_of(model).named_modules()
         if isinstance(module, torch.nn.Linear) and role(name) in wanted
     ]
 

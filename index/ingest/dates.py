@@ -3,6 +3,7 @@
 `parse_date` returns None for an empty value and raises ValueError for a value
 that is not a date; a datetime without a zone is taken to be UTC.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,13 +21,30 @@ _REUTERS = re.compile(
     r"(?P<day>\d{1,2})-(?P<mon>[A-Za-z]{3})-(?P<year>\d{4})"
     r"(?:\s+(?P<h>\d{1,3}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<frac>\d+))?)?"
 )
-_MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_MONTHS = {
+    m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
+}
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 # The zone names US and European outlets print; dateutil knows only UTC/GMT.
-_ZONES = {name: hours * 3600 for name, hours in {
-    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
-    "BST": 1, "CET": 1, "CEST": 2, "EET": 2, "EEST": 3, "MSK": 3}.items()}
+_ZONES = {
+    name: hours * 3600
+    for name, hours in {
+        "EST": -5,
+        "EDT": -4,
+        "CST": -6,
+        "CDT": -5,
+        "MST": -7,
+        "MDT": -6,
+        "PST": -8,
+        "PDT": -7,
+        "BST": 1,
+        "CET": 1,
+        "CEST": 2,
+        "EET": 2,
+        "EEST": 3,
+        "MSK": 3,
+    }.items()
+}
 # Above this a number is read as milliseconds: 1e11 seconds is the year 5138.
 _MILLISECONDS_FROM = 1e11
 
@@ -113,8 +131,7 @@ def _parse_reuters(text: str) -> datetime | None:
         return day
     try:
         micro = int((match["frac"] or "0")[:6].ljust(6, "0"))
-        return day.replace(hour=int(match["h"]), minute=int(match["m"]),
-                           second=int(match["s"]), microsecond=micro)
+        return day.replace(hour=int(match["h"]), minute=int(match["m"]), second=int(match["s"]), microsecond=micro)
     except ValueError:  # an impossible time of day: the day is still right
         return day
 

@@ -7,6 +7,7 @@ with one indexed query, and each candidate is verified by the exact Jaccard simi
 shingles. Exact copies (same text under another URL) are not stored twice: `article_copies`
 remembers where else they appeared.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,7 +67,9 @@ def assign(store: Store, article_id: int, text: str, threshold: float = DEFAULT_
     return group_id
 
 
-def _best_match(store: Store, article_id: int, own: set[str], buckets: list[tuple[int, int]], threshold: float) -> int | None:
+def _best_match(
+    store: Store, article_id: int, own: set[str], buckets: list[tuple[int, int]], threshold: float
+) -> int | None:
     candidates = store.groups.candidates(article_id, buckets, MAX_CANDIDATES)
     if not candidates:
         return None
@@ -90,8 +93,9 @@ def forget(store: Store, article_id: int) -> None:
 
 def record_copy(store: Store, article: Article, original_id: int) -> None:
     """An exact copy is not stored again, but where it appeared is kept for "also in"."""
-    store.groups.record_copy(article_key(article), original_id, article.url, article.outlet,
-                             utc_iso(article.published), now_iso())
+    store.groups.record_copy(
+        article_key(article), original_id, article.url, article.outlet, utc_iso(article.published), now_iso()
+    )
 
 
 def backfill(store: Store, threshold: float = DEFAULT_THRESHOLD, batch: int = 500) -> int:

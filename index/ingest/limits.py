@@ -3,6 +3,7 @@
 Readers take the limits in force (`current()`); the CLI sets them from the settings once at start
 (`configure`), tests lower them for a block (`use`). Every refusal is a `ReadProblem` with a reason.
 """
+
 from __future__ import annotations
 
 import contextlib

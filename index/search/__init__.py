@@ -1,6 +1,7 @@
 """Finding passages: hybrid (dense + keyword) search, keyword terms, time phrases and browsing.
 
 The public names of `index.search.hybrid` are re-exported, so `from index.search import search` works."""
+
 from index.search.hybrid import (
     Filters,
     Passage,
@@ -18,7 +19,17 @@ from index.search.hybrid import (
 )
 
 __all__ = [
-    "Filters", "Passage", "Result", "SearchResponse", "Tuning", "allowed_chunks", "dense_candidates",
-    "embed_query", "fuse", "keyword_candidates", "search", "time_prior",
+    "Filters",
+    "Passage",
+    "Result",
+    "SearchResponse",
+    "Tuning",
+    "allowed_chunks",
+    "dense_candidates",
+    "embed_query",
+    "fuse",
+    "keyword_candidates",
+    "search",
+    "time_prior",
     "whole_day_until",
 ]

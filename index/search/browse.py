@@ -1,4 +1,5 @@
 """Browsing the archive: outlets, the most recent articles, one article by its URL."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Hybrid search: dense (FAISS) and keyword (FTS5/BM25) rankings fused, grouped by article."""
+
 from __future__ import annotations
 
 import math
@@ -33,7 +34,10 @@ class Filters:
 
     @classmethod
     def given(
-        cls, since: datetime | None = None, until: datetime | None = None, outlets: Iterable[str] = (),
+        cls,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        outlets: Iterable[str] = (),
         as_of: datetime | None = None,
     ) -> Filters:
         """Filters as a person gives them, in the CLI or in Discord: `until` as a plain date
@@ -95,7 +99,10 @@ class Result:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "url": self.url, "title": self.title, "outlet": self.outlet, "published": self.published,
+            "url": self.url,
+            "title": self.title,
+            "outlet": self.outlet,
+            "published": self.published,
             "score": round(self.score, 6),
             "passages": [{"text": p.text, "chunk_id": p.chunk_id} for p in self.passages],
             "also_in": self.also_in,
@@ -167,7 +174,12 @@ def _filter_sql(filters: Filters, window: TimeWindow | None) -> tuple[str, list[
 
 
 def keyword_candidates(
-    archive: Archive, question: str, n: int, where: str, args: list[Any], tuning: Tuning | None = None,
+    archive: Archive,
+    question: str,
+    n: int,
+    where: str,
+    args: list[Any],
+    tuning: Tuning | None = None,
 ) -> Scored:
     """Chunk ids and BM25 scores (higher is better) for the question's rarest content words."""
     tuning = tuning or Tuning()
@@ -176,7 +188,11 @@ def keyword_candidates(
         expression = keyword_query(conn, question, tuning.phrases)
         if not expression:
             return []
-        join = f" JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id WHERE {where} AND" if where else " WHERE"
+        join = (
+            f" JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id WHERE {where} AND"
+            if where
+            else " WHERE"
+        )
         rank = f"bm25(chunks_fts, {float(tuning.title_weight)!r}, 1.0)"
         sql = f"SELECT f.rowid, {rank} AS s FROM chunks_fts f{join} chunks_fts MATCH ? ORDER BY s LIMIT ?"
         return [(int(r[0]), -float(r[1])) for r in conn.execute(sql, [*args, expression, n])]
@@ -249,8 +265,12 @@ def _embed_beside_keywords(archive: Archive, query: str) -> np.ndarray:
 
 
 def search(
-    archive: Archive, query: str, k: int = 10, filters: Filters | None = None,
-    tuning: Tuning | None = None, vector: np.ndarray | None = None,
+    archive: Archive,
+    query: str,
+    k: int = 10,
+    filters: Filters | None = None,
+    tuning: Tuning | None = None,
+    vector: np.ndarray | None = None,
 ) -> SearchResponse:
     """The `k` articles that best answer `query`, each with its best passages."""
     filters, tuning = filters or Filters(), tuning or Tuning()
@@ -271,8 +291,14 @@ def search(
 
 
 def _dense_filtered(
-    archive: Archive, vector: np.ndarray, n: int, filters: Filters, window: TimeWindow | None,
-    where: str, args: list[Any], k: int,
+    archive: Archive,
+    vector: np.ndarray,
+    n: int,
+    filters: Filters,
+    window: TimeWindow | None,
+    where: str,
+    args: list[Any],
+    k: int,
 ) -> Scored:
     """Over-fetch and filter; when too few survive, search again inside the allowed chunks only."""
     if not where:
@@ -295,8 +321,13 @@ def chunk_facts(archive: Archive, chunk_ids: Iterable[int]) -> dict[int, ChunkFa
     """Chunk id → what ranking needs of it, in one query (no texts)."""
     ids, found = list(chunk_ids), {}
     with archive.lock:
-        rows = [r for i in range(0, len(ids), 900)  # SQLite's limit on bound parameters
-                for r in archive.store.db.conn.execute(_FACTS_SQL.format(",".join("?" * len(ids[i : i + 900]))), ids[i : i + 900])]
+        rows = [
+            r
+            for i in range(0, len(ids), 900)  # SQLite's limit on bound parameters
+            for r in archive.store.db.conn.execute(
+                _FACTS_SQL.format(",".join("?" * len(ids[i : i + 900]))), ids[i : i + 900]
+            )
+        ]
     moments: dict[str | None, float | None] = {None: None}
     for r in rows:
         if r[4] not in moments:
@@ -306,8 +337,13 @@ def chunk_facts(archive: Archive, chunk_ids: Iterable[int]) -> dict[int, ChunkFa
 
 
 def fuse(
-    archive: Archive, dense: Scored, keyword: Scored, filters: Filters, window: TimeWindow | None,
-    tuning: Tuning, k: int | None = None,
+    archive: Archive,
+    dense: Scored,
+    keyword: Scored,
+    filters: Filters,
+    window: TimeWindow | None,
+    tuning: Tuning,
+    k: int | None = None,
 ) -> list[Result]:
     """The best `k` stories (all when None) of the two rankings fused (`rank_stories`), as results."""
     facts = chunk_facts(archive, {c for c, _ in dense} | {c for c, _ in keyword})
@@ -335,15 +371,21 @@ def story_table(facts: dict[int, ChunkFacts], dense: Scored, keyword: Scored, tu
     per_ranking = [_story_values(r, v, facts, tuning) for r, v in zip(rankings, chunk_values)]
     newest = _newest_versions(facts, [c for r in rankings for c, _ in r])
     stories = list(dict.fromkeys([*per_ranking[0], *per_ranking[1]]))
-    values = np.array([[v.get(s, 0.0) for s in stories] for v in per_ranking], dtype=np.float64).reshape(2, len(stories))
-    moments = np.array([newest[s].moment if newest[s].moment is not None else np.nan for s in stories], dtype=np.float64)
+    values = np.array([[v.get(s, 0.0) for s in stories] for v in per_ranking], dtype=np.float64).reshape(
+        2, len(stories)
+    )
+    moments = np.array(
+        [newest[s].moment if newest[s].moment is not None else np.nan for s in stories], dtype=np.float64
+    )
     best_dense: dict[int, float] = {}
     for c, value in dense:
         best_dense.setdefault(facts[c].story, value)
     return StoryTable(np.array(stories, dtype=np.int64), values, moments, newest, chunk_values, best_dense)
 
 
-def story_order(table: StoryTable, filters: Filters, window: TimeWindow | None, tuning: Tuning, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def story_order(
+    table: StoryTable, filters: Filters, window: TimeWindow | None, tuning: Tuning, limit: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Indexes into the table of the best `limit` stories, best first, and their scores: the weighted
     sum of their ranking values times the time prior."""
     weights = np.array(_weights(tuning), dtype=np.float64)
@@ -353,8 +395,13 @@ def story_order(table: StoryTable, filters: Filters, window: TimeWindow | None, 
 
 
 def rank_stories(
-    facts: dict[int, ChunkFacts], dense: Scored, keyword: Scored, filters: Filters,
-    window: TimeWindow | None, tuning: Tuning, limit: int | None = None,
+    facts: dict[int, ChunkFacts],
+    dense: Scored,
+    keyword: Scored,
+    filters: Filters,
+    window: TimeWindow | None,
+    tuning: Tuning,
+    limit: int | None = None,
 ) -> list[Ranked]:
     """The best `limit` stories of the two rankings fused, each answered for by its newest version
     among the candidates, with that version's best chunks."""
@@ -363,8 +410,17 @@ def rank_stories(
     chosen = [int(s) for s in table.stories[order]]
     chunk_score = _fused(list(zip(table.chunk_values, _weights(tuning))))
     passages = _passages(facts, chunk_score, table.newest, set(chosen), tuning.passages)
-    return [Ranked(table.newest[s].article_id, s, float(score), table.best_dense.get(s, 0.0), passages[s],
-                   [chunk_score[c] for c in passages[s]]) for s, score in zip(chosen, scores)]
+    return [
+        Ranked(
+            table.newest[s].article_id,
+            s,
+            float(score),
+            table.best_dense.get(s, 0.0),
+            passages[s],
+            [chunk_score[c] for c in passages[s]],
+        )
+        for s, score in zip(chosen, scores)
+    ]
 
 
 def _weights(tuning: Tuning) -> tuple[float, float]:
@@ -396,7 +452,9 @@ def _chunk_values(ranking: Scored, tuning: Tuning) -> dict[int, float]:
     return normalised(ranking, tuning.normalise)
 
 
-def _story_values(ranking: Scored, values: dict[int, float], facts: dict[int, ChunkFacts], tuning: Tuning) -> dict[int, float]:
+def _story_values(
+    ranking: Scored, values: dict[int, float], facts: dict[int, ChunkFacts], tuning: Tuning
+) -> dict[int, float]:
     """Each story's value in one ranking, by its best chunk: 1/(rrf_k + rank among stories), or the
     best chunk's normalised score (rankings are best first: the first chunk seen is the best)."""
     story: dict[int, float] = {}
@@ -432,7 +490,11 @@ def _newest_versions(facts: dict[int, ChunkFacts], chunk_ids: list[int]) -> dict
 
 
 def _passages(
-    facts: dict[int, ChunkFacts], chunk_score: dict[int, float], newest: dict[int, ChunkFacts], stories: set[int], n: int,
+    facts: dict[int, ChunkFacts],
+    chunk_score: dict[int, float],
+    newest: dict[int, ChunkFacts],
+    stories: set[int],
+    n: int,
 ) -> dict[int, list[int]]:
     """Story → the best `n` candidate chunks of its newest version (quotes are verbatim: one version's only)."""
     by_story: dict[int, list[int]] = {s: [] for s in stories}
@@ -452,5 +514,7 @@ def results_for(archive: Archive, ranked: list[Ranked]) -> list[Result]:
     for r in ranked:
         a = articles[r.article_id]
         passages = [Passage(c, chunks[c].text, s) for c, s in zip(r.chunk_ids, r.chunk_scores)]
-        results.append(Result(r.article_id, a["url"], a["title"], a["outlet"], a["published"], r.score, r.dense, passages))
+        results.append(
+            Result(r.article_id, a["url"], a["title"], a["outlet"], a["published"], r.score, r.dense, passages)
+        )
     return results

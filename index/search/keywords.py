@@ -1,4 +1,5 @@
 """The keyword query made from a free-text question: no stop words, only the rarest terms."""
+
 from __future__ import annotations
 
 import itertools
@@ -7,7 +8,8 @@ import sqlite3
 
 import snowballstemmer
 
-STOP_WORDS = frozenset("""
+STOP_WORDS = frozenset(
+    """
 a about above after again against all almost also am an and any are aren't as at be because been
 before being below between both but by can could couldn't did didn't do does doesn't doing don't
 down during each either else ever every few for from further had hadn't has hasn't have haven't
@@ -21,7 +23,8 @@ upon us very was wasn't we we'd we'll we're we've were weren't what what's when 
 whether which while who who's whom whose why why's will with within without won't would wouldn't
 yet you you'd you'll you're you've your yours yourself yourselves
 week weeks today yesterday month months year years recently last this past new news according
-""".split())
+""".split()
+)
 WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 MAX_TERMS = 8
 # BM25 scores every chunk a term matches (~0.8 µs each), so a question of common words OR-ed
@@ -46,7 +49,10 @@ def stem(term: str) -> str:
 
 
 def rarest_terms(
-    conn: sqlite3.Connection, terms: list[str], limit: int = MAX_TERMS, max_postings: int = MAX_POSTINGS,
+    conn: sqlite3.Connection,
+    terms: list[str],
+    limit: int = MAX_TERMS,
+    max_postings: int = MAX_POSTINGS,
     common_share: float = COMMON_SHARE,
 ) -> list[str]:
     """The `limit` terms found in fewest chunks, as many as match `max_postings` chunks in all;
@@ -101,7 +107,8 @@ def phrase_pairs(question: str, terms: list[str], names_only: bool) -> list[str]
     chosen = set(terms)
     words = WORD.findall(question)
     pairs = [
-        f"{a.lower()} {b.lower()}" for a, b in itertools.pairwise(words)
+        f"{a.lower()} {b.lower()}"
+        for a, b in itertools.pairwise(words)
         if a.lower() in chosen and b.lower() in chosen and (not names_only or (a[0].isupper() and b[0].isupper()))
     ]
     return list(dict.fromkeys(pairs))

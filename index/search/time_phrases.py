@@ -1,4 +1,5 @@
 """Time in a question: "last week", "in February 2022", "since March" → a window, relative to `as_of`."""
+
 from __future__ import annotations
 
 import calendar
@@ -50,9 +51,15 @@ def _relative(phrase: str, now: datetime) -> TimeWindow | None:
         "past week": (today - timedelta(days=7), today + timedelta(days=1)),
         "last week": (week_start - timedelta(days=7), week_start),
         "this month": (month_start, today + timedelta(days=1)),
-        "last month": (_month_start((month_start - timedelta(days=1)).year, (month_start - timedelta(days=1)).month), month_start),
+        "last month": (
+            _month_start((month_start - timedelta(days=1)).year, (month_start - timedelta(days=1)).month),
+            month_start,
+        ),
         "this year": (datetime(today.year, 1, 1, tzinfo=timezone.utc), today + timedelta(days=1)),
-        "last year": (datetime(today.year - 1, 1, 1, tzinfo=timezone.utc), datetime(today.year, 1, 1, tzinfo=timezone.utc)),
+        "last year": (
+            datetime(today.year - 1, 1, 1, tzinfo=timezone.utc),
+            datetime(today.year, 1, 1, tzinfo=timezone.utc),
+        ),
         "recently": (today - timedelta(days=30), today + timedelta(days=1)),
     }
     if phrase not in windows:
@@ -62,7 +69,9 @@ def _relative(phrase: str, now: datetime) -> TimeWindow | None:
     return TimeWindow(since, until, phrase, strict=phrase in ("today", "yesterday"))
 
 
-RELATIVE = re.compile(r"\b(today|yesterday|this week|past week|last week|this month|last month|this year|last year|recently)\b", re.I)
+RELATIVE = re.compile(
+    r"\b(today|yesterday|this week|past week|last week|this month|last month|this year|last year|recently)\b", re.I
+)
 DAYS_AGO = re.compile(r"\b(?:in the )?(?:past|last) (\d{1,3}) days\b", re.I)
 IN_MONTH = re.compile(rf"\b(?:in|during) {MONTH}(?:,? (\d{{4}}))?\b", re.I)
 IN_YEAR = re.compile(r"\b(?:in|during) ((?:19|20)\d\d)\b", re.I)
@@ -98,7 +107,12 @@ def _find(question: str, now: datetime) -> TimeWindow | None:
         return TimeWindow(since, until, m.group(0), strict=True)
     if m := IN_YEAR.search(question):
         year = int(m.group(1))
-        return TimeWindow(datetime(year, 1, 1, tzinfo=timezone.utc), datetime(year + 1, 1, 1, tzinfo=timezone.utc), m.group(0), strict=False)
+        return TimeWindow(
+            datetime(year, 1, 1, tzinfo=timezone.utc),
+            datetime(year + 1, 1, 1, tzinfo=timezone.utc),
+            m.group(0),
+            strict=False,
+        )
     if m := DAYS_AGO.search(question):
         days = int(m.group(1))
         return TimeWindow(_day(now) - timedelta(days=days), _day(now) + timedelta(days=1), m.group(0), strict=True)

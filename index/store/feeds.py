@@ -1,5 +1,6 @@
 """The SQL of watched feeds: `watched_feeds` (each feed's polls) and `feed_items` (what each feed showed,
 what it became). `index.web.watch` decides what to fetch; this class only remembers it."""
+
 from __future__ import annotations
 
 import threading

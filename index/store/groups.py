@@ -1,5 +1,6 @@
 """The SQL of duplicate stories: `group_id` on articles, LSH buckets in `minhash_bands`, exact copies
 in `article_copies`. `index.ingest.dedup` decides what is a duplicate; this class only stores it."""
+
 from __future__ import annotations
 
 import threading
@@ -74,8 +75,9 @@ class Groups:
                     "UPDATE articles SET group_id = ? WHERE group_id = ? AND id != ?", [heir, group_id, group_id]
                 )
 
-    def record_copy(self, key: str, original_id: int, url: str | None, outlet: str | None,
-                    published: str | None, ingested_at: str) -> None:
+    def record_copy(
+        self, key: str, original_id: int, url: str | None, outlet: str | None, published: str | None, ingested_at: str
+    ) -> None:
         with self.lock:
             self.db.execute(
                 "INSERT OR REPLACE INTO article_copies (key, article_id, url, outlet, published, ingested_at) "

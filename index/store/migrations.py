@@ -5,6 +5,7 @@ Archives made before migrations existed recorded only `meta.schema_version` (1 o
 the migrations that version already had as applied, so they upgrade in place without being probed.
 To change the schema, append a migration; never edit one that has shipped.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone

@@ -1,4 +1,5 @@
 """The SQLite store: articles, chunks, their full-text index and build metadata."""
+
 from __future__ import annotations
 
 import contextlib
@@ -92,9 +93,7 @@ class Store:
         return (row[0], row[1]) if row else None
 
     def find_by_hash(self, content_hash: str) -> int | None:
-        row = self.db.execute(
-            "SELECT id FROM articles WHERE content_hash = ? LIMIT 1", [content_hash]
-        ).fetchone()
+        row = self.db.execute("SELECT id FROM articles WHERE content_hash = ? LIMIT 1", [content_hash]).fetchone()
         return row[0] if row else None
 
     def save_article(self, article: Article, article_id: int | None = None) -> int:
@@ -216,11 +215,13 @@ class Store:
     def recent(self, count: int, outlet: str | None = None) -> list[dict[str, Any]]:
         where, args = ("AND outlet = ?", [outlet]) if outlet else ("", [])
         with self.lock:
-            return list(self.db.query(
-                f"SELECT url, title, outlet, published FROM articles WHERE published IS NOT NULL {where} "
-                "ORDER BY published DESC LIMIT ?",
-                [*args, count],
-            ))
+            return list(
+                self.db.query(
+                    f"SELECT url, title, outlet, published FROM articles WHERE published IS NOT NULL {where} "
+                    "ORDER BY published DESC LIMIT ?",
+                    [*args, count],
+                )
+            )
 
     def find_by_key_or_url(self, key: str, url: str) -> int | None:
         with self.lock:

@@ -13,6 +13,7 @@ into its kind at the end of an embedding pass (`converted`), so an IVF is traine
 all its vectors, never on the first batch, and an archive that grows past the limit switches
 without re-embedding.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -46,7 +47,14 @@ def parse_setting(setting: str) -> tuple[str, Params]:
 
 
 def _canonical(key: str) -> str:
-    names = {"nlist": "nlist", "nprobe": "nprobe", "bits": "bits", "m": "M", "efsearch": "efSearch", "efconstruction": "efConstruction"}
+    names = {
+        "nlist": "nlist",
+        "nprobe": "nprobe",
+        "bits": "bits",
+        "m": "M",
+        "efsearch": "efSearch",
+        "efconstruction": "efConstruction",
+    }
     if key.lower() not in names:
         raise ValueError(f"unknown index parameter {key!r}")
     return names[key.lower()]
@@ -220,10 +228,11 @@ class VectorIndex:
         # out, so as many allowed vectors are visited as an unfiltered search visits in all
         widen = len(self) / max(1, allowed)
         if self.kind == "ivf":
-            nlist = int(self.params["nlist"])
-            return faiss.SearchParametersIVF(sel=selector, nprobe=int(min(nlist, np.ceil(self.params["nprobe"] * widen))))  # type: ignore[call-arg]  # faiss's stubs omit the keyword constructor
+            nprobe = int(min(int(self.params["nlist"]), np.ceil(self.params["nprobe"] * widen)))
+            return faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)  # type: ignore[call-arg]  # stubs lack kwargs
         if self.kind == "hnsw":
-            return faiss.SearchParametersHNSW(sel=selector, efSearch=int(min(len(self), max(k, self.params["efSearch"] * widen))))  # type: ignore[attr-defined,no-any-return]  # faiss's stubs omit SearchParametersHNSW
+            ef = int(min(len(self), max(k, self.params["efSearch"] * widen)))
+            return faiss.SearchParametersHNSW(sel=selector, efSearch=ef)  # type: ignore[attr-defined,no-any-return]  # not in stubs
         return faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]  # faiss's stubs omit the keyword constructor
 
     def save(self, path: Path) -> None:
@@ -233,7 +242,6 @@ class VectorIndex:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-
 
 
 def _kind_of(index: faiss.Index) -> str:
@@ -267,8 +275,7 @@ def _ivf_ids(ivf: faiss.IndexIVF) -> np.ndarray:
     if lists is None:  # an IVF always has its lists; the stubs allow None
         return np.zeros(0, np.int64)
     parts = [
-        faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
-        for i in range(ivf.nlist) if lists.list_size(i)
+        faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy() for i in range(ivf.nlist) if lists.list_size(i)
     ]
     return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 

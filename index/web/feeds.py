@@ -1,4 +1,5 @@
 """RSS/Atom feeds and bare article URLs, read over HTTP through a `Fetcher`."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Polite async HTTP fetching: robots.txt, per-host and global limits, retries, no exceptions."""
+
 from __future__ import annotations
 
 import asyncio

@@ -4,6 +4,7 @@ A feed anyone may publish must not make newsbot read its own machine or network 
 is resolved and each address checked here, and the connection goes to the address that was checked
 (`GuardedBackend`), so a DNS answer cannot change between the check and the connect.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -151,8 +152,12 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         self.inner = inner or httpcore.AnyIOBackend()
 
     async def connect_tcp(
-        self, host: str, port: int, timeout: float | None = None,
-        local_address: str | None = None, socket_options: Iterable[Any] | None = None,
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         addresses = await resolve(host, port, self.allow)
         error: Exception | None = None
@@ -165,7 +170,10 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         raise error
 
     async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None,
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         raise AddressRefused("unix sockets are never fetched")
 

@@ -1,4 +1,5 @@
 """URL canonicalisation and outlet names, so one article has one key."""
+
 from __future__ import annotations
 
 import contextlib
@@ -12,8 +13,23 @@ _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 
 TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "hsa_")
 TRACKING_PARAMS = {
-    "fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "ref", "ref_src",
-    "cmpid", "cmp", "ocid", "smid", "mbid", "sr_share", "_ga", "share", "s_cid",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "yclid",
+    "igshid",
+    "ref",
+    "ref_src",
+    "cmpid",
+    "cmp",
+    "ocid",
+    "smid",
+    "mbid",
+    "sr_share",
+    "_ga",
+    "share",
+    "s_cid",
 }
 
 KNOWN_OUTLETS = {

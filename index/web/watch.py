@@ -6,6 +6,7 @@ One `Watcher` serves both `newsbot watch` and the bot's event loop: fetching is 
 Items are remembered per feed in `feed_items` only after they are stored, so a poll that dies
 half-way is simply redone; an item whose page keeps failing is given up after a few polls.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -129,7 +130,9 @@ class Watcher:
         if not result.ok:
             self.problems.append(ReadProblem(feed, result.error or "fetch failed"))
             return []
-        items, problems = parse_feed(result.content, result.final_url, result.content_type, self.fetcher.settings.max_feed_items)
+        items, problems = parse_feed(
+            result.content, result.final_url, result.content_type, self.fetcher.settings.max_feed_items
+        )
         if not items:
             self.problems.extend(problems)
             return []
@@ -147,7 +150,9 @@ class Watcher:
         except Exception as err:  # one item's failure is that item's problem, remembered like a failed fetch
             return ReadProblem(item.url or feed_url, f"item failed: {type(err).__name__}: {err}")
 
-    async def _store(self, feed: str, items: list[FeedItem], found: list[Article | ReadProblem], first: bool) -> list[dict[str, Any]]:
+    async def _store(
+        self, feed: str, items: list[FeedItem], found: list[Article | ReadProblem], first: bool
+    ) -> list[dict[str, Any]]:
         self.problems.extend(f for f in found if isinstance(f, ReadProblem))
         async with self._writing:
             try:
@@ -156,7 +161,9 @@ class Watcher:
                 self.problems.append(ReadProblem(feed, f"not stored, retried next poll: {busy}"))
                 return []
 
-    def _ingest(self, feed: str, items: list[FeedItem], found: list[Article | ReadProblem], first: bool) -> list[dict[str, Any]]:
+    def _ingest(
+        self, feed: str, items: list[FeedItem], found: list[Article | ReadProblem], first: bool
+    ) -> list[dict[str, Any]]:
         """In a worker thread: stores the articles, then remembers the items as seen."""
         articles = [f for f in found if isinstance(f, Article)]
         with self.archive.lock:
@@ -184,7 +191,8 @@ def unseen_items(store: Store, feed: str, items: list[FeedItem]) -> list[FeedIte
     unique = {item_key(item): item for item in items}  # a feed listing one item twice fetches it once
     seen = store.feeds.seen(feed, list(unique))
     return [
-        item for key, item in unique.items()
+        item
+        for key, item in unique.items()
         if key not in seen or (seen[key][0] is None and seen[key][1] < MAX_ATTEMPTS)
     ]
 
@@ -210,8 +218,14 @@ def describe_new(store: Store, ids: list[int], known: set[str], feed: str, first
     rows = store.articles(ids, with_text=False)
     return [
         {
-            "id": i, "url": rows[i]["url"], "title": rows[i]["title"], "outlet": rows[i]["outlet"],
-            "published": rows[i]["published"], "group_id": rows[i]["group_id"], "feed": feed, "first_poll": first,
+            "id": i,
+            "url": rows[i]["url"],
+            "title": rows[i]["title"],
+            "outlet": rows[i]["outlet"],
+            "published": rows[i]["published"],
+            "group_id": rows[i]["group_id"],
+            "feed": feed,
+            "first_poll": first,
             "known_story": rows[i]["key"] in known or _story_predates(store, rows[i]["group_id"], ids),
         }
         for i in ids

@@ -40,7 +40,22 @@ from .payloads import (
 from .server import FakeDiscord, patch_discord, running_client
 
 __all__ = [
-    "FakeChannel", "FakeDiscord", "FakeGuild", "FakeMember", "FakeRole", "FakeUser", "GatewayFrame", "Intent",
-    "Op", "Perm", "RecordedCall", "RecordedFile", "SentInteraction", "World", "default_world", "new_snowflake",
-    "patch_discord", "running_client",
+    "FakeChannel",
+    "FakeDiscord",
+    "FakeGuild",
+    "FakeMember",
+    "FakeRole",
+    "FakeUser",
+    "GatewayFrame",
+    "Intent",
+    "Op",
+    "Perm",
+    "RecordedCall",
+    "RecordedFile",
+    "SentInteraction",
+    "World",
+    "default_world",
+    "new_snowflake",
+    "patch_discord",
+    "running_client",
 ]

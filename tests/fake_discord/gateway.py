@@ -165,4 +165,3 @@ class GatewayServer:
     @property
     def is_connected(self) -> bool:
         return self._live is not None
-

@@ -311,7 +311,10 @@ def thread_payload(thread: FakeChannel) -> Json:
         "member_count": 1,
         "flags": 0,
         "thread_metadata": {
-            "archived": False, "auto_archive_duration": 1440, "archive_timestamp": iso_now(), "locked": False,
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": iso_now(),
+            "locked": False,
         },
     }
 
@@ -534,7 +537,6 @@ class _Connection:
     session: _Session | None = None
 
 
-
 # --------------------------------------------------------------------------- small pure helpers
 
 
@@ -584,5 +586,3 @@ def _nest_subcommands(path: Sequence[str], leaf: list[Json]) -> list[Json]:
 def _stable_command_id(name: str) -> int:
     """Same id for the same unsynced command name across interactions."""
     return (1 << 60) | (abs(hash(name)) & ((1 << 40) - 1))
-
-

@@ -168,8 +168,6 @@ def _compile(template: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
-
-
 class RestApi:
     """REST half of FakeDiscord (state lives in FakeDiscord.__init__)."""
 
@@ -375,7 +373,12 @@ class RestApi:
         if self.world.find_channel(int(message["id"])) is not None:
             return error_response(400, 160004, "A thread has already been created for this message")
         thread = FakeChannel(
-            int(message["id"]), name, channel.guild_id, CHANNEL_PUBLIC_THREAD, parent_id=channel.id, owner_id=self.world.bot.id
+            int(message["id"]),
+            name,
+            channel.guild_id,
+            CHANNEL_PUBLIC_THREAD,
+            parent_id=channel.id,
+            owner_id=self.world.bot.id,
         )
         self.guild.threads.append(thread)
         message["thread"] = channel_payload(thread)
@@ -628,4 +631,3 @@ class RestApi:
         if not message["flags"] & MSG_FLAG_EPHEMERAL:
             await self._echo("MESSAGE_CREATE", message)
         return message
-

@@ -428,7 +428,6 @@ class FakeDiscord(RestApi, GatewayServer):
         return payload
 
 
-
 # --------------------------------------------------------------------------- discord.py glue
 
 

@@ -1,5 +1,6 @@
 """/status, /reindex and /config: the archive's state, rebuilding it, and the server's channels
 (the last two for Manage Server or the admin role)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -63,14 +64,18 @@ class Admin(commands.Cog):
     def __init__(self, bot: NewsBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="status", description="Articles, chunks, date coverage, outlets, last ingest, index, model and feedback")
+    @app_commands.command(
+        name="status", description="Articles, chunks, date coverage, outlets, last ingest, index, model and feedback"
+    )
     async def status_command(self, interaction: discord.Interaction) -> None:
         async def build() -> Reply:
             return {"embed": embeds.status_embed(await self.bot.in_worker(status_of, self.bot))}
 
         await respond(interaction, build)
 
-    @app_commands.command(name="reindex", description="Re-chunk and re-embed the whole archive (Manage Server or the admin role)")
+    @app_commands.command(
+        name="reindex", description="Re-chunk and re-embed the whole archive (Manage Server or the admin role)"
+    )
     @app_commands.guild_only()
     @app_commands.check(admin_and_cooled)
     async def reindex_command(self, interaction: discord.Interaction) -> None:
@@ -97,7 +102,9 @@ class Admin(commands.Cog):
 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
-class Config(commands.GroupCog, group_name="config", group_description="This server's ask-channels and announce channel"):
+class Config(
+    commands.GroupCog, group_name="config", group_description="This server's ask-channels and announce channel"
+):
     """Stored in the database; ASK_CHANNEL_IDS and ANNOUNCE_CHANNEL_ID stay the defaults."""
 
     def __init__(self, bot: NewsBot) -> None:
@@ -112,8 +119,12 @@ class Config(commands.GroupCog, group_name="config", group_description="This ser
         await respond(interaction, lambda: self.shown(interaction), ephemeral=True)
 
     @app_commands.command(name="ask-channel", description="Make every message in a channel a question, or stop it")
-    @app_commands.describe(channel="The channel", enabled="True: every message there is a question; False: mentions only")
-    async def ask_channel(self, interaction: discord.Interaction, channel: discord.TextChannel, enabled: bool = True) -> None:
+    @app_commands.describe(
+        channel="The channel", enabled="True: every message there is a question; False: mentions only"
+    )
+    async def ask_channel(
+        self, interaction: discord.Interaction, channel: discord.TextChannel, enabled: bool = True
+    ) -> None:
         assert interaction.guild_id is not None
         guild = interaction.guild_id
         chosen = set(self.bot.guild_ask_channels.get(guild, set()))
@@ -128,7 +139,9 @@ class Config(commands.GroupCog, group_name="config", group_description="This ser
 
     @app_commands.command(name="announce-channel", description="Where new articles from the feeds are announced")
     @app_commands.describe(channel="The channel (leave out to use ANNOUNCE_CHANNEL_ID again)")
-    async def announce_channel(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
+    async def announce_channel(
+        self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
+    ) -> None:
         assert interaction.guild_id is not None
         guild = interaction.guild_id
 
@@ -144,8 +157,12 @@ class Config(commands.GroupCog, group_name="config", group_description="This ser
 
     def shown(self, interaction: discord.Interaction, warn: bool = False) -> Reply:
         guild = interaction.guild
-        announce = self.bot.guild_announce_channels.get(interaction.guild_id or 0) or self.bot.settings.announce_channel_id
-        embed = embeds.config_embed(sorted(self.bot.ask_channels_of(guild)), announce, bool(self.bot.settings.ask_channel_ids))
+        announce = (
+            self.bot.guild_announce_channels.get(interaction.guild_id or 0) or self.bot.settings.announce_channel_id
+        )
+        embed = embeds.config_embed(
+            sorted(self.bot.ask_channels_of(guild)), announce, bool(self.bot.settings.ask_channel_ids)
+        )
         return {"embed": embed, "content": embeds.NEEDS_CONTENT_INTENT if warn else None}
 
 

@@ -1,4 +1,5 @@
 """/ask: a question answered with quoted, cited passages (in a thread's context when asked in one)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -21,11 +22,17 @@ class Ask(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="ask", description="Answer a question with quoted, cited passages from the news archive")
-    @app_commands.describe(question="What you want to know, e.g. what did the Kremlin expect from Macron's visit?", **FILTER_HINTS)
+    @app_commands.describe(
+        question="What you want to know, e.g. what did the Kremlin expect from Macron's visit?", **FILTER_HINTS
+    )
     @app_commands.check(cooled)
     async def ask_command(
-        self, interaction: discord.Interaction, question: app_commands.Range[str, 2, 500],
-        since: Date | None = None, until: Date | None = None, outlet: Outlet | None = None,
+        self,
+        interaction: discord.Interaction,
+        question: app_commands.Range[str, 2, 500],
+        since: Date | None = None,
+        until: Date | None = None,
+        outlet: Outlet | None = None,
     ) -> None:
         filters = query_filters(since, until, outlet)
         key = answering.conversation_key(interaction.channel)

@@ -1,4 +1,5 @@
 """/search (paged), /recent and /article: finding articles rather than answers."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -30,8 +31,12 @@ class Browse(commands.Cog):
     @app_commands.describe(query="Words or a question, e.g. wheat prices Black Sea", **FILTER_HINTS)
     @app_commands.check(cooled)
     async def search_command(
-        self, interaction: discord.Interaction, query: app_commands.Range[str, 2, 500],
-        since: Date | None = None, until: Date | None = None, outlet: Outlet | None = None,
+        self,
+        interaction: discord.Interaction,
+        query: app_commands.Range[str, 2, 500],
+        since: Date | None = None,
+        until: Date | None = None,
+        outlet: Outlet | None = None,
     ) -> None:
         filters = query_filters(since, until, outlet)
 
@@ -57,7 +62,9 @@ class Browse(commands.Cog):
 
         await respond(interaction, build)
 
-    @app_commands.command(name="article", description="Headline, outlet, date, link and opening paragraph of one article")
+    @app_commands.command(
+        name="article", description="Headline, outlet, date, link and opening paragraph of one article"
+    )
     @app_commands.describe(url="The article's address, e.g. https://www.reuters.com/…")
     async def article_command(self, interaction: discord.Interaction, url: app_commands.Range[str, 8, 2048]) -> None:
         async def build() -> Reply:

@@ -1,4 +1,5 @@
 """/follow, /unfollow, /following: a channel (or, in DMs, a person) subscribes to a topic."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

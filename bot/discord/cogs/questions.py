@@ -3,6 +3,7 @@
 A question in a text channel is answered in a new public thread started on it; a question in a
 thread is answered there; in a thread the bot started, every message is a follow-up (with the
 Message Content intent; without it, follow-ups need a mention, like any question)."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """/timeline: how a story developed, page by page, with a chart of articles per week."""
+
 from __future__ import annotations
 
 import io
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
 PAGE_SIZE = 10
 
 
-def timeline_and_chart(bot: NewsBot, topic: str, since: datetime | None, until: datetime | None) -> tuple[Timeline, bytes | None]:
+def timeline_and_chart(
+    bot: NewsBot, topic: str, since: datetime | None, until: datetime | None
+) -> tuple[Timeline, bytes | None]:
     """In a worker: the search and the drawing both take a while."""
     timeline = build_timeline(bot.archive, topic, since, until)
     weeks = timeline.weeks()
@@ -34,12 +37,19 @@ class TimelineCog(commands.Cog, name="Timeline"):
     def __init__(self, bot: NewsBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="timeline", description="A topic's articles in date order, with a chart of articles per week")
-    @app_commands.describe(topic="The story, e.g. Sudan prime minister Hamdok", since=FILTER_HINTS["since"], until=FILTER_HINTS["until"])
+    @app_commands.command(
+        name="timeline", description="A topic's articles in date order, with a chart of articles per week"
+    )
+    @app_commands.describe(
+        topic="The story, e.g. Sudan prime minister Hamdok", since=FILTER_HINTS["since"], until=FILTER_HINTS["until"]
+    )
     @app_commands.check(cooled)
     async def timeline_command(
-        self, interaction: discord.Interaction, topic: app_commands.Range[str, 2, 200],
-        since: Date | None = None, until: Date | None = None,
+        self,
+        interaction: discord.Interaction,
+        topic: app_commands.Range[str, 2, 200],
+        since: Date | None = None,
+        until: Date | None = None,
     ) -> None:
         filters = query_filters(since, until)
 

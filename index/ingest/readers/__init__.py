@@ -4,6 +4,7 @@
 `ReadProblem` naming the file (and line), and reading goes on. Other formats
 plug in with `register_reader((".warc", ".warc.gz"), read_warc)`.
 """
+
 from __future__ import annotations
 
 import os
@@ -127,8 +128,13 @@ def _file_problem(path: Path) -> str | None:
 
 
 def _file_kind(mode: int) -> str:
-    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-             (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    )
     return next((name for test, name in kinds if test(mode)), "not a plain file")
 
 

@@ -1,4 +1,5 @@
 """Saved HTML pages, turned into articles by trafilatura (no hand parsing of the text)."""
+
 from __future__ import annotations
 
 import re
@@ -41,8 +42,7 @@ def article_from_html(
     source = source or url or "html"
     page = html if isinstance(html, str) else decode_html(html)
     try:
-        document = trafilatura.bare_extraction(
-            page, url=url, with_metadata=True, include_comments=False)
+        document = trafilatura.bare_extraction(page, url=url, with_metadata=True, include_comments=False)
     except Exception as err:  # lxml and trafilatura fail in many ways on broken pages
         return ReadProblem(source, f"HTML could not be parsed: {type(err).__name__}: {err}")
     page_data = _as_mapping(document)
@@ -66,9 +66,7 @@ def _as_mapping(document: Any) -> Mapping[str, Any]:
     return document if isinstance(document, Mapping) else document.as_dict()
 
 
-def _page_record(
-    page: Mapping[str, Any], url: str | None, fallback: Mapping[str, Any]
-) -> dict[str, Any]:
+def _page_record(page: Mapping[str, Any], url: str | None, fallback: Mapping[str, Any]) -> dict[str, Any]:
     """What the page says, with the caller's URL and fallback where it says nothing."""
     page_url = _absolute(page.get("url"), url) or url or pick(fallback, "url")
     return {

@@ -3,6 +3,7 @@
 Also the record schema every reader maps into (`record_to_article`): field
 aliases, author lists, dates, so text and HTML readers normalise the same way.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -43,6 +44,7 @@ _AUTHOR_SEPARATORS = re.compile(r"\s*(?:;|,|\band\b|&)\s*", re.IGNORECASE)
 
 
 # --- the record schema ------------------------------------------------------
+
 
 def pick(record: Mapping[str, Any], field: str) -> Any:
     """The first non-empty value among `field`'s aliases."""
@@ -110,6 +112,7 @@ def _published(value: Any, source: str) -> tuple[datetime | None, ReadProblem | 
 
 
 # --- reading files ----------------------------------------------------------
+
 
 def open_binary(path: Path) -> IO[bytes]:
     """The file's bytes, decompressed when it starts with the gzip magic, whatever its name."""
@@ -201,8 +204,7 @@ def _read_lines(stream: IO[bytes], source: str) -> Iterator[Article | ReadProble
         for number, line in _lines(stream):
             yield from _line(line, f"{source}:line {number}")
     except STREAM_ERRORS as err:
-        yield ReadProblem(f"{source}:line {number + 1}",
-                          f"file is truncated or corrupt from here on: {err}")
+        yield ReadProblem(f"{source}:line {number + 1}", f"file is truncated or corrupt from here on: {err}")
     except DecompressedTooLarge as err:
         yield ReadProblem(f"{source}:line {number + 1}", f"{err}; the rest is skipped")
 

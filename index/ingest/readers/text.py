@@ -9,6 +9,7 @@
 
 A file not in this layout gives its first line as title, the rest as text, undated.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """WARC and ARC web archives, gzipped or not: every archived HTML page (200) is an article candidate."""
+
 from __future__ import annotations
 
 import zlib
