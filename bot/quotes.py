@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 
 from index.ingest.chunking import sentence_spans
 
@@ -75,6 +76,7 @@ BOILERPLATE_ANY = (
 AGENCIES = frozenset({"AP", "Reuters", "AFP", "Getty Images", "CNN", "USA TODAY", "EPA", "Shutterstock"})
 _ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)\]]*$|[\"”’]$")
 _LOWER_WORD = re.compile(r"\b[a-z][a-z'’-]+\b")
+_BOILERPLATE_ANY = re.compile("|".join(map(re.escape, BOILERPLATE_ANY)))
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def quotable(sentence: str) -> bool:
     lowered = sentence.lower()
     if "@" in sentence or "http" in lowered or lowered.startswith(BOILERPLATE_START):
         return False
-    if any(b in lowered for b in BOILERPLATE_ANY) or len(_LOWER_WORD.findall(sentence)) < 3:
+    if _BOILERPLATE_ANY.search(lowered) or len(list(islice(_LOWER_WORD.finditer(sentence), 3))) < 3:
         return False
     if words < 12 and _TIME_STAMP.search(sentence):
         return False

@@ -195,6 +195,21 @@ class Store:
             found.update({int(r[0]): (int(r[1]), str(r[2])) for r in rows})
         return found
 
+    def chunk_spans(self, article_ids: Iterable[int]) -> list[tuple[int, int, int, int]]:
+        """(chunk id, article id, start, end) of every chunk of these articles: where in its article's
+        text each chunk lies."""
+        ids = list(article_ids)
+        found: list[tuple[int, int, int, int]] = []
+        for i in range(0, len(ids), 900):  # SQLite's limit on bound parameters
+            part = ids[i : i + 900]
+            with self.lock:
+                rows = self.db.execute(
+                    f'SELECT id, article_id, start, "end" FROM chunks WHERE article_id IN ({",".join("?" * len(part))})',
+                    part,
+                ).fetchall()
+            found.extend((int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows)
+        return found
+
     def unchunked(self) -> list[tuple[int, str | None, str]]:
         """Articles stored without chunks (committed alone by versions before per-batch transactions)."""
         with self.lock:

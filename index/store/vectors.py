@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import faiss
@@ -206,10 +207,11 @@ class VectorIndex:
         if len(self) == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         k = max(1, min(k, len(self)))
-        if allowed is None:
-            return self.index.search(queries, k)
-        selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-        return self.index.search(queries, k, params=self._filtered_params(selector, len(allowed), k))
+        with _threads_for(len(queries)):
+            if allowed is None:
+                return self.index.search(queries, k)
+            selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            return self.index.search(queries, k, params=self._filtered_params(selector, len(allowed), k))
 
     def stored(self, ids: list[int]) -> dict[int, np.ndarray] | None:
         """The stored vectors of these ids (those the index holds), read back without a search; None
@@ -242,6 +244,22 @@ class VectorIndex:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _threads_for(queries: int) -> Iterator[None]:
+    """One OpenMP thread for a single question: splitting one scan over the cores saves little, and on a
+    busy machine the waiting threads spin (4x the CPU of the scan, docs/benchmarks.md "Search against the
+    bare query embedding"). OpenMP's thread count is per calling thread, so ingest keeps its own."""
+    if queries > 1:
+        yield
+        return
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
 
 
 def _kind_of(index: faiss.Index) -> str:
