@@ -118,3 +118,25 @@ def test_an_archive_settles_into_its_kind_records_it_and_removes_on_update(tmp_p
     reopened = Archive(tmp_path / "data", config, embedder=FakeEmbedder(dimension=DIM))
     assert reopened.vectors.kind == "ivf" and reopened.vectors.params["nprobe"] == 3 and reopened.check() == []
     reopened.close()
+
+
+def test_a_single_question_searches_on_one_thread_and_leaves_the_callers_count() -> None:
+    import threading
+
+    import faiss
+
+    index, ids, vectors = filled("flat", 500)
+    seen: list[int] = []
+
+    def one_thread_probe() -> None:
+        faiss.omp_set_num_threads(2)
+        _, found = index.search(vectors[:1], 5)
+        seen.extend([int(found[0][0]), faiss.omp_get_max_threads()])
+
+    probe = threading.Thread(target=one_thread_probe)
+    probe.start()
+    probe.join()
+    assert seen[0] == ids[0]  # the vector itself is its own best match
+    assert seen[1] == 2  # restored after the search
+    _, batch = index.search(vectors[:3], 1)
+    assert [int(i) for i in batch[:, 0]] == [int(i) for i in ids[:3]]
