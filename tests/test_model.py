@@ -44,3 +44,12 @@ def test_real_model_answers_the_seed_question(model, tmp_path):
     assert not answer.abstained
     assert any("breakthrough" in quote for quote, _ in answer.quotes)
     assert ask(archive, "What is the recipe for sourdough bread?").abstained
+
+
+def test_questions_embed_in_one_forward_pass_as_encode_embeds_them(model):
+    questions = ["What did the Kremlin expect from Macron's visit?", "Who won?", "Did stock markets fall on Monday?"]
+    fast = model.embed_queries(questions)
+    assert fast.shape == (3, 384)
+    assert fast.dtype == np.float32
+    assert np.abs(fast - model.embed(questions)).max() < 1e-5
+    assert np.abs(model.embed_queries(questions[:1])[0] - fast[0]).max() < 1e-5  # padding changes nothing
