@@ -73,7 +73,7 @@ def candidates_for(
     vectors = embed_queries(archive.embedder, [q["question"] for q in questions])
     for q, vector in zip(questions, vectors):
         keyword = {
-            v: keyword_candidates(archive, q["question"], n, "", [], Tuning(phrases=v[0], title_weight=v[1]))
+            v: keyword_candidates(archive, q["question"], n, tuning=Tuning(phrases=v[0], title_weight=v[1]))
             for v in {default, *(variants or ())}
         }
         filters = Filters(as_of=as_of(q["asked"]))

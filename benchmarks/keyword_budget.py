@@ -57,7 +57,7 @@ def keyword_ms(archive: Archive, questions: list[str]) -> tuple[list, list[float
     found, times = [], []
     for q in questions:
         started = time.perf_counter()
-        found.append(keyword_candidates(archive, q, 200, "", []))
+        found.append(keyword_candidates(archive, q, 200))
         times.append((time.perf_counter() - started) * 1000)
     return found, times
 

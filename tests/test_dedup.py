@@ -170,7 +170,8 @@ def test_an_archive_from_before_grouping_is_migrated_and_grouped(tmp_path, fake_
 def _downgrade_to_schema_1(path):
     with sqlite3.connect(path) as conn:
         conn.executescript(
-            "DROP INDEX articles_group; ALTER TABLE articles DROP COLUMN group_id; DROP TABLE minhash_bands;"
+            "DROP INDEX articles_facts; DROP INDEX articles_group; ALTER TABLE articles DROP COLUMN group_id;"
+            "DROP TABLE minhash_bands;"
             "DROP TABLE article_copies; DROP TABLE feed_items; DROP TABLE watched_feeds;"
             "UPDATE meta SET value = '1' WHERE key = 'schema_version'; DROP TABLE _sqlite_migrations;"
         )

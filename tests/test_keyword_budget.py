@@ -11,12 +11,12 @@ def test_terms_are_taken_rarest_first_until_their_matches_exceed_the_budget(arch
     articles = [make_article(n, text=f"Common words everywhere. Story {n} about topic{n}.") for n in range(30)]
     articles[0].text += " A rare zebra appears."
     archive.ingest(articles, progress=False)
-    conn = archive.store.db.conn
+    lookups = archive.store.lookups
     terms = ["common", "zebra", "everywhere"]
-    found = rarest_terms(conn, terms)
+    found = rarest_terms(lookups, terms)
     assert found[0] == "zebra" and set(found) == set(terms)
-    assert rarest_terms(conn, terms, max_postings=10) == ["zebra"]  # "common" alone matches 30 chunks
-    assert rarest_terms(conn, ["common"], max_postings=10) == []
+    assert rarest_terms(lookups, terms, max_postings=10) == ["zebra"]  # "common" alone matches 30 chunks
+    assert rarest_terms(lookups, ["common"], max_postings=10) == []
 
 
 def test_terms_in_most_chunks_are_dropped_once_the_archive_is_large(archive, monkeypatch):
@@ -25,7 +25,7 @@ def test_terms_in_most_chunks_are_dropped_once_the_archive_is_large(archive, mon
     archive.ingest(
         [make_article(n, text=f"Common words everywhere. Story about topic{n}.") for n in range(30)], progress=False
     )
-    conn = archive.store.db.conn
-    assert "common" in rarest_terms(conn, ["common", "story"])  # small archive: nothing is too common
+    lookups = archive.store.lookups
+    assert "common" in rarest_terms(lookups, ["common", "story"])  # small archive: nothing is too common
     monkeypatch.setattr(keywords, "COMMON_FLOOR", 0)
-    assert rarest_terms(conn, ["common", "topic3"]) == ["topic3"]
+    assert rarest_terms(lookups, ["common", "topic3"]) == ["topic3"]

@@ -132,9 +132,9 @@ def test_date_phrases():
 def test_keyword_query_drops_stop_words_and_keeps_the_rarest(news_archive):
     terms = question_terms("What did the Kremlin say about the prices of wheat this week?")
     assert not set(terms) & STOP_WORDS and "kremlin" in terms and "wheat" in terms
-    conn = news_archive.store.db.conn
-    assert rarest_terms(conn, ["kremlin", "wheat", "zzzunknown"], limit=1) in (["kremlin"], ["wheat"])
-    assert rarest_terms(conn, ["zzzunknown"]) == []
+    lookups = news_archive.store.lookups
+    assert rarest_terms(lookups, ["kremlin", "wheat", "zzzunknown"], limit=1) in (["kremlin"], ["wheat"])
+    assert rarest_terms(lookups, ["zzzunknown"]) == []
     assert match_expression(["NOT", 'a"b']) == '"NOT" OR "a""b"'
 
 
@@ -235,9 +235,9 @@ def test_a_phrase_match_outranks_the_same_words_apart(archive):
         r[0]: r[1]
         for r in archive.store.db.execute("SELECT c.id, a.url FROM chunks c JOIN articles a ON a.id = c.article_id")
     }
-    found = keyword_candidates(archive, "Who is Serena Williams?", 10, "", [], Tuning(phrases="names"))
+    found = keyword_candidates(archive, "Who is Serena Williams?", 10, tuning=Tuning(phrases="names"))
     assert title_of[found[0][0]].endswith("/2") and found[0][1] > found[1][1]
-    plain = keyword_candidates(archive, "Who is Serena Williams?", 10, "", [], Tuning(phrases="none"))
+    plain = keyword_candidates(archive, "Who is Serena Williams?", 10, tuning=Tuning(phrases="none"))
     assert len(plain) == 2 and abs(plain[0][1] - plain[1][1]) < abs(found[0][1] - found[1][1])
 
 

@@ -18,6 +18,7 @@ from index.ingest import dedup
 from index.search.keywords import keyword_query
 from index.search.time_phrases import TimeWindow, find_window
 from index.store import utc_iso
+from index.store.lookups import NO_FILTER, ChunkFilter
 
 Scored = list[tuple[int, float]]  # (chunk id, score), best first
 
@@ -157,55 +158,31 @@ def dense_candidates(archive: Archive, vector: np.ndarray, n: int, allowed: np.n
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
 
-def _filter_sql(filters: Filters, window: TimeWindow | None) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    args: list[Any] = []
+def chunk_filter(filters: Filters, window: TimeWindow | None) -> ChunkFilter:
+    """What the store may return for these filters and the question's strict time window."""
     since, until = _bounds(filters, window)
-    if since:
-        clauses.append("a.published >= ?")
-        args.append(utc_iso(since))
-    if until:
-        clauses.append("a.published < ?")
-        args.append(utc_iso(until))
-    if filters.outlets:
-        clauses.append(f"a.outlet IN ({','.join('?' * len(filters.outlets))})")
-        args.extend(filters.outlets)
-    return " AND ".join(clauses), args
+    return ChunkFilter(utc_iso(since) if since else None, utc_iso(until) if until else None, tuple(filters.outlets))
 
 
 def keyword_candidates(
     archive: Archive,
     question: str,
     n: int,
-    where: str,
-    args: list[Any],
+    only: ChunkFilter = NO_FILTER,
     tuning: Tuning | None = None,
 ) -> Scored:
     """Chunk ids and BM25 scores (higher is better) for the question's rarest content words."""
     tuning = tuning or Tuning()
-    with archive.lock:
-        conn = archive.store.db.conn
-        expression = keyword_query(conn, question, tuning.phrases)
-        if not expression:
-            return []
-        join = (
-            f" JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id WHERE {where} AND"
-            if where
-            else " WHERE"
-        )
-        rank = f"bm25(chunks_fts, {float(tuning.title_weight)!r}, 1.0)"
-        sql = f"SELECT f.rowid, {rank} AS s FROM chunks_fts f{join} chunks_fts MATCH ? ORDER BY s LIMIT ?"
-        return [(int(r[0]), -float(r[1])) for r in conn.execute(sql, [*args, expression, n])]
+    expression = keyword_query(archive.store.lookups, question, tuning.phrases)
+    if not expression:
+        return []
+    return archive.store.lookups.keyword_matches(expression, n, tuning.title_weight, only)
 
 
-def allowed_chunks(archive: Archive, where: str, args: list[Any]) -> np.ndarray | None:
-    if not where:
+def allowed_chunks(archive: Archive, only: ChunkFilter) -> np.ndarray | None:
+    if not only:
         return None
-    with archive.lock:
-        rows = archive.store.db.execute(
-            f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}", args
-        ).fetchall()
-    return np.asarray([r[0] for r in rows], dtype=np.int64)
+    return np.asarray(archive.store.lookups.allowed_chunks(only), dtype=np.int64)
 
 
 def time_prior(moments: np.ndarray, window: TimeWindow | None, filters: Filters, tuning: Tuning) -> np.ndarray:
@@ -227,16 +204,15 @@ def time_prior(moments: np.ndarray, window: TimeWindow | None, filters: Filters,
     return 1.0 + tuning.recency_boost * boost
 
 
-def _passes(facts: ChunkFacts, filters: Filters, window: TimeWindow | None) -> bool:
-    since, until = _bounds(filters, window)
+def _passes(facts: ChunkFacts, only: ChunkFilter) -> bool:
     published = facts.published
-    if (since or until) and not published:
+    if (only.since or only.until) and not published:
         return False
-    if since and published and published < (utc_iso(since) or ""):
+    if only.since and published and published < only.since:
         return False
-    if until and published and published >= (utc_iso(until) or ""):
+    if only.until and published and published >= only.until:
         return False
-    return not filters.outlets or facts.outlet in filters.outlets
+    return not only.outlets or facts.outlet in only.outlets
 
 
 def _bounds(filters: Filters, window: TimeWindow | None) -> tuple[datetime | None, datetime | None]:
@@ -276,13 +252,13 @@ def search(
     filters, tuning = filters or Filters(), tuning or Tuning()
     archive.refresh()  # what other processes ingested, or a database another process rebuilt
     window = find_window(query, filters.as_of)
-    where, args = _filter_sql(filters, window)
+    only = chunk_filter(filters, window)
     # the model and SQLite both release the GIL: the question is embedded while the keyword query runs
     embedding = _EMBED_POOL.submit(_embed_beside_keywords, archive, query) if vector is None else None
-    keyword = keyword_candidates(archive, query, tuning.candidates, where, args, tuning)
+    keyword = keyword_candidates(archive, query, tuning.candidates, only, tuning)
     vector = embedding.result() if embedding else vector
     assert vector is not None
-    dense = _dense_filtered(archive, vector, tuning.candidates, filters, window, where, args, k)
+    dense = _dense_filtered(archive, vector, tuning.candidates, only, k)
     results = fuse(archive, dense, keyword, filters, window, tuning, k)
     with archive.lock:
         for result in results:
@@ -294,43 +270,26 @@ def _dense_filtered(
     archive: Archive,
     vector: np.ndarray,
     n: int,
-    filters: Filters,
-    window: TimeWindow | None,
-    where: str,
-    args: list[Any],
+    only: ChunkFilter,
     k: int,
 ) -> Scored:
     """Over-fetch and filter; when too few survive, search again inside the allowed chunks only."""
-    if not where:
+    if not only:
         return dense_candidates(archive, vector, n, None)
     hits = dense_candidates(archive, vector, n * 4, None)
     facts = chunk_facts(archive, [c for c, _ in hits])
-    kept = [(c, s) for c, s in hits if c in facts and _passes(facts[c], filters, window)]
+    kept = [(c, s) for c, s in hits if c in facts and _passes(facts[c], only)]
     if len({facts[c].story for c, _ in kept}) >= k:
         return kept[:n]
-    return dense_candidates(archive, vector, n, allowed_chunks(archive, where, args))
-
-
-_FACTS_SQL = (
-    "SELECT c.id, c.article_id, coalesce(a.group_id, a.id), c.position, a.published, a.outlet, "
-    "coalesce(a.published, a.ingested_at, '') FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({})"
-)
+    return dense_candidates(archive, vector, n, allowed_chunks(archive, only))
 
 
 def chunk_facts(archive: Archive, chunk_ids: Iterable[int]) -> dict[int, ChunkFacts]:
     """Chunk id → what ranking needs of it, in one query (no texts)."""
-    ids, found = list(chunk_ids), {}
-    with archive.lock:
-        rows = [
-            r
-            for i in range(0, len(ids), 900)  # SQLite's limit on bound parameters
-            for r in archive.store.db.conn.execute(
-                _FACTS_SQL.format(",".join("?" * len(ids[i : i + 900]))), ids[i : i + 900]
-            )
-        ]
+    found = {}
     moments: dict[str | None, float | None] = {None: None}
-    for r in rows:
-        if r[4] not in moments:
+    for r in archive.store.lookups.chunk_facts(chunk_ids):
+        if r[4] is not None and r[4] not in moments:
             moments[r[4]] = datetime.fromisoformat(r[4]).timestamp()
         found[int(r[0])] = ChunkFacts(r[1], r[2], r[3], r[4], r[5], (r[6], r[1]), moments[r[4]])
     return found

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 import re
-import sqlite3
 
 import snowballstemmer
+
+from index.store.lookups import Lookups
 
 STOP_WORDS = frozenset(
     """
@@ -49,7 +50,7 @@ def stem(term: str) -> str:
 
 
 def rarest_terms(
-    conn: sqlite3.Connection,
+    lookups: Lookups,
     terms: list[str],
     limit: int = MAX_TERMS,
     max_postings: int = MAX_POSTINGS,
@@ -58,7 +59,7 @@ def rarest_terms(
     """The `limit` terms found in fewest chunks, as many as match `max_postings` chunks in all;
     terms the archive never uses, or uses in more than `common_share` of its chunks, are dropped."""
     stems = {t: stem(t) for t in terms}
-    found = document_counts(conn, list(stems.values()))
+    found = document_counts(lookups, list(stems.values()))
     common = max(common_share * found[None], COMMON_FLOOR)
     counts = {term: found[stemmed] for term, stemmed in stems.items() if 0 < found[stemmed] <= common}
     chosen, total = [], 0
@@ -70,27 +71,27 @@ def rarest_terms(
     return chosen
 
 
-# connection id → (connection, its total_changes then, stem → chunks containing it)
-_COUNTS: dict[int, tuple[sqlite3.Connection, int, dict[str | None, int]]] = {}
+# lookups id → (lookups, its connection's total_changes then, stem → chunks containing it)
+_COUNTS: dict[int, tuple[Lookups, int, dict[str | None, int]]] = {}
 
 
-def document_counts(conn: sqlite3.Connection, stems: list[str]) -> dict[str | None, int]:
+def document_counts(lookups: Lookups, stems: list[str]) -> dict[str | None, int]:
     """Chunks containing each stem, and under `None` all chunks. fts5vocab counts by walking the term's
     whole posting list (~20 ns a chunk: 7 ms for a common word at 1M chunks), so counts are kept until
     the connection writes; writes by other processes only make them slightly stale, which ranking
     terms by rarity tolerates."""
-    entry = _COUNTS.get(id(conn))
-    if entry is None or entry[0] is not conn or entry[1] != conn.total_changes:
-        if len(_COUNTS) >= 8:  # connections come and go with archives (tests, rebuilds)
+    changes = lookups.changes()
+    entry = _COUNTS.get(id(lookups))
+    if entry is None or entry[0] is not lookups or entry[1] != changes:
+        if len(_COUNTS) >= 8:  # archives come and go (tests, rebuilds)
             _COUNTS.clear()
-        entry = _COUNTS[id(conn)] = (conn, conn.total_changes, {})
+        entry = _COUNTS[id(lookups)] = (lookups, changes, {})
     cache = entry[2]
     if None not in cache:
-        cache[None] = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        cache[None] = lookups.chunk_count()
     for stemmed in stems:
         if stemmed not in cache:
-            row = conn.execute("SELECT doc FROM chunks_fts_vocab WHERE term = ?", [stemmed]).fetchone()
-            cache[stemmed] = row[0] if row else 0
+            cache[stemmed] = lookups.term_count(stemmed)
     return {stemmed: cache[stemmed] for stemmed in [*stems, None]}
 
 
@@ -114,8 +115,8 @@ def phrase_pairs(question: str, terms: list[str], names_only: bool) -> list[str]
     return list(dict.fromkeys(pairs))
 
 
-def keyword_query(conn: sqlite3.Connection, question: str, phrases: str = "none") -> str | None:
+def keyword_query(lookups: Lookups, question: str, phrases: str = "none") -> str | None:
     """The FTS5 query for a question: its rarest terms, and with `phrases` "names" or "all" their pairs."""
-    terms = rarest_terms(conn, question_terms(question))
+    terms = rarest_terms(lookups, question_terms(question))
     pairs = phrase_pairs(question, terms, names_only=phrases == "names") if phrases != "none" else []
     return match_expression([*terms, *pairs])

@@ -68,12 +68,18 @@ def m002_groups_copies_feeds(db: Database) -> None:
     _run(db, _GROUPS_COPIES_FEEDS)
 
 
+@migrations(name="m003_article_facts_index")
+def m003_article_facts_index(db: Database) -> None:
+    # what ranking reads of a candidate's article, so search reads it without the article's text
+    db.execute("CREATE INDEX IF NOT EXISTS articles_facts ON articles(id, group_id, published, outlet, ingested_at)")
+
+
 def _run(db: Database, statements: list[str]) -> None:
     for statement in statements:  # one by one: executescript would commit the migration's transaction
         db.execute(statement)
 
 
-SCHEMA_VERSION = 2  # the number of migrations above; `meta.schema_version` records it
+SCHEMA_VERSION = 3  # the number of migrations above; `meta.schema_version` records it
 
 # meta.schema_version of pre-migration archives → how many migrations they already had
 LEGACY_VERSIONS = {1: 1, 2: 2}

@@ -18,6 +18,7 @@ from index.article import Article, article_key
 from index.ingest.chunking import Chunk
 from index.store.feeds import FeedLog
 from index.store.groups import Groups
+from index.store.lookups import Lookups
 from index.store.migrations import migrate
 
 DB_NAME = "archive.db"
@@ -61,6 +62,7 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self.groups = Groups(self.db, self.lock)
         self.feeds = FeedLog(self.db, self.lock)
+        self.lookups = Lookups(self.db, self.lock)
         version = migrate(self.db)  # a file of any earlier schema is brought up to this one, in place
         if self.get_meta("schema_version") != str(version):
             with self.db.atomic():

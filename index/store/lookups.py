@@ -1,0 +1,108 @@
+"""The SQL of a search: keyword matches (FTS5/BM25), the chunks a filter allows, what ranking needs of
+each candidate chunk, and how many chunks hold a term. `index.search` ranks; this class only reads."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+FactsRow = tuple[int, int, int, int, str | None, str | None, str]
+# (chunk id, article id, story, position, published, outlet, published or ingested_at)
+
+_PARAMETERS = 900  # SQLite's limit on bound parameters, with room to spare
+# articles_facts (migration 3) covers these columns: group_id and ingested_at come after the text in
+# the table's rows, so reading them from the table walks each article's overflow pages (twice the time)
+_FACTS_SQL = (
+    "SELECT c.id, c.article_id, coalesce(a.group_id, a.id), c.position, a.published, a.outlet, "
+    "coalesce(a.published, a.ingested_at, '') FROM chunks c "
+    "JOIN articles a INDEXED BY articles_facts ON a.id = c.article_id WHERE c.id IN ({})"
+)
+
+
+@dataclass(frozen=True)
+class ChunkFilter:
+    """Which articles' chunks a search may return: published in [since, until) (UTC ISO strings), from
+    one of `outlets` (any when empty)."""
+
+    since: str | None = None
+    until: str | None = None
+    outlets: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.since or self.until or self.outlets)
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """The WHERE clause over `articles a`, and its arguments."""
+        clauses, args = [], []
+        if self.since:
+            clauses.append("a.published >= ?")
+            args.append(self.since)
+        if self.until:
+            clauses.append("a.published < ?")
+            args.append(self.until)
+        if self.outlets:
+            clauses.append(f"a.outlet IN ({','.join('?' * len(self.outlets))})")
+            args.extend(self.outlets)
+        return " AND ".join(clauses), args
+
+
+NO_FILTER = ChunkFilter()
+
+
+class Lookups:
+    """A search's reads of one archive database; every query takes the store's lock."""
+
+    def __init__(self, db: sqlite_utils.Database, lock: threading.RLock) -> None:
+        self.db = db
+        self.lock = lock
+
+    def keyword_matches(
+        self, expression: str, n: int, title_weight: float, only: ChunkFilter
+    ) -> list[tuple[int, float]]:
+        """The best `n` chunks for an FTS5 query, with BM25 scores (higher is better)."""
+        where, args = only.sql()
+        join = (
+            f" JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id WHERE {where} AND"
+            if where
+            else " WHERE"
+        )
+        rank = f"bm25(chunks_fts, {float(title_weight)!r}, 1.0)"
+        sql = f"SELECT f.rowid, {rank} AS s FROM chunks_fts f{join} chunks_fts MATCH ? ORDER BY s LIMIT ?"
+        with self.lock:
+            return [(int(r[0]), -float(r[1])) for r in self.db.conn.execute(sql, [*args, expression, n])]
+
+    def allowed_chunks(self, only: ChunkFilter) -> list[int]:
+        """Every chunk id of the articles the filter allows."""
+        where, args = only.sql()
+        with self.lock:
+            rows = self.db.execute(
+                f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}", args
+            )
+            return [int(r[0]) for r in rows.fetchall()]
+
+    def chunk_facts(self, chunk_ids: Iterable[int]) -> list[FactsRow]:
+        """What ranking needs of each of these chunks (no texts), in one query per 900 ids."""
+        ids, rows = list(chunk_ids), []
+        with self.lock:
+            for i in range(0, len(ids), _PARAMETERS):
+                part = ids[i : i + _PARAMETERS]
+                rows.extend(self.db.conn.execute(_FACTS_SQL.format(",".join("?" * len(part))), part).fetchall())
+        return rows
+
+    def changes(self) -> int:
+        """Rows this connection has written so far: what counts kept from it are valid for."""
+        return int(self.db.conn.total_changes)
+
+    def chunk_count(self) -> int:
+        with self.lock:
+            return int(self.db.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def term_count(self, stemmed: str) -> int:
+        """Chunks whose text or headline holds the (stemmed) term."""
+        with self.lock:
+            row = self.db.conn.execute("SELECT doc FROM chunks_fts_vocab WHERE term = ?", [stemmed]).fetchone()
+        return int(row[0]) if row else 0
