@@ -151,7 +151,7 @@ async def test_mention_is_answered_in_a_new_thread_with_sources(
         )  # the opening line
         assert embed["fields"][0]["name"] == "Sources" and KREMLIN_LINK in embed["fields"][0]["value"]
         assert "The Moscow Times, 7 Feb 2022" in embed["fields"][0]["value"]
-        await asyncio.sleep(0.2)  # its own echoed message is not answered
+        await fake_discord.settle()  # its own echoed message is not answered
         assert len(fake_discord.calls_matching("POST", MESSAGES)) == 1
 
 
@@ -177,10 +177,14 @@ async def test_ask_channel_message_is_answered_and_elsewhere_not(
         )
         reply = await reply_to(fake_discord, asked)
         assert "wheat-prices" in reply.json["embeds"][0]["fields"][0]["value"]
-        await asyncio.sleep(0.2)
+        await fake_discord.settle()
         started = fake_discord.calls_matching("POST", THREADS)
         assert [c.path.split("/")[4] for c in started] == [asked["id"]]
-        assert len(fake_discord.calls_matching("POST", MESSAGES)) == 1 and ignored["id"] != asked["id"]
+        answered = [
+            c.json.get("message_reference", {}).get("message_id") for c in fake_discord.calls_matching("POST", MESSAGES)
+        ]
+        assert answered == [None]  # the one answer went into the thread; nothing replied to `ignored`
+        assert fake_discord.world.find_channel(int(ignored["id"])) is None  # no thread on it
 
 
 async def test_cooldown_answers_with_the_retry_time(fake_discord: FakeDiscord, news_archive: Archive) -> None:

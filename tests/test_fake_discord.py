@@ -91,8 +91,23 @@ async def test_message_reaches_on_message_and_reply_is_recorded(fake_discord: Fa
         assert int(call.json["message_reference"]["message_id"]) == int(sent["id"])
         assert call.response["type"] == 19 and call.response["referenced_message"]["id"] == sent["id"]
         assert fake_discord.calls_matching("POST", r"/channels/\d+/typing")
-        await asyncio.sleep(0.2)  # the echoed MESSAGE_CREATE of the reply must not be answered
+        await fake_discord.settle()  # the echoed MESSAGE_CREATE of the reply must not be answered
         assert len(fake_discord.calls_matching("POST", MESSAGES)) == 1
+
+
+async def test_settle_waits_for_handlers_still_running_for_earlier_events(fake_discord: FakeDiscord) -> None:
+    bot = make_bot()
+
+    @bot.event
+    async def on_message(message: discord.Message) -> None:
+        if not message.author.bot:
+            await asyncio.sleep(0.3)  # a slow handler: settle must outwait it, not race it
+            await message.reply("late")
+
+    async with running_client(bot, fake_discord):
+        await fake_discord.send_message(fake_discord.channel.id, fake_discord.reader, "hello")
+        await fake_discord.settle()
+        assert [c.json["content"] for c in fake_discord.calls_matching("POST", MESSAGES)] == ["late"]
 
 
 async def test_content_is_blank_without_message_content_intent(fake_discord: FakeDiscord) -> None:

@@ -150,6 +150,18 @@ class GatewayServer:
         self._live = None
         await conn.ws.close(code=code, message=b"fake-discord: forced reconnect")
 
+    async def request_heartbeat(self) -> int:
+        """A marker event, then opcode 1: the bot's answering heartbeat carries the marker's seq (returned) or later
+        once it has read every event sent before the marker."""
+        async with self._send_lock:
+            live = self._live
+            if live is None:
+                raise RuntimeError("no live gateway connection")
+            await self._dispatch_locked("FAKE_DISCORD_MARKER", {})
+            assert self._session is not None  # _dispatch_locked raised otherwise
+            await self._send(live, {"op": Op.HEARTBEAT, "d": None})
+            return self._session.seq
+
     async def request_reconnect(self) -> None:
         """Send opcode 7 RECONNECT."""
         if self._live is not None:

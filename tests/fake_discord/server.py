@@ -194,6 +194,20 @@ class FakeDiscord(RestApi, GatewayServer):
 
         return await self._wait_until(check, timeout, what)
 
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Return once the bot has read every gateway event sent so far and its handlers for them have finished.
+
+        How a test shows that an event led to nothing: settle, then assert on what was recorded."""
+        after = len(self.gateway_frames)
+        seq = await self.request_heartbeat()
+
+        def answered() -> GatewayFrame | None:
+            beats = (f for f in self.gateway_frames[after:] if f.op == Op.HEARTBEAT and isinstance(f.d, int))
+            return next((f for f in beats if f.d >= seq), None)
+
+        await self._wait_until(answered, timeout, lambda: f"a heartbeat with seq >= {seq}")
+        await _handlers_finished(timeout)
+
     @property
     def identify_payloads(self) -> list[Json]:
         return [f.d for f in self.gateway_frames if f.op == Op.IDENTIFY]
@@ -468,3 +482,19 @@ async def _wait_ready(client: Any, task: asyncio.Task[None], timeout: float) -> 
                 task.result()  # re-raise the login/connect error
                 raise RuntimeError("client stopped before it was ready")
             await asyncio.sleep(0.01)
+
+
+# discord.py's names for the tasks that run event handlers, app commands and view callbacks
+HANDLER_TASKS = ("discord.py: on_", "CommandTree-invoker", "discord-ui-view-dispatch")
+
+
+async def _handlers_finished(timeout: float) -> None:
+    current = asyncio.current_task()
+    running = [
+        t for t in asyncio.all_tasks() if t is not current and t.get_name().startswith(HANDLER_TASKS) and not t.done()
+    ]
+    if not running:
+        return
+    _, pending = await asyncio.wait(running, timeout=timeout)
+    if pending:
+        raise TimeoutError(f"handlers still running after {timeout}s: {sorted(t.get_name() for t in pending)}")
