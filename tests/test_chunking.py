@@ -53,6 +53,7 @@ def test_long_headline_shrinks_the_body_budget():
     embedder = FakeEmbedder(max_tokens=40)
     title = " ".join(["headline"] * 30)
     chunks = chunk_text("one two three. " * 40, title, embedder, target_tokens=200)
+    assert len(chunks) > 1
     assert all(len(embedder.token_spans([embedding_text(title, c.text)])[0]) <= 40 for c in chunks)
 
 

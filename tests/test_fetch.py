@@ -161,7 +161,7 @@ def test_robots_rules_follow_rfc_9309() -> None:
 async def test_per_host_concurrency_never_exceeds_the_limit(news_server: NewsServer) -> None:
     async with fetcher(per_host=2, total=10) as f:
         results = await asyncio.gather(*(f.fetch(news_server.url(f"/paced/{n}")) for n in range(8)))
-    assert all(result.ok for result in results)
+    assert [result.ok for result in results] == [True] * 8
     assert news_server.max_in_flight[news_server.host] == 2
 
 
@@ -181,7 +181,8 @@ async def test_oversized_body_is_refused(news_server: NewsServer) -> None:
 async def test_bad_urls_are_reasons() -> None:
     async with fetcher() as f:
         results = [await f.fetch(url) for url in ("ftp://example.com/x", "not a url", "http://[::1", "")]
-    assert all(result.error for result in results)
+    assert [result.url for result in results if not result.error] == []
+    assert len(results) == 4
 
 
 async def test_retry_after_is_capped() -> None:

@@ -32,7 +32,9 @@ def test_loads_offline_with_verified_weights(model):
 def test_chunks_of_the_seed_fit_the_model_with_special_tokens(model):
     article = next(iter(read_path(SEED)))
     long_text = article.text * 6
-    for chunk in chunk_text(long_text, article.title, model):
+    chunks = chunk_text(long_text, article.title, model)
+    assert len(chunks) > 1
+    for chunk in chunks:
         ids = model.tokenizer(embedding_text(article.title, chunk.text))["input_ids"]
         assert len(ids) <= 256
 

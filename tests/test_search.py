@@ -90,6 +90,7 @@ def test_filters_by_date_and_outlet(news_archive):
 def test_time_phrase_in_the_question_filters_relative_to_as_of(news_archive):
     response = search(news_archive, "What happened in February 2022?", k=10)
     assert response.window and response.window.strict
+    assert response.results
     assert all(r.published.startswith("2022-02") for r in response.results)
     assert "2022-02-01 to 2022-02-28" in response.to_json()["filters"]["window"]
 
@@ -246,4 +247,5 @@ def test_fuse_reads_texts_for_the_results_it_returns(news_archive):
     dense = [(c, 1.0 - i / 10) for i, c in enumerate(chunks)]
     results = fuse(news_archive, dense, [], Filters(), None, Tuning(), k=2)
     assert len(results) == 2
+    assert all(r.passages for r in results)
     assert all(p.text == chunks[p.chunk_id] for r in results for p in r.passages)
