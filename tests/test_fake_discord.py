@@ -55,7 +55,8 @@ async def test_login_identify_ready_and_guild_cache(fake_discord: FakeDiscord) -
         assert fake_discord.identify_payloads[0]["intents"] == intents.value
         assert client.application_id == fake_discord.application_id
         guild = client.get_guild(fake_discord.guild.id)
-        assert guild is not None and not guild.unavailable
+        assert guild is not None
+        assert not guild.unavailable
         assert client.get_channel(fake_discord.channel.id) in guild.text_channels
         assert guild.get_member(fake_discord.moderator.id).guild_permissions.manage_guild
         assert not guild.get_member(fake_discord.reader.id).guild_permissions.manage_guild
@@ -89,7 +90,8 @@ async def test_message_reaches_on_message_and_reply_is_recorded(fake_discord: Fa
         call = await fake_discord.wait_for_call("POST", MESSAGES)
         assert call.json["content"] == "pong: hello"
         assert int(call.json["message_reference"]["message_id"]) == int(sent["id"])
-        assert call.response["type"] == 19 and call.response["referenced_message"]["id"] == sent["id"]
+        assert call.response["type"] == 19
+        assert call.response["referenced_message"]["id"] == sent["id"]
         assert fake_discord.calls_matching("POST", r"/channels/\d+/typing")
         await fake_discord.settle()  # the echoed MESSAGE_CREATE of the reply must not be answered
         assert len(fake_discord.calls_matching("POST", MESSAGES)) == 1
@@ -142,7 +144,8 @@ async def test_edit_and_delete_own_message(fake_discord: FakeDiscord) -> None:
     async with running_client(bot, fake_discord):
         message = await bot.get_channel(fake_discord.channel.id).send("draft")
         edited = await message.edit(content="final")
-        assert edited.content == "final" and edited.edited_at is not None
+        assert edited.content == "final"
+        assert edited.edited_at is not None
         await message.delete()
         assert message.id not in fake_discord.messages
         assert [c.method for c in fake_discord.calls if "/messages" in c.path] == ["POST", "PATCH", "DELETE"]
@@ -178,7 +181,8 @@ async def test_too_long_content_is_rejected_like_discord(fake_discord: FakeDisco
         channel = bot.get_channel(fake_discord.channel.id)
         with pytest.raises(discord.HTTPException) as info:
             await channel.send("x" * 2001)
-        assert info.value.code == 50035 and "content" in info.value.text
+        assert info.value.code == 50035
+        assert "content" in info.value.text
 
 
 # --------------------------------------------------------------------------- reconnects
@@ -198,7 +202,8 @@ async def test_reconnect_resumes_and_replays_missed_events(fake_discord: FakeDis
         resume = await fake_discord.wait_for_gateway(Op.RESUME, after=mark)
         call = await fake_discord.wait_for_call("POST", MESSAGES)
         assert call.json["content"] == "pong: while away"
-        assert resume.connection == 2 and len(fake_discord.identify_payloads) == 1
+        assert resume.connection == 2
+        assert len(fake_discord.identify_payloads) == 1
         await fake_discord.send_message(fake_discord.channel.id, fake_discord.reader, "after")
         await fake_discord.wait_for_call("POST", MESSAGES, predicate=lambda c: c.json["content"] == "pong: after")
 
@@ -246,7 +251,8 @@ async def test_followup_and_ephemeral_response(fake_discord: FakeDiscord) -> Non
         callback = await fake_discord.wait_for_call("POST", sent.callback_path)
         followup = await fake_discord.wait_for_call("POST", sent.followup_path)
         assert callback.json["data"]["flags"] == 64
-        assert followup.json["content"] == "second" and followup.status == 200
+        assert followup.json["content"] == "second"
+        assert followup.status == 200
         assert [f.filename for f in followup.files] == ["summary.txt"]
         assert followup.response["attachments"][0]["filename"] == "summary.txt"
 

@@ -24,9 +24,11 @@ def model() -> SentenceTransformerEmbedder:
 
 
 def test_loads_offline_with_verified_weights(model):
-    assert model.dimension == 384 and model.max_tokens == 254
+    assert model.dimension == 384
+    assert model.max_tokens == 254
     vectors = model.embed(["The Kremlin spoke.", "Stock markets fell."])
-    assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
 def test_chunks_of_the_seed_fit_the_model_with_special_tokens(model):

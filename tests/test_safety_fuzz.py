@@ -56,7 +56,8 @@ def test_every_spelling_of_an_internal_ipv4_address_is_refused(
     address: ipaddress.IPv4Address, data: st.DataObject
 ) -> None:
     spelled = data.draw(st.sampled_from(spellings(address)))
-    assert literal_address(spelled) is not None and ipaddress.ip_address(str(address)) == _v4(literal_address(spelled))
+    assert literal_address(spelled) is not None
+    assert ipaddress.ip_address(str(address)) == _v4(literal_address(spelled))
     assert host_problem(spelled, Allow()) is not None
 
 
