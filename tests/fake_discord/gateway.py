@@ -60,8 +60,6 @@ class GatewayServer:
             await self._on_identify(conn, data)
         elif op == Op.RESUME:
             await self._on_resume(conn, data)
-        elif op == Op.REQUEST_GUILD_MEMBERS:
-            await self._on_request_members(data)
 
     async def _on_identify(self, conn: _Connection, data: Json) -> None:
         if data.get("token") != self.token:
@@ -84,21 +82,6 @@ class GatewayServer:
                 if event["s"] > (data.get("seq") or 0):
                     await self._send(conn, event)
             await self._dispatch_locked("RESUMED", {})
-
-    async def _on_request_members(self, data: Json) -> None:
-        query, user_ids = data.get("query", ""), {int(u) for u in data.get("user_ids") or []}
-        members = [
-            m for m in self.guild.members if (m.user.id in user_ids if user_ids else m.user.username.startswith(query))
-        ]
-        chunk: Json = {
-            "guild_id": str(self.guild.id),
-            "members": [member_payload(m) for m in members],
-            "chunk_index": 0,
-            "chunk_count": 1,
-        }
-        if "nonce" in data:
-            chunk["nonce"] = data["nonce"]
-        await self._dispatch("GUILD_MEMBERS_CHUNK", chunk)
 
     # ----------------------------------------------------------------- gateway: dispatch
 
@@ -161,19 +144,3 @@ class GatewayServer:
             assert self._session is not None  # _dispatch_locked raised otherwise
             await self._send(live, {"op": Op.HEARTBEAT, "d": None})
             return self._session.seq
-
-    async def request_reconnect(self) -> None:
-        """Send opcode 7 RECONNECT."""
-        if self._live is not None:
-            await self._send(self._live, {"op": Op.RECONNECT, "d": None})
-
-    async def invalidate_session(self, resumable: bool = False) -> None:
-        """Send opcode 9.  discord.py sleeps 5 s before a non-initial re-IDENTIFY."""
-        if self._live is not None:
-            await self._send(self._live, {"op": Op.INVALID_SESSION, "d": resumable})
-        if not resumable:
-            self._session = None
-
-    @property
-    def is_connected(self) -> bool:
-        return self._live is not None

@@ -26,10 +26,7 @@ class Op:
     DISPATCH = 0
     HEARTBEAT = 1
     IDENTIFY = 2
-    PRESENCE_UPDATE = 3
     RESUME = 6
-    RECONNECT = 7
-    REQUEST_GUILD_MEMBERS = 8
     INVALID_SESSION = 9
     HELLO = 10
     HEARTBEAT_ACK = 11
@@ -59,20 +56,16 @@ class Perm:
 
 
 class InteractionType:
-    PING = 1
     APPLICATION_COMMAND = 2
     MESSAGE_COMPONENT = 3
     AUTOCOMPLETE = 4
-    MODAL_SUBMIT = 5
 
 
 class CallbackType:
     CHANNEL_MESSAGE = 4
     DEFERRED_CHANNEL_MESSAGE = 5
-    DEFERRED_UPDATE_MESSAGE = 6
     UPDATE_MESSAGE = 7
     AUTOCOMPLETE_RESULT = 8
-    MODAL = 9
 
 
 # Which callback types Discord accepts for each interaction type.
@@ -80,7 +73,6 @@ ALLOWED_CALLBACKS: dict[int, frozenset[int]] = {
     InteractionType.APPLICATION_COMMAND: frozenset({4, 5, 9}),
     InteractionType.MESSAGE_COMPONENT: frozenset({4, 5, 6, 7, 9}),
     InteractionType.AUTOCOMPLETE: frozenset({8}),
-    InteractionType.MODAL_SUBMIT: frozenset({4, 5, 6, 7}),
 }
 
 MSG_FLAG_EPHEMERAL = 1 << 6
@@ -517,7 +509,7 @@ class _InteractionState:
     response_type: int | None = None
     original_id: int | None = None
     message_ids: set[int] = field(default_factory=set)
-    result: Json | None = None  # autocomplete choices / modal sent back by the bot
+    result: Json | None = None  # autocomplete choices sent back by the bot
 
 
 @dataclass
@@ -559,8 +551,6 @@ def _infer_option_type(value: Any) -> int:
         return 4
     if isinstance(value, float):
         return 10
-    if isinstance(value, FakeUser):
-        return 6
     if isinstance(value, FakeChannel):
         return 7
     return 3

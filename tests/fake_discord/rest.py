@@ -219,30 +219,17 @@ class RestApi:
             ("GET", "/users/@me", self._get_me, True),
             ("GET", "/users/{user_id}", self._get_user, True),
             ("POST", "/users/@me/channels", self._create_dm, True),
-            ("GET", "/gateway", self._get_gateway, False),
-            ("GET", "/gateway/bot", self._get_gateway_bot, True),
             ("GET", "/oauth2/applications/@me", self._get_application, True),
             ("GET", "/applications/@me", self._get_application, True),
-            ("GET", "/applications/{app_id}/commands", self._get_commands, True),
             ("PUT", "/applications/{app_id}/commands", self._put_commands, True),
-            ("GET", "/applications/{app_id}/guilds/{guild_id}/commands", self._get_commands, True),
             ("PUT", "/applications/{app_id}/guilds/{guild_id}/commands", self._put_commands, True),
-            ("GET", "/guilds/{guild_id}/members/{user_id}", self._get_member, True),
-            ("GET", "/channels/{channel_id}", self._get_channel, True),
             ("POST", "/channels/{channel_id}/typing", self._typing, True),
-            ("GET", "/channels/{channel_id}/messages", self._get_history, True),
             ("POST", "/channels/{channel_id}/messages", self._create_message, True),
-            ("GET", "/channels/{channel_id}/messages/{message_id}", self._get_message, True),
             ("PATCH", "/channels/{channel_id}/messages/{message_id}", self._edit_message, True),
-            ("DELETE", "/channels/{channel_id}/messages/{message_id}", self._delete_message, True),
             ("POST", "/channels/{channel_id}/messages/{message_id}/threads", self._start_thread, True),
-            ("PUT", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self._react, True),
-            ("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self._react, True),
             ("POST", "/interactions/{interaction_id}/{token}/callback", self._interaction_callback, False),
             ("POST", "/webhooks/{app_id}/{token}", self._followup, False),
-            ("GET", "/webhooks/{app_id}/{token}/messages/{message_id}", self._get_webhook_message, False),
             ("PATCH", "/webhooks/{app_id}/{token}/messages/{message_id}", self._edit_webhook_message, False),
-            ("DELETE", "/webhooks/{app_id}/{token}/messages/{message_id}", self._delete_webhook_message, False),
         ]
         return [_RestRoute(m, _compile(p), h, auth) for m, p, h, auth in table]
 
@@ -283,21 +270,10 @@ class RestApi:
             return invalid_form(["recipient_id"], "INVALID", "Unknown user")
         return json_response(channel_payload(self.world.dm_channel(user)))
 
-    async def _get_gateway(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        return json_response({"url": self.gateway_url})
-
-    async def _get_gateway_bot(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
-        return json_response({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
-
     async def _get_application(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
         return json_response(application_payload(self.world))
 
     # ----------------------------------------------------------------- REST: application commands
-
-    async def _get_commands(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        guild_id = int(p["guild_id"]) if "guild_id" in p else None
-        return json_response(list(self.commands.get(guild_id, {}).values()))
 
     async def _put_commands(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
         guild_id = int(p["guild_id"]) if "guild_id" in p else None
@@ -312,38 +288,17 @@ class RestApi:
 
     # ----------------------------------------------------------------- REST: guilds and channels
 
-    async def _get_member(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        member = self.guild.member(int(p["user_id"])) if p["guild_id"] == str(self.guild.id) else None
-        return json_response(member_payload(member)) if member else error_response(404, 10007, "Unknown Member")
-
     def _channel_or_none(self, raw_id: str) -> FakeChannel | None:
         return self.world.find_channel(int(raw_id)) if raw_id.isdigit() else None
-
-    async def _get_channel(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        channel = self._channel_or_none(p["channel_id"])
-        return json_response(channel_payload(channel)) if channel else error_response(404, 10003, "Unknown Channel")
 
     async def _typing(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
         if self._channel_or_none(p["channel_id"]) is None:
             return error_response(404, 10003, "Unknown Channel")
         return no_content()
 
-    async def _get_history(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        found = [m for m in self.messages.values() if m["channel_id"] == p["channel_id"]]
-        found.sort(key=lambda m: -int(m["id"]))
-        if "before" in call.query:
-            found = [m for m in found if int(m["id"]) < int(call.query["before"])]
-        if "after" in call.query:
-            found = [m for m in found if int(m["id"]) > int(call.query["after"])]
-        return json_response(found[: int(call.query.get("limit", 50))])
-
     def _message_in(self, p: dict[str, str]) -> Json | None:
         message = self.messages.get(int(p["message_id"])) if p["message_id"].isdigit() else None
         return message if message and message["channel_id"] == p["channel_id"] else None
-
-    async def _get_message(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        message = self._message_in(p)
-        return json_response(message) if message else error_response(404, 10008, "Unknown Message")
 
     async def _create_message(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
         channel = self._channel_or_none(p["channel_id"])
@@ -406,16 +361,6 @@ class RestApi:
         await self._echo("MESSAGE_UPDATE", message)
         return json_response(message)
 
-    async def _delete_message(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        message = self._message_in(p)
-        if message is None:
-            return error_response(404, 10008, "Unknown Message")
-        await self._delete_stored(message)
-        return no_content()
-
-    async def _react(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        return no_content() if self._message_in(p) else error_response(404, 10008, "Unknown Message")
-
     # ----------------------------------------------------------------- REST: interactions and webhooks
 
     async def _interaction_callback(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
@@ -453,7 +398,7 @@ class RestApi:
             self._apply_edit(message, data, files)
             await self._echo("MESSAGE_UPDATE", message)
             return message
-        if rtype in (CallbackType.AUTOCOMPLETE_RESULT, CallbackType.MODAL):
+        if rtype == CallbackType.AUTOCOMPLETE_RESULT:
             state.result = data
         return None
 
@@ -496,12 +441,6 @@ class RestApi:
         message = await self._interaction_message(state, body, call.files, original=False)
         return json_response(message) if call.query.get("wait") in ("1", "true", "True") else no_content()
 
-    async def _get_webhook_message(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        state, message = self._webhook_message(p)
-        if state is None:
-            return error_response(404, 10015, "Unknown Webhook")
-        return json_response(message) if message else error_response(404, 10008, "Unknown Message")
-
     async def _edit_webhook_message(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
         state, message = self._webhook_message(p)
         if state is None:
@@ -515,15 +454,6 @@ class RestApi:
         message["flags"] &= ~MSG_FLAG_LOADING
         await self._echo("MESSAGE_UPDATE", message)
         return json_response(message)
-
-    async def _delete_webhook_message(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        state, message = self._webhook_message(p)
-        if state is None:
-            return error_response(404, 10015, "Unknown Webhook")
-        if message is None:
-            return error_response(404, 10008, "Unknown Message")
-        await self._delete_stored(message)
-        return no_content()
 
     # ----------------------------------------------------------------- message store
 
@@ -597,14 +527,6 @@ class RestApi:
             uploaded = self._attachments(int(message["channel_id"]), {"attachments": []}, files)
             message["attachments"] = kept + uploaded
         message["edited_timestamp"] = iso_now()
-
-    async def _delete_stored(self, message: Json) -> None:
-        self.messages.pop(int(message["id"]), None)
-        event = {"id": message["id"], "channel_id": message["channel_id"]}
-        if "guild_id" in message:
-            event["guild_id"] = message["guild_id"]
-        if self._session is not None and self._message_events_allowed(message):
-            await self._dispatch("MESSAGE_DELETE", event)
 
     async def _interaction_message(
         self, state: _InteractionState, body: Json, files: Sequence[RecordedFile], *, original: bool

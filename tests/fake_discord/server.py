@@ -254,7 +254,7 @@ class FakeDiscord(RestApi, GatewayServer):
         """A slash command.  "group sub" names become subcommand options.
 
         Options: a mapping name -> value (types from the synced schema, else inferred:
-        bool 5, int 4, float 10, str 3, FakeUser 6) or Discord's raw option list.
+        bool 5, int 4, float 10, str 3, FakeChannel 7) or Discord's raw option list.
         """
         itype = InteractionType.APPLICATION_COMMAND
         return await self._command_like(itype, user, command_name, options, None, channel_id, command_guild_id)
@@ -293,22 +293,9 @@ class FakeDiscord(RestApi, GatewayServer):
             data["values"] = list(values)
         return await self._send_interaction(InteractionType.MESSAGE_COMPONENT, user, channel, data, message=message)
 
-    async def send_modal_submit(
-        self, user: FakeUser, custom_id: str, values: Mapping[str, str], *, channel_id: int | None = None
-    ) -> SentInteraction:
-        """Submit of a modal whose text inputs have these custom_ids -> values."""
-        rows = [{"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]} for k, v in values.items()]
-        channel = self._require_channel(channel_id or self.channel.id)
-        data: Json = {"custom_id": custom_id, "components": rows}
-        return await self._send_interaction(InteractionType.MODAL_SUBMIT, user, channel, data)
-
     def interaction_result(self, sent: SentInteraction) -> Json | None:
-        """What the bot answered to an autocomplete (choices) or a modal request."""
+        """What the bot answered to an autocomplete: its choices."""
         return self._interactions[sent.id].result
-
-    def original_message(self, sent: SentInteraction) -> Json | None:
-        state = self._interactions[sent.id]
-        return self.messages.get(state.original_id) if state.original_id else None
 
     # ----------------------------------------------------------------- interaction builders
 
@@ -363,10 +350,7 @@ class FakeDiscord(RestApi, GatewayServer):
         resolved: Json = {}
         for name, value in (options or {}).items():
             option_type = types.get(name) or _infer_option_type(value)
-            if isinstance(value, FakeUser):
-                self._resolve_user(resolved, channel, value)
-                value = str(value.id)
-            elif isinstance(value, FakeChannel):
+            if isinstance(value, FakeChannel):
                 data = {**channel_payload(value), "permissions": str(self.guild.permissions_for(self.world.bot.id))}
                 resolved.setdefault("channels", {})[str(value.id)] = data
                 value = str(value.id)
@@ -375,14 +359,6 @@ class FakeDiscord(RestApi, GatewayServer):
                 option["focused"] = True
             built.append(option)
         return built, resolved
-
-    def _resolve_user(self, resolved: Json, channel: FakeChannel, user: FakeUser) -> None:
-        resolved.setdefault("users", {})[str(user.id)] = user_payload(user)
-        member = self.guild.member(user.id) if channel.guild_id == self.guild.id else None
-        if member is not None:
-            permissions = self.guild.permissions_for(user.id)
-            member_data = member_payload(member, with_user=False, permissions=permissions)
-            resolved.setdefault("members", {})[str(user.id)] = member_data
 
     async def _send_interaction(
         self,
