@@ -14,8 +14,18 @@ from typing import Any
 from aiohttp import web
 
 from .payloads import (
+    application_payload,
+    attachment_payload,
+    channel_payload,
+    command_payload,
+    file_index,
+    member_payload,
+    reference_of,
+    user_payload,
+)
+from .records import InteractionState, RecordedCall, RecordedFile
+from .world import (
     ALLOWED_CALLBACKS,
-    API_PREFIX,
     CHANNEL_PUBLIC_THREAD,
     CHANNEL_TEXT,
     MSG_FLAG_EPHEMERAL,
@@ -28,23 +38,24 @@ from .payloads import (
     FakeUser,
     InteractionType,
     Json,
-    RecordedCall,
-    RecordedFile,
-    _file_index,
-    _InjectedResponse,
-    _InteractionState,
-    _reference_of,
-    application_payload,
-    attachment_payload,
-    channel_payload,
-    command_payload,
     iso_now,
-    member_payload,
     new_snowflake,
-    user_payload,
 )
 
 # --------------------------------------------------------------------------- REST helpers
+
+
+API_PREFIX = "/api/v10"
+
+
+@dataclass
+class InjectedResponse:
+    method: str
+    pattern: str
+    status: int
+    body: Json
+    headers: dict[str, str]
+    remaining: int
 
 
 def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -183,7 +194,7 @@ class RestApi:
         times: int = 1,
     ) -> None:
         """Answer the next `times` matching calls with this status/body instead of handling them."""
-        injected = _InjectedResponse(method.upper(), pattern, status, body, dict(headers or {}), times)
+        injected = InjectedResponse(method.upper(), pattern, status, body, dict(headers or {}), times)
         self._injected.append(injected)
 
     def rate_limit_once(self, method: str, pattern: str, *, retry_after: float = 0.1, is_global: bool = False) -> None:
@@ -381,12 +392,12 @@ class RestApi:
         message = await self._apply_callback(state, response_type, data, call.files)
         return json_response(self._callback_result(state, response_type, message))
 
-    def _expired(self, state: _InteractionState) -> bool:
+    def _expired(self, state: InteractionState) -> bool:
         deadline = self.interaction_deadline
         return deadline is not None and time.monotonic() - state.created_at > deadline
 
     async def _apply_callback(
-        self, state: _InteractionState, rtype: int, data: Json, files: list[RecordedFile]
+        self, state: InteractionState, rtype: int, data: Json, files: list[RecordedFile]
     ) -> Json | None:
         if rtype == CallbackType.CHANNEL_MESSAGE:
             return await self._interaction_message(state, data, files, original=True)
@@ -402,7 +413,7 @@ class RestApi:
             state.result = data
         return None
 
-    def _callback_result(self, state: _InteractionState, rtype: int, message: Json | None) -> Json:
+    def _callback_result(self, state: InteractionState, rtype: int, message: Json | None) -> Json:
         interaction: Json = {
             "id": str(state.id),
             "type": state.type,
@@ -415,12 +426,12 @@ class RestApi:
             resource["message"] = message
         return {"interaction": interaction, "resource": resource}
 
-    def _webhook_state(self, p: dict[str, str]) -> _InteractionState | None:
+    def _webhook_state(self, p: dict[str, str]) -> InteractionState | None:
         if p["app_id"] != str(self.application_id):
             return None
         return next((s for s in self._interactions.values() if s.token == p["token"]), None)
 
-    def _webhook_message(self, p: dict[str, str]) -> tuple[_InteractionState | None, Json | None]:
+    def _webhook_message(self, p: dict[str, str]) -> tuple[InteractionState | None, Json | None]:
         state = self._webhook_state(p)
         if state is None:
             return None, None
@@ -491,7 +502,7 @@ class RestApi:
             message["nonce"] = body["nonce"]
         if reference is not None:
             message["type"] = MSG_TYPE_REPLY
-            message["message_reference"] = _reference_of(reference)
+            message["message_reference"] = reference_of(reference)
             message["referenced_message"] = {k: v for k, v in reference.items() if k != "referenced_message"}
         message.update(extra or {})
         self.messages[int(message["id"])] = message
@@ -511,7 +522,7 @@ class RestApi:
 
     def _attachments(self, channel_id: int, body: Json, files: Sequence[RecordedFile]) -> list[Json]:
         described = {str(a.get("id")): a.get("description") for a in body.get("attachments") or []}
-        uploaded = [attachment_payload(channel_id, f, described.get(_file_index(f))) for f in files]
+        uploaded = [attachment_payload(channel_id, f, described.get(file_index(f))) for f in files]
         kept = [a for a in body.get("attachments") or [] if "url" in a]
         return kept + uploaded
 
@@ -529,7 +540,7 @@ class RestApi:
         message["edited_timestamp"] = iso_now()
 
     async def _interaction_message(
-        self, state: _InteractionState, body: Json, files: Sequence[RecordedFile], *, original: bool
+        self, state: InteractionState, body: Json, files: Sequence[RecordedFile], *, original: bool
     ) -> Json:
         is_command = state.type == InteractionType.APPLICATION_COMMAND
         metadata: Json = {

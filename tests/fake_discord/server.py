@@ -12,37 +12,32 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from .gateway import GatewayServer
+from .gateway import GatewayConnection, GatewayServer, GatewaySession
 from .payloads import (
-    API_PREFIX,
+    channel_payload,
+    infer_option_type,
+    member_payload,
+    nest_subcommands,
+    option_schema,
+    stable_command_id,
+    user_payload,
+)
+from .records import GatewayFrame, InteractionState, RecordedCall, SentInteraction
+from .rest import API_PREFIX, InjectedResponse, RestApi
+from .world import (
     FakeChannel,
     FakeGuild,
     FakeMember,
     FakeUser,
-    GatewayFrame,
     InteractionType,
     Json,
     Op,
     Perm,
-    RecordedCall,
-    SentInteraction,
     T,
     World,
-    _Connection,
-    _infer_option_type,
-    _InjectedResponse,
-    _InteractionState,
-    _leaf_schema,
-    _nest_subcommands,
-    _Session,
-    _stable_command_id,
-    channel_payload,
     default_world,
-    member_payload,
     new_snowflake,
-    user_payload,
 )
-from .rest import RestApi
 
 # --------------------------------------------------------------------------- the server
 
@@ -69,12 +64,12 @@ class FakeDiscord(RestApi, GatewayServer):
         self.messages: dict[int, Json] = {}
         self.commands: dict[int | None, dict[str, Json]] = {}  # guild id (None = global) -> name -> command
         self.port = 0
-        self._interactions: dict[int, _InteractionState] = {}
-        self._injected: list[_InjectedResponse] = []
-        self._connections: set[_Connection] = set()
+        self._interactions: dict[int, InteractionState] = {}
+        self._injected: list[InjectedResponse] = []
+        self._connections: set[GatewayConnection] = set()
         self._connection_count = 0
-        self._session: _Session | None = None
-        self._live: _Connection | None = None
+        self._session: GatewaySession | None = None
+        self._live: GatewayConnection | None = None
         self._send_lock = asyncio.Lock()
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -319,13 +314,13 @@ class FakeDiscord(RestApi, GatewayServer):
         root, *path = command_name.split()
         guild_id = command_guild_id or self._registered_guild(root, channel.guild_id)
         registered = self.commands.get(guild_id, {}).get(root)
-        leaf_schema = _leaf_schema(registered, path)
+        leaf_schema = option_schema(registered, path)
         leaf, resolved = self._build_options(options, leaf_schema, channel, focused)
         data: Json = {
-            "id": registered["id"] if registered else str(_stable_command_id(root)),
+            "id": registered["id"] if registered else str(stable_command_id(root)),
             "name": root,
             "type": 1,
-            "options": _nest_subcommands(path, leaf),
+            "options": nest_subcommands(path, leaf),
         }
         if guild_id is not None:
             data["guild_id"] = str(guild_id)
@@ -349,7 +344,7 @@ class FakeDiscord(RestApi, GatewayServer):
         built: list[Json] = []
         resolved: Json = {}
         for name, value in (options or {}).items():
-            option_type = types.get(name) or _infer_option_type(value)
+            option_type = types.get(name) or infer_option_type(value)
             if isinstance(value, FakeChannel):
                 data = {**channel_payload(value), "permissions": str(self.guild.permissions_for(self.world.bot.id))}
                 resolved.setdefault("channels", {})[str(value.id)] = data
@@ -371,7 +366,7 @@ class FakeDiscord(RestApi, GatewayServer):
         command_name: str | None = None,
     ) -> SentInteraction:
         interaction_id, token = new_snowflake(), f"fake-interaction-{secrets.token_urlsafe(24)}"
-        state = _InteractionState(interaction_id, token, itype, user, channel, command_name, time.monotonic())
+        state = InteractionState(interaction_id, token, itype, user, channel, command_name, time.monotonic())
         if message is not None:
             state.original_id = int(message["id"])
         self._interactions[interaction_id] = state
@@ -383,7 +378,7 @@ class FakeDiscord(RestApi, GatewayServer):
         """Guild install ("0") inside a guild; in a DM, the bot is installed for the guild it shares."""
         return {"0": str(channel.guild_id if channel.guild_id is not None else self.guild.id)}
 
-    def _interaction_payload(self, state: _InteractionState, data: Json, message: Json | None) -> Json:
+    def _interaction_payload(self, state: InteractionState, data: Json, message: Json | None) -> Json:
         channel = state.channel
         payload: Json = {
             "id": str(state.id),
