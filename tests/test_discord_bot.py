@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -35,6 +34,7 @@ from tests.fake_discord import (
     patch_discord,
     running_client,
 )
+from tests.local_server import LoopThread
 from tests.test_embeds import assert_within_limits
 
 MESSAGES = r"/channels/\d+/messages"
@@ -43,6 +43,19 @@ KREMLIN_LINK = (
     "[Kremlin expects no breakthrough from Macron visit](https://www.themoscowtimes.com/2022/02/07/kremlin-macron)"
 )
 NO_MENTIONS = {"parse": []}
+COMMANDS = [  # every slash command, sorted
+    "article",
+    "ask",
+    "config",
+    "follow",
+    "following",
+    "recent",
+    "reindex",
+    "search",
+    "status",
+    "timeline",
+    "unfollow",
+]
 
 
 def make_settings(**values: Any) -> Settings:
@@ -215,19 +228,7 @@ async def test_cooldown_answers_with_the_retry_time(fake_discord: FakeDiscord, n
 async def test_sync_commands_registers_them_in_the_guild(fake_discord: FakeDiscord) -> None:
     settings = make_settings(DISCORD_GUILD_ID=fake_discord.guild.id)
     names = await app.sync_commands(settings, fake_discord.token)
-    assert sorted(names) == [
-        "article",
-        "ask",
-        "config",
-        "follow",
-        "following",
-        "recent",
-        "reindex",
-        "search",
-        "status",
-        "timeline",
-        "unfollow",
-    ]
+    assert sorted(names) == COMMANDS
     ask = fake_discord.commands[fake_discord.guild.id]["ask"]
     options = {o["name"]: o for o in ask["options"]}
     assert ask["description"]
@@ -544,21 +545,17 @@ def test_bot_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch)
 @contextlib.contextmanager
 def fake_discord_in_thread() -> Iterator[FakeDiscord]:
     """The fake on its own loop, for CLI commands that run their own (asyncio.run)."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
+    thread = LoopThread()
     server = FakeDiscord()
-    asyncio.run_coroutine_threadsafe(server.start(), loop).result(5)
+    thread.run(server.start(), 5)
     root_handlers = list(logging.getLogger().handlers)
     try:
         with patch_discord(server):
             yield server
     finally:
         logging.getLogger().handlers[:] = root_handlers  # `run` installs discord.py's log handler
-        asyncio.run_coroutine_threadsafe(server.close(), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
+        thread.run(server.close(), 5)
+        thread.close()
 
 
 def test_run_without_token_is_one_line(tmp_path: Path) -> None:
@@ -587,19 +584,7 @@ def test_sync_commands_cli(tmp_path: Path) -> None:
         registered = sorted(server.commands.get(server.guild.id, {}))
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"synced 11 commands to guild {server.guild.id}: /ask, /search")
-    assert registered == [
-        "article",
-        "ask",
-        "config",
-        "follow",
-        "following",
-        "recent",
-        "reindex",
-        "search",
-        "status",
-        "timeline",
-        "unfollow",
-    ]
+    assert registered == COMMANDS
     assert not (tmp_path / "data").exists()  # syncing opens no archive
 
 

@@ -16,6 +16,7 @@ from index.article import ReadProblem
 from index.web.fetch import FetchSettings
 from index.web.watch import MAX_ATTEMPTS, Announcement, Watcher, to_announce
 from tests.http_fixture import LOOPBACK, WEB_ROOT, NewsServer
+from tests.local_server import serving
 
 FEED = "/feeds/news.rss"
 OLD_PAGES = ["/articles/one.html", "/redirect/two", "/articles/two.html", "/articles/bare.html"]
@@ -33,11 +34,7 @@ def site(tmp_path: Path) -> Iterator[NewsServer]:
     """The test site, copied so a test can add items to its feed."""
     root = tmp_path / "web"
     shutil.copytree(WEB_ROOT, root)
-    server = NewsServer(root=root).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serving(NewsServer(root=root))
 
 
 def publish(site: NewsServer, name: str, title: str) -> None:
