@@ -254,6 +254,30 @@ async def test_follow_fires_once_for_a_matching_new_article_only(
     assert "boston-marathon" in announced[1]
 
 
+async def test_follow_in_a_dm_posts_to_the_person_until_unfollowed(
+    fake_discord: FakeDiscord, news_archive: Archive
+) -> None:
+    dm = fake_discord.dm_channel(fake_discord.reader)
+    dm_posts = rf"/channels/{dm.id}/messages"
+
+    async def command(name: str) -> str:
+        sent = await fake_discord.send_interaction(
+            fake_discord.reader, name, {"topic": " wheat  prices "}, channel_id=dm.id
+        )
+        return (await fake_discord.wait_for_call("PATCH", sent.original_path)).json["content"]
+
+    async with running_bot(fake_discord, news_archive, follow_threshold=0.6) as newsbot:
+        assert await command("follow") == embeds.follow_text("wheat prices", True)
+        assert await command("follow") == embeds.follow_text("wheat prices", False)
+        await newsbot.announce(polled(news_archive, [WHEAT], False))
+        posted = await fake_discord.wait_for_call("POST", dm_posts)
+        assert posted.json["embeds"][0]["title"] == "New on “wheat prices”"
+        assert [c.path for c in fake_discord.calls_matching("POST", "/users/@me/channels")] == ["/users/@me/channels"]
+        assert await command("unfollow") == embeds.unfollow_text("wheat prices", True)
+        assert await command("unfollow") == embeds.unfollow_text("wheat prices", False)
+    assert [f.topic for f in BotState(news_archive).follows.of("user", fake_discord.reader.id)] == []
+
+
 # --------------------------------------------------------------------------- sharding
 
 
