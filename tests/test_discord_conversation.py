@@ -135,6 +135,28 @@ async def test_feedback_buttons_work_after_a_restart_one_vote_per_user(
     assert records["down"].user_hash != records["up"].user_hash
 
 
+async def test_a_vote_on_an_answer_no_longer_stored_is_thanked_then_corrected(
+    fake_discord: FakeDiscord, news_archive: Archive
+) -> None:
+    feedback = BotState(news_archive).feedback
+    async with running_bot(fake_discord, news_archive):
+        asked = await mention(fake_discord, KREMLIN)
+        answer_id = int((await reply_to(fake_discord, asked)).response["id"])
+        await until(lambda: feedback.knows(answer_id), 10.0)
+        with feedback.db.conn:  # e.g. the bot's state was reset since the answer was posted
+            feedback.db.execute("DELETE FROM answers WHERE message_id = ?", [answer_id])
+        sent = await fake_discord.send_component(fake_discord.reader, answer_id, "feedback:up")
+        thanks = await fake_discord.wait_for_call("POST", sent.callback_path)
+        correction = await fake_discord.wait_for_call("POST", sent.followup_path)
+    assert thanks.json["data"]["content"] == embeds.vote_text("up")
+    assert (correction.status, correction.json["content"], correction.json["flags"]) == (
+        200,
+        embeds.VOTE_UNKNOWN,
+        EPHEMERAL,
+    )
+    assert feedback.counts() == {"up": 0, "down": 0}
+
+
 async def test_ask_carries_feedback_buttons_and_status_counts_votes(
     fake_discord: FakeDiscord, news_archive: Archive
 ) -> None:
