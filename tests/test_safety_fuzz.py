@@ -58,7 +58,9 @@ def test_every_spelling_of_an_internal_ipv4_address_is_refused(
     spelled = data.draw(st.sampled_from(spellings(address)))
     assert literal_address(spelled) is not None
     assert ipaddress.ip_address(str(address)) == _v4(literal_address(spelled))
-    assert host_problem(spelled, Allow()) is not None
+    problem = host_problem(spelled, Allow())
+    assert problem is not None
+    assert problem.endswith(" address"), problem  # "… is a loopback address", "… is not a public address", …
 
 
 def _v4(address: object) -> object:
