@@ -129,6 +129,7 @@ async def test_identify_intents_and_no_command_sync_at_start(
         assert intents & Intent.GUILD_MESSAGES
         assert intents & Intent.GUILDS
         assert not intents & Intent.GUILD_MEMBERS
+        await fake_discord.settle()  # on_ready and the rest have run: a sync there would be recorded by now
         assert not fake_discord.calls_matching("PUT", r"/applications/\d+/.*commands")
     assert fake_discord.unhandled_calls == []
 
