@@ -1,19 +1,20 @@
 """A misbehaving OpenAI-style chat endpoint on 127.0.0.1 (random port), for the generated answer's
 fallbacks. Base URLs: /reply/v1 answers `reply`; /status/<code>/v1 fails with that status;
 /hang/v1 answers after `hang_seconds`; /garbage/v1 is not JSON; /shape/v1 is JSON but no completion.
-It runs in its own thread and event loop, and records each request's headers and body."""
+It runs in its own thread and event loop (tests/local_server.py), and records each request's headers and body."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from aiohttp import web
+
+from tests.local_server import LocalServer, serving
 
 CHAT = "/v1/chat/completions"
 
@@ -23,43 +24,24 @@ def completion(content: Any) -> dict:
     return {"object": "chat.completion", "choices": [{"index": 0, "message": message}]}
 
 
-class ChatServer:
+class ChatServer(LocalServer):
     def __init__(self, reply: str = "", hang_seconds: float = 3.0) -> None:
+        super().__init__()
         self.reply = reply
         self.hang_seconds = hang_seconds
         self.requests: list[tuple[dict[str, str], dict]] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     def url(self, behaviour: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{behaviour}/v1"
+        return f"{self.base}/{behaviour}/v1"
 
-    def start(self) -> ChatServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(timeout=10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-
-    async def _serve(self) -> None:
+    def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/reply" + CHAT, self._reply)
         app.router.add_post("/status/{code}" + CHAT, self._status)
         app.router.add_post("/hang" + CHAT, self._hang)
         app.router.add_post("/garbage" + CHAT, self._garbage)
         app.router.add_post("/shape" + CHAT, self._shape)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5, handler_cancellation=True, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        return app
 
     async def _record(self, request: web.Request) -> None:
         self.requests.append((dict(request.headers), json.loads(await request.read())))
@@ -96,8 +78,4 @@ def dead_url() -> str:
 
 @pytest.fixture
 def chat_server() -> Iterator[ChatServer]:
-    server = ChatServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serving(ChatServer())

@@ -1,4 +1,4 @@
-"""pytest fixtures for the fake Discord; load with ``pytest_plugins = ["tests.fake_discord_fixtures"]`` in conftest."""
+"""The ``fake_discord`` pytest fixture (tests/conftest.py imports it)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ from typing import AsyncIterator
 
 import pytest_asyncio
 
-try:
-    from tests.fake_discord import FakeDiscord, patch_discord
-except ImportError:  # tests/ is on sys.path rather than being a package
-    from fake_discord import FakeDiscord, patch_discord
+from tests.fake_discord import FakeDiscord, patch_discord
 
 LEAK_GRACE_SECONDS = 1.0
 

@@ -1,20 +1,21 @@
 """A local news site on 127.0.0.1 (random port) for tests that need real HTTP.
 
-It runs in its own thread with its own event loop, so sync tests, `asyncio.run` and
-pytest-asyncio tests can all use it. It serves `tests/fixtures/web/` ({{BASE}} in a file
+It runs in its own thread with its own event loop (tests/local_server.py), so sync tests,
+`asyncio.run` and pytest-asyncio tests can all use it. It serves `tests/fixtures/web/` ({{BASE}} in a file
 becomes the server's base URL) plus a few misbehaving paths, and records what it saw.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+
+from tests.local_server import LocalServer, serving
 
 WEB_ROOT = Path(__file__).parent / "fixtures" / "web"
 CONTENT_TYPES = {
@@ -30,10 +31,11 @@ ROBOTS_TXT = "User-agent: *\nDisallow: /private/\n"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class NewsServer:
+class NewsServer(LocalServer):
     """Start with `start()` (or use the `news_server` fixture); inspect `hits`, `user_agents`, `max_in_flight`."""
 
     def __init__(self, root: Path = WEB_ROOT, slow_delay: float = 2.0, paced_delay: float = 0.15) -> None:
+        super().__init__()
         self.root = root
         self.slow_delay = slow_delay  # /slow: longer than the short timeouts tests use
         self.paced_delay = paced_delay  # /paced/...: long enough for requests to overlap
@@ -41,14 +43,6 @@ class NewsServer:
         self.user_agents: list[str] = []
         self.max_in_flight: Counter[str] = Counter()
         self._in_flight: Counter[str] = Counter()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def host(self) -> str:
@@ -57,19 +51,7 @@ class NewsServer:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def start(self) -> NewsServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(timeout=10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-
-    async def _serve(self) -> None:
+    def app(self) -> web.Application:
         app = web.Application(middlewares=[self._record])
         app.router.add_get("/robots.txt", self._robots)
         app.router.add_get("/redirect/{name}", self._redirect)
@@ -81,12 +63,7 @@ class NewsServer:
         app.router.add_get("/too-many-once", self._too_many_once)
         app.router.add_get("/unavailable-twice", self._unavailable_twice)
         app.router.add_get("/{path:.*}", self._file)
-        # Cancel handlers whose client went away (the slow page after a timeout), so shutdown is quick.
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5, handler_cancellation=True, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        return app
 
     @web.middleware
     async def _record(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -157,8 +134,4 @@ class NewsServer:
 
 @pytest.fixture
 def news_server() -> Iterator[NewsServer]:
-    server = NewsServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serving(NewsServer())

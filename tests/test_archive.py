@@ -28,7 +28,8 @@ def test_ingest_stores_articles_chunks_fts_and_vectors(archive):
     hits = archive.store.db.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH 'topic3'").fetchall()
     assert len(hits) == 1
     meta = archive.store.meta()
-    assert meta["embedding_model"] == "fake" and meta["embedding_dimension"] == "256"
+    assert meta["embedding_model"] == "fake"
+    assert meta["embedding_dimension"] == "256"
     assert meta["schema_version"] == str(SCHEMA_VERSION)
 
 
@@ -44,7 +45,8 @@ def test_a_changed_article_replaces_its_chunks_and_vectors(archive):
     archive.ingest([make_article(1)], progress=False)
     old = set(archive.store.chunk_ids())
     report = archive.ingest([make_article(1, text="Corrected story. " * 40)], progress=False)
-    assert report.updated == 1 and archive.store.count("articles") == 1
+    assert report.updated == 1
+    assert archive.store.count("articles") == 1
     new = set(archive.store.chunk_ids())
     assert old.isdisjoint(new), "chunk ids are never reused"
     assert vector_ids(archive) == new
@@ -55,12 +57,14 @@ def test_a_changed_article_replaces_its_chunks_and_vectors(archive):
 def test_same_text_under_another_url_is_a_duplicate(archive):
     archive.ingest([make_article(1)], progress=False)
     report = archive.ingest([make_article(1, url="https://mirror.example.org/copy")], progress=False)
-    assert report.duplicates == 1 and archive.store.count("articles") == 1
+    assert report.duplicates == 1
+    assert archive.store.count("articles") == 1
 
 
 def test_articles_without_url_are_keyed_by_content(archive):
     report = archive.ingest([make_article(1, url=None), make_article(1, url=None)], progress=False)
-    assert report.added == 1 and report.unchanged == 1
+    assert report.added == 1
+    assert report.unchanged == 1
 
 
 def test_problems_are_reported_and_the_rest_is_ingested(archive, tmp_path):
@@ -79,8 +83,10 @@ def test_rebuild_swaps_in_a_new_index_and_removes_the_old(archive):
     archive.ingest(NEWS, progress=False)
     old_path = archive.vectors_path
     count = archive.rebuild(progress=False)
-    assert count == archive.store.count("chunks") and archive.vectors_path != old_path
-    assert not old_path.exists() and archive.check() == []
+    assert count == archive.store.count("chunks")
+    assert archive.vectors_path != old_path
+    assert not old_path.exists()
+    assert archive.check() == []
     assert archive.store.get_meta("index_build_id") in archive.vectors_path.name
 
 
@@ -95,7 +101,8 @@ def test_a_crash_during_rebuild_leaves_the_old_index_serving(archive, monkeypatc
     with pytest.raises(RuntimeError):
         archive.rebuild(progress=False)
     reopened = Archive(archive.data_dir, archive.config, embedder=FakeEmbedder())
-    assert reopened.vectors_path == before_path and reopened.store.chunk_ids() == before_ids
+    assert reopened.vectors_path == before_path
+    assert reopened.store.chunk_ids() == before_ids
     assert reopened.check() == []
     monkeypatch.undo()
     assert reopened.rebuild(progress=False) == len(before_ids)
@@ -120,7 +127,8 @@ def test_a_model_change_asks_for_a_rebuild(archive):
     with pytest.raises(ArchiveError, match="newsbot index rebuild"):
         other.ingest(NEWS[1:2], progress=False)
     assert other.rebuild(progress=False) > 0
-    assert other.check() == [] and other.vectors.dimension == 32
+    assert other.check() == []
+    assert other.vectors.dimension == 32
 
 
 def test_one_writer_at_a_time(archive):
@@ -131,7 +139,11 @@ def test_one_writer_at_a_time(archive):
 
 def test_stats(news_archive):
     stats = news_archive.stats()
-    assert stats["articles"] == 4 and stats["chunks"] == stats["vectors"] >= 4
-    assert stats["published_from"].startswith("2022-01-02") and stats["published_to"].startswith("2022-06-07")
+    assert stats["articles"] == 4
+    assert stats["chunks"] == stats["vectors"] >= 4
+    assert stats["published_from"].startswith("2022-01-02")
+    assert stats["published_to"].startswith("2022-06-07")
     assert stats["outlets"]["CNN"] == 1
-    assert stats["index_kind"] == "flat" and stats["index_bytes"] > 0 and stats["problems"] == []
+    assert stats["index_kind"] == "flat"
+    assert stats["index_bytes"] > 0
+    assert stats["problems"] == []

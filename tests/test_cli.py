@@ -32,14 +32,17 @@ def test_ingest_search_ask_stats(run):
     assert "unchanged 1" in run("ingest", str(SAMPLES), "--quiet").output
 
     stats = json.loads(run("index", "stats", "--json").output)
-    assert stats["articles"] == 1 and stats["chunks"] >= 2 and stats["outlets"] == {"The Moscow Times": 1}
+    assert stats["articles"] == 1
+    assert stats["chunks"] >= 2
+    assert stats["outlets"] == {"The Moscow Times": 1}
 
     found = json.loads(run("search", "Putin Macron meeting Kremlin", "--json", "--k", "3").output)
     assert found["results"][0]["outlet"] == "The Moscow Times"
     assert found["results"][0]["url"].startswith("https://www.themoscowtimes.com/2022/02/07/")
 
     answer = json.loads(run("ask", "What did the Kremlin expect from Macron's visit?", "--json").output)
-    assert not answer["abstained"] and answer["citations"][0]["published"].startswith("2022-02-07")
+    assert not answer["abstained"]
+    assert answer["citations"][0]["published"].startswith("2022-02-07")
     text = run("ask", "What did the Kremlin expect from Macron's visit?").output
     assert (
         "[1] No Major Breakthroughs Expected From Putin-Macron Meeting – Kremlin — The Moscow Times, 2022-02-07" in text
@@ -49,20 +52,25 @@ def test_ingest_search_ask_stats(run):
 def test_filters_and_batch(run, tmp_path):
     run("ingest", str(SAMPLES), "--quiet")
     out = json.loads(run("search", "Kremlin", "--json", "--outlet", "CNN").output)
-    assert out["results"] == [] and out["filters"]["outlets"] == ["CNN"]
+    assert out["results"] == []
+    assert out["filters"]["outlets"] == ["CNN"]
     out = json.loads(run("search", "Kremlin", "--json", "--since", "2022-03-01").output)
-    assert out["results"] == [] and out["filters"]["since"].startswith("2022-03-01")
+    assert out["results"] == []
+    assert out["filters"]["since"].startswith("2022-03-01")
     batch = tmp_path / "q.jsonl"
     batch.write_text('{"query": "Kremlin Macron"}\n{"query": "Kremlin", "until": "2022-01-01"}\nnot json\n')
     lines = [json.loads(line) for line in run("search", "--batch", str(batch), "--json").output.splitlines()]
-    assert len(lines[0]["results"]) == 1 and lines[1]["results"] == [] and lines[2]["line"] == 3
+    assert len(lines[0]["results"]) == 1
+    assert lines[1]["results"] == []
+    assert lines[2]["line"] == 3
     assert run("search", "x", "--since", "not a date").exit_code == 2
 
 
 def test_chat_answers_each_piped_line(run):
     run("ingest", str(SAMPLES), "--quiet")
     result = run("chat", input="What did Peskov say?\n\nWho is Scholz meeting?\n")
-    assert result.output.count("Q: ") == 2 and "Sources:" in result.output
+    assert result.output.count("Q: ") == 2
+    assert "Sources:" in result.output
 
 
 def test_skipped_items_are_listed_and_set_the_exit_code(run, tmp_path):
@@ -70,16 +78,20 @@ def test_skipped_items_are_listed_and_set_the_exit_code(run, tmp_path):
     bad.write_text('{"url": "https://a.example/1", "title": "T", "text": "Fine text here."}\n{"text": ""}\n')
     result = run("ingest", str(bad), "--quiet")
     assert result.exit_code == EXIT_SKIPPED
-    assert "added 1" in result.output and f"{bad}:line 2: no text" in result.output
+    assert "added 1" in result.output
+    assert f"{bad}:line 2: no text" in result.output
 
 
 def test_empty_archive_and_model_mismatch_are_one_line_errors(run, monkeypatch):
     result = run("ask", "anything")
-    assert result.exit_code == 1 and "newsbot ingest" in result.output
+    assert result.exit_code == 1
+    assert "newsbot ingest" in result.output
     run("ingest", str(SAMPLES), "--quiet")
     monkeypatch.setenv("NEWSBOT_EMBEDDING_MODEL", "fake:32")
     result = run("ask", "anything")
-    assert result.exit_code == 1 and "newsbot index rebuild" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 1
+    assert "newsbot index rebuild" in result.output
+    assert "Traceback" not in result.output
     assert run("index", "rebuild", "--quiet").exit_code == 0
     assert not json.loads(run("ask", "Kremlin Macron", "--json").output)["abstained"]
 
@@ -104,8 +116,10 @@ def test_chat_follows_up_until_new(run):
         "What did he say after that?",
         "What did he say after that?",
     ]
-    assert "Sources:" in answers[1] and "The Moscow Times" in answers[1]  # in context: the same story
-    assert "I found nothing" in answers[2] and "(new conversation)" in answers[1]  # after /new: nothing to lean on
+    assert "Sources:" in answers[1]
+    assert "The Moscow Times" in answers[1]  # in context: the same story
+    assert "I found nothing" in answers[2]
+    assert "(new conversation)" in answers[1]  # after /new: nothing to lean on
 
 
 def test_feedback_json_lines_and_counts_in_stats(run, tmp_path):
@@ -140,7 +154,9 @@ def test_timeline_lists_dated_stories_and_writes_the_chart(run, tmp_path):
     assert "Articles per week: 2022-02-07 1" in result.output
     assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     missing = run("timeline", "volcanic eruption Iceland lava", "--png", str(tmp_path / "none.png"))
-    assert missing.exit_code == 1 and "no dated articles" in missing.output and not (tmp_path / "none.png").exists()
+    assert missing.exit_code == 1
+    assert "no dated articles" in missing.output
+    assert not (tmp_path / "none.png").exists()
 
 
 def test_ask_batch_answers_good_lines_and_reports_bad_ones(run, tmp_path):
@@ -160,11 +176,15 @@ def test_ask_batch_answers_good_lines_and_reports_bad_ones(run, tmp_path):
     )
     lines = [json.loads(line) for line in run("ask", "--batch", str(batch), "--json").output.splitlines()]
     assert lines[0] == single
-    assert lines[1]["abstained"] and lines[1]["filters"]["until"].startswith("2022-01-02")  # the whole of 1 January
+    assert lines[1]["abstained"]
+    assert lines[1]["filters"]["until"].startswith("2022-01-02")  # the whole of 1 January
     assert [e["line"] for e in lines[2:6]] == [4, 5, 6, 7]
-    assert "not JSON" in lines[2]["error"] and '"k"' in lines[3]["error"]
-    assert '"question"' in lines[4]["error"] and '"since"' in lines[5]["error"]
-    assert lines[6]["abstained"] and lines[6]["filters"]["outlets"] == ["CNN"]
+    assert "not JSON" in lines[2]["error"]
+    assert '"k"' in lines[3]["error"]
+    assert '"question"' in lines[4]["error"]
+    assert '"since"' in lines[5]["error"]
+    assert lines[6]["abstained"]
+    assert lines[6]["filters"]["outlets"] == ["CNN"]
     assert len(lines) == 7
 
 
@@ -173,7 +193,8 @@ def test_ask_batch_reads_stdin_and_renders_without_json(run):
     piped = '{"question": "What did Peskov say?"}\n{"question": ""}\n{"question": "Who is Scholz meeting?"}\n'
     output = run("ask", "--batch", "-", "--outlet", "The Moscow Times", input=piped).output
     answers = output.strip().split("\n\n")
-    assert output.count("Sources:") == 2 and 'line 2: no "question"' in output
+    assert output.count("Sources:") == 2
+    assert 'line 2: no "question"' in output
     assert len([a for a in answers if a.startswith("“")]) == 2
     assert run("ask").exit_code == 2
 

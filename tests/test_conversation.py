@@ -50,7 +50,8 @@ def test_contextual_query_puts_the_follow_up_first_and_drops_a_replaced_time_phr
     earlier = Turn("Kremlin Macron talks in February 2022", "Kremlin Macron talks in February 2022")
     assert contextual_query(FOLLOW_UP, earlier) == f"{FOLLOW_UP} Kremlin Macron talks in February 2022"
     query = contextual_query("and what happened in March 2022?", earlier, utc(2022, 6, 1))
-    assert query.startswith("and what happened in March 2022?") and "February" not in query
+    assert query.startswith("and what happened in March 2022?")
+    assert "February" not in query
     long = Turn("x", " ".join(f"word{n}" for n in range(100)))
     assert len(contextual_query(FOLLOW_UP, long).split()) == 40
 
@@ -62,7 +63,8 @@ def test_a_follow_up_finds_the_earlier_story_only_in_context(news_archive: Archi
     assert not any("kremlin" in (url or "") for url in cited_urls(alone))
     followed, next_turn = answer_in_context(news_archive, [turn], FOLLOW_UP, AS_OF)
     assert any("kremlin-macron" in (url or "") for url in cited_urls(followed))
-    assert followed.question == FOLLOW_UP and next_turn.query.startswith(FOLLOW_UP)
+    assert followed.question == FOLLOW_UP
+    assert next_turn.query.startswith(FOLLOW_UP)
 
 
 def test_a_follow_up_prefers_the_cited_storys_later_coverage(news_archive: Archive) -> None:
@@ -107,10 +109,12 @@ def test_conversations_are_bounded_and_survive_reopening(archive: Archive, tmp_p
 def test_one_vote_per_user_per_answer_changeable_with_a_reason(archive: Archive) -> None:
     feedback = BotState(archive).feedback
     feedback.record_answer(111, KREMLIN, "2022-02-12T00:00:00+00:00", ["https://a.example/1"])
-    assert feedback.vote(111, 7, "up") and feedback.vote(111, 8, "up")
+    assert feedback.vote(111, 7, "up")
+    assert feedback.vote(111, 8, "up")
     assert feedback.counts() == {"up": 2, "down": 0}
     assert not feedback.set_reason(111, 7, "outdated")  # no 👎 to give a reason for
-    assert feedback.vote(111, 7, "down") and feedback.set_reason(111, 7, "outdated")
+    assert feedback.vote(111, 7, "down")
+    assert feedback.set_reason(111, 7, "outdated")
     assert feedback.counts() == {"up": 1, "down": 1}
     assert not feedback.vote(999, 7, "up")  # not an answer the bot recorded
     records = feedback.records()
@@ -124,14 +128,17 @@ def test_one_vote_per_user_per_answer_changeable_with_a_reason(archive: Archive)
 
 def test_follows_are_unique_per_target_and_rate_counted(archive: Archive) -> None:
     follows = BotState(archive).follows
-    assert follows.add("channel", 5, "wheat prices") and not follows.add("channel", 5, "wheat prices")
+    assert follows.add("channel", 5, "wheat prices")
+    assert not follows.add("channel", 5, "wheat prices")
     assert follows.add("user", 9, "wheat prices")
     follow = follows.of("channel", 5)[0]
     now = utc(2022, 3, 1, 12)
     follows.record_post(follow.id, 1, now - timedelta(minutes=90))
     follows.record_post(follow.id, 2, now - timedelta(minutes=10))
-    assert follows.room_this_hour(follow.id, 3, now) == 2 and follows.was_posted(follow.id, 1)
-    assert follows.remove("channel", 5, "wheat prices") and not follows.remove("channel", 5, "wheat prices")
+    assert follows.room_this_hour(follow.id, 3, now) == 2
+    assert follows.was_posted(follow.id, 1)
+    assert follows.remove("channel", 5, "wheat prices")
+    assert not follows.remove("channel", 5, "wheat prices")
     assert [(f.target_kind, f.target_id) for f in follows.all()] == [("user", 9)]
 
 
@@ -141,4 +148,5 @@ def test_guild_settings_round_trip(archive: Archive) -> None:
     guilds.set_announce_channel(1, 12)
     guilds.set_announce_channel(2, 20)
     guilds.set_announce_channel(2, None)
-    assert guilds.ask_channels() == {1: {10, 11}} and guilds.announce_channels() == {1: 12}
+    assert guilds.ask_channels() == {1: {10, 11}}
+    assert guilds.announce_channels() == {1: 12}

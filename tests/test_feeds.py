@@ -117,7 +117,8 @@ async def test_slow_page_times_out_and_the_rest_continues(news_server: NewsServe
 
 async def test_item_pages_are_fetched_concurrently_within_the_host_limit(news_server: NewsServer) -> None:
     items = await collect(read_feed, news_server.url("/feeds/paced.rss"), per_host=3)
-    assert len(items) == PACED_ITEMS and all(isinstance(item, Article) for item in items)
+    assert len(items) == PACED_ITEMS
+    assert all(isinstance(item, Article) for item in items)
     assert news_server.max_in_flight[news_server.host] == 3
 
 
@@ -129,7 +130,8 @@ async def test_unreachable_feed_is_one_problem(news_server: NewsServer) -> None:
 
 async def test_html_page_given_as_feed_is_a_problem(news_server: NewsServer) -> None:
     (problem,) = await collect(read_feed, news_server.url("/articles/one.html"))
-    assert isinstance(problem, ReadProblem) and problem.reason.startswith("not a feed")
+    assert isinstance(problem, ReadProblem)
+    assert problem.reason.startswith("not a feed")
 
 
 async def test_read_url_reads_a_bare_article_page(news_server: NewsServer) -> None:
@@ -146,7 +148,8 @@ async def test_read_url_sniffs_a_feed_served_as_plain_xml(news_server: NewsServe
 
 async def test_read_url_reports_pages_without_an_article(news_server: NewsServer) -> None:
     (problem,) = await collect(read_url, news_server.url("/nobody.html"))
-    assert isinstance(problem, ReadProblem) and problem.source == news_server.url("/nobody.html")
+    assert isinstance(problem, ReadProblem)
+    assert problem.source == news_server.url("/nobody.html")
 
 
 def test_sync_wrapper_reads_a_feed(news_server: NewsServer) -> None:
@@ -191,7 +194,8 @@ def test_is_feed(content_type: str, body: bytes, expected: bool) -> None:
 
 def test_parse_feed_never_fetches_what_it_is_given() -> None:
     items, found = parse_feed(b"http://127.0.0.1:9/feed.xml", "http://127.0.0.1:9/")
-    assert items == [] and found[0].reason.startswith("not a feed")
+    assert items == []
+    assert found[0].reason.startswith("not a feed")
 
 
 def test_html_text_keeps_paragraphs_and_entities() -> None:

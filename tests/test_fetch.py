@@ -41,7 +41,8 @@ def closed_port() -> int:
 async def test_fetches_a_page_and_sends_the_user_agent(news_server: NewsServer) -> None:
     async with fetcher() as f:
         result = await f.fetch(news_server.url("/articles/one.html"))
-    assert result.ok and result.status == 200
+    assert result.ok
+    assert result.status == 200
     assert result.media_type == "text/html"
     assert b"Harbour reopens after storm" in result.content
     assert "Harbour reopens" in result.text
@@ -69,7 +70,8 @@ async def test_timeout_is_a_reason(news_server: NewsServer) -> None:
     async with fetcher(timeout=0.3) as f:
         started = time.monotonic()
         result = await f.fetch(news_server.url("/slow"))
-    assert result.error is not None and "timed out" in result.error
+    assert result.error is not None
+    assert "timed out" in result.error
     assert time.monotonic() - started < news_server.slow_delay  # a read timeout is not retried
 
 
@@ -83,7 +85,8 @@ async def test_429_is_retried_after_retry_after(news_server: NewsServer) -> None
     sleep = RecordingSleep()
     async with fetcher(sleep) as f:
         result = await f.fetch(news_server.url("/too-many-once"))
-    assert result.ok and result.status == 200
+    assert result.ok
+    assert result.status == 200
     assert news_server.hits["/too-many-once"] == 2
     assert sleep.delays == [1.0]
 
@@ -111,7 +114,8 @@ async def test_connection_refused_is_retried_then_reported() -> None:
     url = f"http://127.0.0.1:{closed_port()}/page"
     async with fetcher(sleep, retries=2, respect_robots=False) as f:
         result = await f.fetch(url)
-    assert result.error is not None and result.error.startswith("ConnectError")
+    assert result.error is not None
+    assert result.error.startswith("ConnectError")
     assert result.url == url
     assert sleep.delays == [0.01, 0.02]
 
@@ -119,7 +123,8 @@ async def test_connection_refused_is_retried_then_reported() -> None:
 async def test_unreachable_robots_txt_closes_the_site() -> None:
     async with fetcher(retries=0) as f:
         result = await f.fetch(f"http://127.0.0.1:{closed_port()}/page")
-    assert result.error is not None and result.error.startswith("robots.txt unreachable (ConnectError")
+    assert result.error is not None
+    assert result.error.startswith("robots.txt unreachable (ConnectError")
 
 
 async def test_robots_txt_disallowed_url_is_never_requested(news_server: NewsServer) -> None:
@@ -161,7 +166,7 @@ def test_robots_rules_follow_rfc_9309() -> None:
 async def test_per_host_concurrency_never_exceeds_the_limit(news_server: NewsServer) -> None:
     async with fetcher(per_host=2, total=10) as f:
         results = await asyncio.gather(*(f.fetch(news_server.url(f"/paced/{n}")) for n in range(8)))
-    assert all(result.ok for result in results)
+    assert [result.ok for result in results] == [True] * 8
     assert news_server.max_in_flight[news_server.host] == 2
 
 
@@ -181,7 +186,8 @@ async def test_oversized_body_is_refused(news_server: NewsServer) -> None:
 async def test_bad_urls_are_reasons() -> None:
     async with fetcher() as f:
         results = [await f.fetch(url) for url in ("ftp://example.com/x", "not a url", "http://[::1", "")]
-    assert all(result.error for result in results)
+    assert [result.url for result in results if not result.error] == []
+    assert len(results) == 4
 
 
 async def test_retry_after_is_capped() -> None:

@@ -33,13 +33,18 @@ def config(url: str, timeout: float = 5.0) -> LLMConfig:
 def test_a_grounded_line_becomes_the_lead(news_archive, chat_server: ChatServer):
     chat_server.reply = GROUNDED
     answer = ask(news_archive, QUESTION, llm=config(chat_server.url("reply")))
-    assert answer.lead == GROUNDED and answer.lead_generated
-    assert answer.text.splitlines()[0] == GROUNDED and answer.to_json()["lead_generated"] is True
+    assert answer.lead == GROUNDED
+    assert answer.lead_generated
+    assert answer.text.splitlines()[0] == GROUNDED
+    assert answer.to_json()["lead_generated"] is True
     headers, body = chat_server.requests[0]
-    assert headers["Authorization"] == f"Bearer {KEY}" and body["model"] == "smol"
+    assert headers["Authorization"] == f"Bearer {KEY}"
+    assert body["model"] == "smol"
     prompt = body["messages"][-1]["content"]
     sources = {int(line[1]): line for line in prompt.splitlines() if line.startswith("[")}
-    assert QUESTION in prompt and all(quote in sources[n] for quote, n in answer.quotes)
+    assert QUESTION in prompt
+    assert answer.quotes
+    assert all(quote in sources[n] for quote, n in answer.quotes)
 
 
 @pytest.mark.parametrize(
@@ -58,7 +63,9 @@ def test_an_ungrounded_line_leaves_the_extractive_answer(news_archive, chat_serv
     extractive = ask(news_archive, QUESTION)
     answer = ask(news_archive, QUESTION, llm=config(chat_server.url("reply")))
     assert chat_server.requests, "the model was asked"
-    assert answer.lead == extractive.lead and not answer.lead_generated and answer.text == extractive.text
+    assert answer.lead == extractive.lead
+    assert not answer.lead_generated
+    assert answer.text == extractive.text
 
 
 @pytest.mark.parametrize(
@@ -83,15 +90,19 @@ def test_endpoint_failures_fall_back_and_never_log_the_key(
     extractive = ask(news_archive, QUESTION)
     with caplog.at_level(logging.DEBUG):
         answer = ask(news_archive, QUESTION, llm=config(chat_server.url(behaviour), timeout=0.3))
-    assert answer.text == extractive.text and not answer.lead_generated
-    assert reason in caplog.text and KEY not in caplog.text
+    assert answer.text == extractive.text
+    assert not answer.lead_generated
+    assert reason in caplog.text
+    assert KEY not in caplog.text
 
 
 @pytest.mark.parametrize("url, reason", [(None, "ConnectError"), ("http://[::1", "InvalidURL")])
 def test_a_dead_or_malformed_endpoint_falls_back(news_archive, caplog: pytest.LogCaptureFixture, url, reason):
     with caplog.at_level(logging.WARNING):
         answer = ask(news_archive, QUESTION, llm=config(url or dead_url()))
-    assert not answer.abstained and answer.quotes and not answer.lead_generated
+    assert not answer.abstained
+    assert answer.quotes
+    assert not answer.lead_generated
     assert reason in caplog.text
 
 
@@ -132,7 +143,8 @@ def test_settings_leave_it_off_by_default_and_validate_it(monkeypatch, tmp_path)
     monkeypatch.setenv("NEWSBOT_LLM_API_KEY", KEY)
     settings = Settings()
     assert settings.llm_config() == LLMConfig("http://127.0.0.1:8080/v1", "smol", SecretStr(KEY), 10.0)
-    assert KEY not in repr(settings) and KEY not in repr(settings.llm_config())
+    assert KEY not in repr(settings)
+    assert KEY not in repr(settings.llm_config())
     monkeypatch.setenv("NEWSBOT_LLM_API_KEY", "")
     assert Settings().llm_config().api_key is None
     monkeypatch.setenv("NEWSBOT_LLM_URL", "127.0.0.1:8080")
@@ -158,10 +170,12 @@ def test_a_real_local_model_writes_the_lead_only_when_it_is_grounded(news_archiv
     monkeypatch.setattr(llm, "complete", recording)
     extractive = ask(news_archive, QUESTION)
     answer = ask(news_archive, QUESTION, llm=LLMConfig(smollm2 + "/v1", "smollm2", None, 60.0, max_tokens=32))
-    assert len(replies) == 1 and replies[0].strip(), "the model answered"
+    assert len(replies) == 1, "the model answered"
+    assert replies[0].strip(), "the model answered"
     line = one_line(replies[0])
     grounded = line is not None and grounding_problems(line, extractive.quotes) == []
-    assert answer.lead_generated is grounded and answer.quotes == extractive.quotes
+    assert answer.lead_generated is grounded
+    assert answer.quotes == extractive.quotes
     assert answer.lead == (line if grounded else extractive.lead)
 
 
@@ -178,10 +192,13 @@ def test_the_command_line_uses_the_configured_endpoint(tmp_path, monkeypatch, ch
     monkeypatch.setenv("NEWSBOT_LLM_MODEL", "smol")
     monkeypatch.setenv("NEWSBOT_LLM_API_KEY", KEY)
     generated = json.loads(runner.invoke(cli, ["ask", QUESTION, "--json"], catch_exceptions=False).output)
-    assert generated["lead"] == chat_server.reply and generated["lead_generated"] is True
-    assert generated["answer"].startswith(chat_server.reply) and not plain["lead_generated"]
+    assert generated["lead"] == chat_server.reply
+    assert generated["lead_generated"] is True
+    assert generated["answer"].startswith(chat_server.reply)
+    assert not plain["lead_generated"]
     chatted = runner.invoke(cli, ["chat"], input=QUESTION + "\n", catch_exceptions=False).output
-    assert chat_server.reply in chatted and KEY not in chatted
+    assert chat_server.reply in chatted
+    assert KEY not in chatted
     assert chat_server.requests[0][0]["Authorization"] == f"Bearer {KEY}"
 
 

@@ -69,7 +69,8 @@ def applied(path):
 
 def test_a_fresh_archive_gets_every_migration(tmp_path):
     store = Store(tmp_path / DB_NAME)
-    assert [m.name for m in migrations.applied(store.db)] == ALL and len(ALL) == SCHEMA_VERSION
+    assert [m.name for m in migrations.applied(store.db)] == ALL
+    assert len(ALL) == SCHEMA_VERSION
     assert {
         "articles",
         "chunks",
@@ -100,8 +101,10 @@ def test_a_schema_1_archive_gains_what_schema_2_added(tmp_path):
     old_archive(path, version=1)
     assert "group_id" not in Database(path)["articles"].columns_dict
     store = Store(path)
-    assert "group_id" in store.db["articles"].columns_dict and "feed_items" in store.db.table_names()
-    assert store.article(1)["title"] == "Old headline" and store.get_meta("schema_version") == str(SCHEMA_VERSION)
+    assert "group_id" in store.db["articles"].columns_dict
+    assert "feed_items" in store.db.table_names()
+    assert store.article(1)["title"] == "Old headline"
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
     store.close()
     assert applied(path) == ALL
 

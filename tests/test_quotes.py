@@ -90,7 +90,8 @@ def test_answer_span_skips_what_the_question_names() -> None:
     question = "Which car company just unveiled the EQXX?"
     assert sentence[slice(*answer_span(question, sentence))] == "Mercedes"
     found = answer_span("How many people were arrested?", "Police said more than 700 people were arrested.")
-    assert found and "700" in "Police said more than 700 people were arrested."[slice(*found)]
+    assert found
+    assert "700" in "Police said more than 700 people were arrested."[slice(*found)]
     assert answer_span("Which company unveiled the EQXX?", "The EQXX was shown.") is None
 
 
@@ -115,10 +116,15 @@ def test_ask_opens_with_the_answer_from_the_whole_article(archive) -> None:
         progress=False,
     )
     answer = ask(archive, "Which car company unveiled the EQXX electric concept car?")
-    assert not answer.abstained and answer.lead and "**Mercedes**" in answer.lead
-    assert answer.text.splitlines()[0] == answer.lead and answer.to_json()["lead"] == answer.lead
+    assert not answer.abstained
+    assert answer.lead
+    assert "**Mercedes**" in answer.lead
+    assert answer.text.splitlines()[0] == answer.lead
+    assert answer.to_json()["lead"] == answer.lead
     shown = answer.text
-    assert "Getty" not in shown and "newsletter" not in shown and "WASHINGTON" not in shown
+    assert "Getty" not in shown
+    assert "newsletter" not in shown
+    assert "WASHINGTON" not in shown
     assert shown.count("unveiled the EQXX") == 1  # the lead's quote is not repeated below it
 
 
@@ -134,4 +140,5 @@ def test_embed_opens_with_the_lead_and_keeps_its_bold() -> None:
     )
     description = embeds.answer_embed(answer).description
     first, *rest = description.split("\n")
-    assert first == "“**Mercedes\\_** unveiled it.” **[1]**" and rest == ["> “It drives far.” **[1]**"]
+    assert first == "“**Mercedes\\_** unveiled it.” **[1]**"
+    assert rest == ["> “It drives far.” **[1]**"]

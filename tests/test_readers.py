@@ -52,8 +52,10 @@ def test_seed_article() -> None:
     assert article.authors == ["AFP"]
     assert article.published == datetime(2022, 2, 7, tzinfo=UTC)
     assert "The Kremlin said Monday" in article.text
-    assert "Original url" not in article.text and "themoscowtimes.com" not in article.text
-    assert "February 07, 2022" not in article.text and "AFP" not in article.text
+    assert "Original url" not in article.text
+    assert "themoscowtimes.com" not in article.text
+    assert "February 07, 2022" not in article.text
+    assert "AFP" not in article.text
     assert article.text.endswith("Ukrainian President Volodymyr Zelenskiy.")
     assert article.source == str(SEED)
 
@@ -75,7 +77,9 @@ def test_text_not_in_the_layout() -> None:
     assert isinstance(article, Article)
     assert article.title == "Notes on the river festival"
     assert article.text.startswith("The festival drew a record crowd")
-    assert article.published is None and article.url is None and article.authors == []
+    assert article.published is None
+    assert article.url is None
+    assert article.authors == []
 
 
 def test_text_with_only_a_title_is_a_problem() -> None:
@@ -101,7 +105,8 @@ def test_latin1_text_file(tmp_path: Path) -> None:
     path.write_bytes(text.encode("latin-1"))
     (article,) = read_path(path)
     assert isinstance(article, Article)
-    assert "café" in article.text.lower() and "très" in article.text
+    assert "café" in article.text.lower()
+    assert "très" in article.text
 
 
 # --- JSON ---------------------------------------------------------------------
@@ -117,17 +122,21 @@ def test_jsonl_aliases_and_problems() -> None:
     assert rain.title == "Heavy Rain Expected"
     assert rain.published == datetime(2022, 6, 12, 9, 15, tzinfo=UTC)
     assert rain.text.startswith("Forecasters warned")
-    assert rain.authors == ["Sam Lee"] and rain.outlet == "NPR News"
+    assert rain.authors == ["Sam Lee"]
+    assert rain.outlet == "NPR News"
     assert rain.source == f"{path}:line 1"
     markets = found["b"]
-    assert markets.authors == ["Ann Kim", "Bo Park"] and markets.outlet == "AP News"
+    assert markets.authors == ["Ann Kim", "Bo Park"]
+    assert markets.outlet == "AP News"
     assert markets.published == datetime(2022, 6, 12, tzinfo=UTC)
-    assert found["baddate"].published is None and found["undated"].published is None
+    assert found["baddate"].published is None
+    assert found["undated"].published is None
     reasons = {p.source.removeprefix(f"{path}:"): p.reason for p in problems}
     assert set(reasons) == {"line 3", "line 5", "line 6", "line 7"}
     assert "invalid JSON" in reasons["line 3"]
     assert reasons["line 5"] == "no text"
-    assert "date" in reasons["line 6"] and "sometime last week" in reasons["line 6"]
+    assert "date" in reasons["line 6"]
+    assert "sometime last week" in reasons["line 6"]
     assert "JSON object" in reasons["line 7"]
 
 
@@ -137,7 +146,8 @@ def test_gzip_is_detected_by_content_not_name(tmp_path: Path) -> None:
     (tmp_path / "plain.jsonl.gz").write_bytes(data)
     for name in ("gzipped.jsonl", "plain.jsonl.gz"):
         articles, problems = split(read_path(tmp_path / name))
-        assert len(articles) == 4 and len(problems) == 4
+        assert len(articles) == 4
+        assert len(problems) == 4
 
 
 def test_json_array_and_single_object() -> None:
@@ -194,7 +204,8 @@ def test_html_page() -> None:
     assert article.authors == ["Jane Doe"]
     assert article.published == datetime(2022, 6, 12, tzinfo=UTC)
     assert "harbour bridge reopened to traffic on Sunday" in article.text
-    assert "Home" not in article.text and "Copyright" not in article.text
+    assert "Home" not in article.text
+    assert "Copyright" not in article.text
     assert article.source == str(FIXTURES / "page.html")
 
 
@@ -212,7 +223,8 @@ def test_html_fallback_fills_what_the_page_lacks() -> None:
     article = article_from_html(page, url="https://www.bbc.co.uk/news/1", fallback=fallback)
     assert isinstance(article, Article)
     assert (article.title, article.authors) == ("Cat", ["A B"])
-    assert article.url == "https://www.bbc.co.uk/news/1" and article.outlet == "BBC"
+    assert article.url == "https://www.bbc.co.uk/news/1"
+    assert article.outlet == "BBC"
     assert article.published == datetime(2022, 2, 7, 10, tzinfo=timezone(timedelta(hours=3)))
     assert article.source == "https://www.bbc.co.uk/news/1"
 
@@ -228,7 +240,8 @@ def test_xhtml_with_an_xml_declaration() -> None:
     page = (FIXTURES / "page.html").read_text().replace("<!DOCTYPE html>", '<?xml version="1.0" encoding="utf-8"?>')
     for html in (page, page.encode()):
         article = article_from_html(html, source="xhtml")
-        assert isinstance(article, Article) and article.title == "Harbour Bridge Reopens After Repairs"
+        assert isinstance(article, Article)
+        assert article.title == "Harbour Bridge Reopens After Repairs"
 
 
 def test_html_with_no_article() -> None:
@@ -241,14 +254,17 @@ def test_html_charsets_and_undecodable_bytes() -> None:
     body = "<p>Le café était très chaud ce matin-là, dit le patron du bistrot.</p>"
     latin = f'<html><head><meta charset="iso-8859-1"></head><body>{body}</body></html>'
     article = article_from_html(latin.encode("latin-1"), source="latin")
-    assert isinstance(article, Article) and "café était très" in article.text
+    assert isinstance(article, Article)
+    assert "café était très" in article.text
     broken = b"<html><body><p>Caf\xe9 \xff\xfe\x80 and then a long enough sentence follows it here.</p></body></html>"
     article = article_from_html(broken, source="broken")
-    assert isinstance(article, Article) and "long enough sentence" in article.text
+    assert isinstance(article, Article)
+    assert "long enough sentence" in article.text
     for charset in ("undefined", "no-such-charset", "base64"):  # codecs that raise odd errors
         page = f'<meta charset="{charset}"><p>{body}</p>'.encode()
         article = article_from_html(page, source=charset)
-        assert isinstance(article, Article) and "café était très" in article.text
+        assert isinstance(article, Article)
+        assert "café était très" in article.text
 
 
 # --- read_path ----------------------------------------------------------------
@@ -312,7 +328,8 @@ def test_registered_reader_and_its_failures(monkeypatch: pytest.MonkeyPatch, tmp
     path = tmp_path / "crawl.warc.gz"
     path.write_bytes(b"x")
     article, problem = read_path(path)
-    assert isinstance(article, Article) and article.source == str(path)
+    assert isinstance(article, Article)
+    assert article.source == str(path)
     assert problem == ReadProblem(str(path), "cannot read file: RuntimeError: bad record")
 
 
@@ -324,10 +341,13 @@ def test_first_50_articles_of_each_real_corpus(corpus: Path) -> None:
     if not corpus.exists():
         pytest.skip("../shared/data is absent")
     items = list(islice(read_path(corpus), 50))
-    assert len(items) == 50 and all(isinstance(i, Article) for i in items)
+    assert len(items) == 50
+    assert all(isinstance(i, Article) for i in items)
     for number, article in enumerate(items, 1):
         assert isinstance(article, Article)
-        assert article.text and article.source_id and article.published is not None
+        assert article.text
+        assert article.source_id
+        assert article.published is not None
         assert article.published.tzinfo is not None
         assert article.source == f"{corpus}:line {number}"
     if "realtimeqa" in str(corpus):
@@ -335,5 +355,6 @@ def test_first_50_articles_of_each_real_corpus(corpus: Path) -> None:
         assert all(isinstance(a, Article) and a.url and a.outlet in outlets for a in items)
     else:
         first = items[0]
-        assert isinstance(first, Article) and first.title == "Bahia Cocoa Review"
+        assert isinstance(first, Article)
+        assert first.title == "Bahia Cocoa Review"
         assert first.published == datetime(1987, 2, 26, 15, 1, 1, 790000, tzinfo=UTC)

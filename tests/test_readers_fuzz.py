@@ -95,7 +95,8 @@ def check(path: Path) -> list[Article | ReadProblem]:
     items = list(read_path(path))
     for item in items:
         assert isinstance(item, (Article, ReadProblem))
-        assert item.source and item.source.startswith(str(path))
+        assert item.source
+        assert item.source.startswith(str(path))
         if isinstance(item, ReadProblem):
             assert item.reason
         elif item.published is not None:
@@ -156,7 +157,8 @@ def test_enormous_lines(suffix: str, size: int, byte: int) -> None:
 def test_article_from_html(page: str, url: str | None, fallback: dict[str, object] | None) -> None:
     for html in (page, page.encode("utf-8", errors="replace"), page.encode("utf-16")):
         result = article_from_html(html, url=url, source="fuzz", fallback=fallback)
-        assert isinstance(result, (Article, ReadProblem)) and result.source == "fuzz"
+        assert isinstance(result, (Article, ReadProblem))
+        assert result.source == "fuzz"
 
 
 @FUZZ

@@ -56,8 +56,11 @@ def test_every_spelling_of_an_internal_ipv4_address_is_refused(
     address: ipaddress.IPv4Address, data: st.DataObject
 ) -> None:
     spelled = data.draw(st.sampled_from(spellings(address)))
-    assert literal_address(spelled) is not None and ipaddress.ip_address(str(address)) == _v4(literal_address(spelled))
-    assert host_problem(spelled, Allow()) is not None
+    assert literal_address(spelled) is not None
+    assert ipaddress.ip_address(str(address)) == _v4(literal_address(spelled))
+    problem = host_problem(spelled, Allow())
+    assert problem is not None
+    assert problem.endswith(" address"), problem  # "… is a loopback address", "… is not a public address", …
 
 
 def _v4(address: object) -> object:

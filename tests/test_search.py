@@ -38,8 +38,11 @@ def test_finds_the_article_and_groups_chunks_by_article(news_archive):
     assert titles(response)[0] == "EU agrees common phone charger rule"
     assert len(set(titles(response))) == len(response.results), "one entry per article"
     top = response.results[0]
-    assert top.url.startswith("https://www.reuters.com/") and top.outlet == "Reuters"
-    assert top.published.startswith("2022-06-07") and top.passages and top.passages[0].chunk_id > 0
+    assert top.url.startswith("https://www.reuters.com/")
+    assert top.outlet == "Reuters"
+    assert top.published.startswith("2022-06-07")
+    assert top.passages
+    assert top.passages[0].chunk_id > 0
 
 
 def test_one_long_article_cannot_fill_the_list(archive):
@@ -89,7 +92,9 @@ def test_filters_by_date_and_outlet(news_archive):
 
 def test_time_phrase_in_the_question_filters_relative_to_as_of(news_archive):
     response = search(news_archive, "What happened in February 2022?", k=10)
-    assert response.window and response.window.strict
+    assert response.window
+    assert response.window.strict
+    assert response.results
     assert all(r.published.startswith("2022-02") for r in response.results)
     assert "2022-02-01 to 2022-02-28" in response.to_json()["filters"]["window"]
 
@@ -131,7 +136,9 @@ def test_date_phrases():
 
 def test_keyword_query_drops_stop_words_and_keeps_the_rarest(news_archive):
     terms = question_terms("What did the Kremlin say about the prices of wheat this week?")
-    assert not set(terms) & STOP_WORDS and "kremlin" in terms and "wheat" in terms
+    assert not set(terms) & STOP_WORDS
+    assert "kremlin" in terms
+    assert "wheat" in terms
     lookups = news_archive.store.lookups
     assert rarest_terms(lookups, ["kremlin", "wheat", "zzzunknown"], limit=1) in (["kremlin"], ["wheat"])
     assert rarest_terms(lookups, ["zzzunknown"]) == []
@@ -171,8 +178,10 @@ def test_normalised_scores():
     ranking = [(1, 9.0), (2, 6.0), (3, 3.0)]
     assert normalised(ranking, "minmax") == {1: 1.0, 2: 0.5, 3: 0.0}
     z = normalised(ranking, "zscore")
-    assert z[3] == 0.0 and abs(z[1] - 6.0 / np.std([9.0, 6.0, 3.0])) < 1e-9
-    assert normalised([(7, 2.0)]) == {7: 1.0} and normalised([]) == {}
+    assert z[3] == 0.0
+    assert abs(z[1] - 6.0 / np.std([9.0, 6.0, 3.0])) < 1e-9
+    assert normalised([(7, 2.0)]) == {7: 1.0}
+    assert normalised([]) == {}
 
 
 def test_blend_weighs_score_margins_that_reciprocal_ranks_ignore():
@@ -184,7 +193,8 @@ def test_blend_weighs_score_margins_that_reciprocal_ranks_ignore():
     assert ranked_articles(facts, dense, keyword, replace(blend, dense_share=0.9))[0] == 10
     assert ranked_articles(facts, dense, keyword, replace(blend, dense_share=0.1))[0] == 30
     missing = ranked_articles(facts, dense, [(3, 10.0)], replace(blend, dense_share=0.6))
-    assert missing[0] == 10 and set(missing) == {10, 20, 30}, "absent from a ranking counts as its weakest"
+    assert missing[0] == 10, "absent from a ranking counts as its weakest"
+    assert set(missing) == {10, 20, 30}, "absent from a ranking counts as its weakest"
 
 
 def test_lede_boost_lifts_a_story_whose_lede_matches():
@@ -200,9 +210,8 @@ def test_the_newest_version_answers_for_its_story_with_its_own_chunks():
     for fusion in ("rrf", "blend"):
         ranked = rank_stories(facts, [(1, 0.9), (3, 0.5), (2, 0.4)], [(2, 5.0)], Filters(), None, Tuning(fusion=fusion))
         assert [(r.article_id, r.story) for r in ranked] == [(11, 10), (30, 30)]
-        assert ranked[0].chunk_ids == [2] and ranked[0].dense == 0.9, (
-            "quotes from one version; best cosine of the story"
-        )
+        assert ranked[0].chunk_ids == [2], "quotes from one version; best cosine of the story"
+        assert ranked[0].dense == 0.9, "quotes from one version; best cosine of the story"
 
 
 def test_recency_prior_relative_to_as_of():
@@ -236,9 +245,11 @@ def test_a_phrase_match_outranks_the_same_words_apart(archive):
         for r in archive.store.db.execute("SELECT c.id, a.url FROM chunks c JOIN articles a ON a.id = c.article_id")
     }
     found = keyword_candidates(archive, "Who is Serena Williams?", 10, tuning=Tuning(phrases="names"))
-    assert title_of[found[0][0]].endswith("/2") and found[0][1] > found[1][1]
+    assert title_of[found[0][0]].endswith("/2")
+    assert found[0][1] > found[1][1]
     plain = keyword_candidates(archive, "Who is Serena Williams?", 10, tuning=Tuning(phrases="none"))
-    assert len(plain) == 2 and abs(plain[0][1] - plain[1][1]) < abs(found[0][1] - found[1][1])
+    assert len(plain) == 2
+    assert abs(plain[0][1] - plain[1][1]) < abs(found[0][1] - found[1][1])
 
 
 def test_fuse_reads_texts_for_the_results_it_returns(news_archive):
@@ -246,4 +257,5 @@ def test_fuse_reads_texts_for_the_results_it_returns(news_archive):
     dense = [(c, 1.0 - i / 10) for i, c in enumerate(chunks)]
     results = fuse(news_archive, dense, [], Filters(), None, Tuning(), k=2)
     assert len(results) == 2
+    assert all(r.passages for r in results)
     assert all(p.text == chunks[p.chunk_id] for r in results for p in r.passages)

@@ -34,7 +34,9 @@ def test_reads_environment_and_dotenv(tmp_path, monkeypatch):
     (tmp_path / ".env").write_text("NEWSBOT_CHUNK_TOKENS=150\nDISCORD_TOKEN=from-dotenv\nASK_CHANNEL_IDS=1, 2\n")
     monkeypatch.setenv("NEWSBOT_DATA_DIR", str(tmp_path / "d"))
     settings = Settings()
-    assert settings.chunk_tokens == 150 and settings.data_dir == tmp_path / "d"
+    assert settings.chunk_tokens == 150
+    assert settings.data_dir == tmp_path / "d"
     assert settings.discord_token.get_secret_value() == "from-dotenv"
-    assert "from-dotenv" not in repr(settings) and settings.ask_channel_ids == [1, 2]
+    assert "from-dotenv" not in repr(settings)
+    assert settings.ask_channel_ids == [1, 2]
     assert settings.archive_config().chunk_tokens == 150

@@ -30,9 +30,12 @@ def static_model(tmp_path):
 
 def test_a_static_model_is_selected_by_the_model_setting_and_embeds_unit_vectors(static_model):
     embedder = load_embedder(static_model)
-    assert isinstance(embedder, StaticEmbedder) and embedder.name == static_model and embedder.dimension == 16
+    assert isinstance(embedder, StaticEmbedder)
+    assert embedder.name == static_model
+    assert embedder.dimension == 16
     vectors = embedder.embed(["story about a headline", "it has a second sentence"])
-    assert vectors.shape == (2, 16) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors.shape == (2, 16)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     spans = embedder.token_spans(["story number"])[0]
     assert spans == [(0, 5), (6, 12)]
     assert len(embedder.token_spans(["story " * 2000])[0]) == 2000  # chunking sees every token, untruncated
@@ -41,7 +44,8 @@ def test_a_static_model_is_selected_by_the_model_setting_and_embeds_unit_vectors
 def test_an_archive_ingests_and_searches_with_a_static_model(static_model, tmp_path):
     archive = Archive(tmp_path / "data", ArchiveConfig(model=static_model))
     report = archive.ingest([make_article(n) for n in range(3)], progress=False)
-    assert report.embedded == 3 and archive.store.get_meta("embedding_model") == static_model
+    assert report.embedded == 3
+    assert archive.store.get_meta("embedding_model") == static_model
     archive.close()
 
 

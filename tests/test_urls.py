@@ -84,4 +84,5 @@ URL_PARTS = st.builds(
 def test_canonical_url_is_idempotent(url: str) -> None:
     once = canonical_url(url)
     assert canonical_url(once) == once
-    assert "#" not in once and "utm_" not in once
+    assert "#" not in once
+    assert "utm_" not in once

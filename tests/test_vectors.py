@@ -40,8 +40,10 @@ def recall_at_10(index: VectorIndex, exact: VectorIndex, queries: np.ndarray) ->
 
 
 def test_auto_is_exact_below_the_limit_and_ivf_above():
-    assert choose_kind(FLAT_LIMIT - 1) == "flat" and choose_kind(FLAT_LIMIT) == "ivf"
-    assert choose_kind(10, "hnsw") == "hnsw" and choose_kind(10**7, "flat") == "flat"
+    assert choose_kind(FLAT_LIMIT - 1) == "flat"
+    assert choose_kind(FLAT_LIMIT) == "ivf"
+    assert choose_kind(10, "hnsw") == "hnsw"
+    assert choose_kind(10**7, "flat") == "flat"
     assert parse_setting("ivf:nlist=256,nprobe=12") == ("ivf", {"nlist": 256, "nprobe": 12})
     assert parse_setting("HNSW:efsearch=80") == ("hnsw", {"efSearch": 80})
     with pytest.raises(ValueError):
@@ -49,7 +51,8 @@ def test_auto_is_exact_below_the_limit_and_ivf_above():
 
 
 def test_ivf_lists_grow_with_the_archive_and_stay_trainable():
-    assert ivf_lists(1_000_000) == 4096 and ivf_lists(300_000) == 2048
+    assert ivf_lists(1_000_000) == 4096
+    assert ivf_lists(300_000) == 2048
     assert all(ivf_lists(n) * 50 <= max(n, 50) for n in (1, 49, 3000, 120_000))
     assert default_params("ivf", 1_000_000)["nprobe"] <= 4096
 
@@ -69,7 +72,8 @@ def test_removed_ids_are_gone_and_the_rest_keep_their_ids(kind):
     index, ids, vectors = filled(kind, n=2000, params=APPROXIMATE.get(kind))
     gone = ids[100:300]
     assert index.remove(gone) == len(gone)
-    assert len(index) == len(ids) - len(gone) and set(index.ids().tolist()) == set(ids.tolist()) - set(gone.tolist())
+    assert len(index) == len(ids) - len(gone)
+    assert set(index.ids().tolist()) == set(ids.tolist()) - set(gone.tolist())
     _, found = index.search(vectors[100:300], 10)
     assert not set(found.ravel().tolist()) & set(gone.tolist())
     _, self_hits = index.search(vectors[500:600], 1)  # IDMap2 over IVF would now answer with shifted ids
@@ -84,7 +88,8 @@ def test_a_filtered_search_returns_only_allowed_ids_and_finds_them(kind):
     allowed = ids[::97]  # ~1% of the archive, as a narrow date window would be
     _, found = index.search(vectors[:5], 10, allowed)
     hits = found[found >= 0]
-    assert set(hits.tolist()) <= set(allowed.tolist()) and len(hits) >= 5 * 8
+    assert set(hits.tolist()) <= set(allowed.tolist())
+    assert len(hits) >= 5 * 8
 
 
 @pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
@@ -102,7 +107,9 @@ def test_save_and_load_keep_kind_and_parameters(kind, tmp_path):
 def test_an_empty_index_answers_nothing():
     index = VectorIndex.create(DIM)
     scores, ids = index.search(clustered(2), 10)
-    assert scores.shape == (2, 0) and ids.shape == (2, 0) and index.remove(np.array([1])) == 0
+    assert scores.shape == (2, 0)
+    assert ids.shape == (2, 0)
+    assert index.remove(np.array([1])) == 0
 
 
 def test_an_archive_settles_into_its_kind_records_it_and_removes_on_update(tmp_path):
@@ -110,13 +117,17 @@ def test_an_archive_settles_into_its_kind_records_it_and_removes_on_update(tmp_p
     archive = Archive(tmp_path / "data", config, embedder=FakeEmbedder(dimension=DIM))
     archive.ingest([make_article(n) for n in range(120)], progress=False)
     meta = archive.store.meta()
-    assert meta["index_kind"] == "ivf" and json.loads(meta["index_params"])["nprobe"] == 3
-    assert float(meta["index_build_seconds"]) >= 0 and archive.check() == []
+    assert meta["index_kind"] == "ivf"
+    assert json.loads(meta["index_params"])["nprobe"] == 3
+    assert float(meta["index_build_seconds"]) >= 0
+    assert archive.check() == []
     archive.ingest([make_article(5, text="A corrected story about something else entirely.")], progress=False)
     assert set(archive.vectors.ids().tolist()) == set(archive.store.chunk_ids())
     archive.close()
     reopened = Archive(tmp_path / "data", config, embedder=FakeEmbedder(dimension=DIM))
-    assert reopened.vectors.kind == "ivf" and reopened.vectors.params["nprobe"] == 3 and reopened.check() == []
+    assert reopened.vectors.kind == "ivf"
+    assert reopened.vectors.params["nprobe"] == 3
+    assert reopened.check() == []
     reopened.close()
 
 

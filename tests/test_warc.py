@@ -92,7 +92,8 @@ def test_only_html_200_responses_become_articles(tmp_path: Path, gz: bool) -> No
     items = list(read_path(path))
     assert not problems(items)
     library, mural = items
-    assert isinstance(library, Article) and isinstance(mural, Article)
+    assert isinstance(library, Article)
+    assert isinstance(mural, Article)
     assert (library.url, mural.url) == (LIBRARY, MURAL)
     # Neither page carries a date: the capture time stands in.
     assert library.published == datetime(2024, 3, 1, 10, tzinfo=timezone.utc)
@@ -115,7 +116,8 @@ def test_arc_files_are_read(tmp_path: Path, gz: bool) -> None:
     path = tmp_path / ("crawl.arc.gz" if gz else "crawl.arc")
     path.write_bytes(b"".join(gzip.compress(r) for r in records) if gz else b"".join(records))
     (mural,) = read_path(path)
-    assert isinstance(mural, Article) and mural.url == MURAL
+    assert isinstance(mural, Article)
+    assert mural.url == MURAL
     assert mural.published == datetime(2024, 3, 2, 11, 30, 5, tzinfo=timezone.utc)
 
 
@@ -148,7 +150,8 @@ def test_corrupt_gzip_member_is_skipped_and_reading_goes_on() -> None:
     data[start + 40 : start + 60] = bytes(20)  # inside the first page's compressed body
     items = read_bytes(bytes(data))
     assert urls(items) == [MURAL]
-    assert len(problems(items)) == 1 and problems(items)[0].source == "test.warc"
+    assert len(problems(items)) == 1
+    assert problems(items)[0].source == "test.warc"
 
 
 def test_corrupt_record_header_is_skipped_and_reading_goes_on() -> None:
@@ -162,7 +165,8 @@ def test_corrupt_record_header_is_skipped_and_reading_goes_on() -> None:
 
 def test_missing_file_is_a_problem(tmp_path: Path) -> None:
     (problem,) = read_warc(tmp_path / "nothing.warc.gz")
-    assert isinstance(problem, ReadProblem) and "cannot open" in problem.reason
+    assert isinstance(problem, ReadProblem)
+    assert "cannot open" in problem.reason
 
 
 GZ_WARC = write_warc(CAPTURES, gz=True)

@@ -16,6 +16,7 @@ from index.article import ReadProblem
 from index.web.fetch import FetchSettings
 from index.web.watch import MAX_ATTEMPTS, Announcement, Watcher, to_announce
 from tests.http_fixture import LOOPBACK, WEB_ROOT, NewsServer
+from tests.local_server import serving
 
 FEED = "/feeds/news.rss"
 OLD_PAGES = ["/articles/one.html", "/redirect/two", "/articles/two.html", "/articles/bare.html"]
@@ -33,11 +34,7 @@ def site(tmp_path: Path) -> Iterator[NewsServer]:
     """The test site, copied so a test can add items to its feed."""
     root = tmp_path / "web"
     shutil.copytree(WEB_ROOT, root)
-    server = NewsServer(root=root).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serving(NewsServer(root=root))
 
 
 def publish(site: NewsServer, name: str, title: str) -> None:
@@ -62,7 +59,8 @@ async def test_first_poll_ingests_quietly_then_only_new_items_are_fetched_and_an
             "Library extends opening hours",
             "Ferry timetable changes",
         }
-        assert archive.store.count("articles") == 4 and archive.check() == []
+        assert archive.store.count("articles") == 4
+        assert archive.check() == []
         assert to_announce(first).articles == [], "a feed's backlog is never announced"
         assert {p.source for p in watch.problems} == {site.url("/missing.html"), site.url("/private/secret.html")}
 
@@ -70,12 +68,14 @@ async def test_first_poll_ingests_quietly_then_only_new_items_are_fetched_and_an
         second = await watch.poll_once()
         assert [a["title"] for a in second] == ["Council backs footbridge"]
         assert [a["title"] for a in to_announce(second).articles] == ["Council backs footbridge"]
-        assert second[0]["feed"] == site.url(FEED) and second[0]["url"] == site.url("/articles/bridge.html")
+        assert second[0]["feed"] == site.url(FEED)
+        assert second[0]["url"] == site.url("/articles/bridge.html")
 
         assert await watch.poll_once() == []
     assert site.hits[FEED] == 3
     assert all(site.hits[page] == 1 for page in [*OLD_PAGES, "/articles/bridge.html"]), site.hits
-    assert archive.store.count("articles") == 5 and archive.check() == []
+    assert archive.store.count("articles") == 5
+    assert archive.check() == []
 
 
 async def test_a_failing_item_is_retried_a_few_times_then_given_up(archive, site):
@@ -93,7 +93,8 @@ async def test_a_busy_archive_stores_nothing_and_the_next_poll_catches_up(archiv
         assert any("retried next poll" in p.reason for p in watch.problems)
         assert archive.store.count("articles") == 0
         caught_up = await watch.poll_once()
-    assert len(caught_up) == 4 and all(a["first_poll"] for a in caught_up)
+    assert len(caught_up) == 4
+    assert all(a["first_poll"] for a in caught_up)
 
 
 async def test_two_feeds_in_one_poll(archive, site):
@@ -124,9 +125,11 @@ def article(n: int, **fields) -> dict:
 
 def test_announcements_are_capped_with_a_count_of_the_rest():
     announcement = to_announce([article(n) for n in range(13)], limit=10)
-    assert len(announcement.articles) == 10 and announcement.more == 3
+    assert len(announcement.articles) == 10
+    assert announcement.more == 3
     lines = announcement.lines()
-    assert lines[0] == "**Story 0** — Gazette <https://g.example/0>" and lines[-1] == "…and 3 more"
+    assert lines[0] == "**Story 0** — Gazette <https://g.example/0>"
+    assert lines[-1] == "…and 3 more"
     assert to_announce([article(1)]).lines() == ["**Story 1** — Gazette <https://g.example/1>"]
 
 
@@ -139,7 +142,8 @@ def test_known_stories_first_polls_and_repeats_are_not_announced():
         article(5, title=None, outlet=None, url=None),
     ]
     announcement = to_announce(new)
-    assert [a["id"] for a in announcement.articles] == [3, 5] and announcement.more == 0
+    assert [a["id"] for a in announcement.articles] == [3, 5]
+    assert announcement.more == 0
     assert announcement.lines()[-1] == "**Untitled**"
     assert Announcement().lines() == []
 
@@ -162,10 +166,12 @@ def test_watch_once_from_the_command_line(run, site, monkeypatch):
     monkeypatch.setenv("NEWSBOT_FEEDS", f"{site.url(FEED)}, {site.url('/feeds/news.atom')}")
     result = run("watch", "--once")
     assert result.exit_code == EXIT_SKIPPED, result.output
-    assert "6 new articles" in result.output and "Harbour reopens after storm — Harbour Gazette" in result.output
+    assert "6 new articles" in result.output
+    assert "Harbour reopens after storm — Harbour Gazette" in result.output
     assert f"{site.url('/missing.html')}: HTTP 404" in result.output
     again = run("watch", "--once")
-    assert "0 new articles" in again.output and site.hits["/articles/one.html"] == 1
+    assert "0 new articles" in again.output
+    assert site.hits["/articles/one.html"] == 1
 
 
 def test_watch_embeds_what_a_crash_left_out_of_the_index(run, site, monkeypatch, tmp_path):
@@ -184,7 +190,8 @@ def test_watch_embeds_what_a_crash_left_out_of_the_index(run, site, monkeypatch,
 def test_watch_needs_feeds(run, monkeypatch):
     monkeypatch.delenv("NEWSBOT_FEEDS", raising=False)
     result = run("watch", "--once")
-    assert result.exit_code == 1 and "NEWSBOT_FEEDS" in result.output
+    assert result.exit_code == 1
+    assert "NEWSBOT_FEEDS" in result.output
 
 
 async def test_run_polls_until_cancelled_and_survives_a_failing_poll(archive, site):

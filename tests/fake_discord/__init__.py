@@ -16,28 +16,26 @@ Everything the bot sends is recorded in ``server.calls`` (:class:`RecordedCall`)
 everything it sends on the gateway in ``server.gateway_frames``.  No network
 access is needed; nothing here imports discord.py except the glue in ``server``.
 
-Modules: ``payloads`` (world model, constants, JSON payloads, recorded traffic), ``rest`` (the REST
-API), ``gateway`` (the websocket), ``server`` (:class:`FakeDiscord`, the test-side API, the glue).
+Modules: ``world`` (users, guild, channels, Discord's constants), ``payloads`` (the JSON it sends),
+``records`` (what it recorded, the interactions it sent), ``rest`` (the REST API), ``gateway`` (the
+websocket), ``server`` (:class:`FakeDiscord`, the test-side API, the discord.py glue).
 """
 
-from .payloads import (
+from .records import GatewayFrame, RecordedCall, RecordedFile, SentInteraction
+from .server import FakeDiscord, patch_discord, running_client
+from .world import (
     FakeChannel,
     FakeGuild,
     FakeMember,
     FakeRole,
     FakeUser,
-    GatewayFrame,
     Intent,
     Op,
     Perm,
-    RecordedCall,
-    RecordedFile,
-    SentInteraction,
     World,
     default_world,
     new_snowflake,
 )
-from .server import FakeDiscord, patch_discord, running_client
 
 __all__ = [
     "FakeChannel",

@@ -1,4 +1,4 @@
-"""Fake Discord's gateway: websocket connections, IDENTIFY/RESUME, dispatch, reconnect control."""
+"""Fake Discord's gateway: websocket connections, IDENTIFY/RESUME, dispatch, forced reconnects, the settle heartbeat."""
 
 from __future__ import annotations
 
@@ -6,20 +6,30 @@ import contextlib
 import json
 import secrets
 import time
+from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
-from .payloads import (
-    GatewayFrame,
-    Intent,
-    Json,
-    Op,
-    _Connection,
-    _Session,
-    guild_create_payload,
-    member_payload,
-    ready_payload,
-)
+from .payloads import guild_create_payload, member_payload, ready_payload
+from .records import GatewayFrame
+from .world import Intent, Json, Op
+
+
+@dataclass
+class GatewaySession:
+    id: str
+    intents: int
+    shard: list[int] | None
+    seq: int = 0
+    log: list[Json] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class GatewayConnection:
+    number: int
+    ws: web.WebSocketResponse
+    query: dict[str, str]
+    session: GatewaySession | None = None
 
 
 class GatewayServer:
@@ -31,7 +41,7 @@ class GatewayServer:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         self._connection_count += 1
-        conn = _Connection(self._connection_count, ws, dict(request.query))
+        conn = GatewayConnection(self._connection_count, ws, dict(request.query))
         self._connections.add(conn)
         try:
             await self._send(conn, {"op": Op.HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
@@ -44,13 +54,13 @@ class GatewayServer:
                 self._live = None
         return ws
 
-    async def _send(self, conn: _Connection, payload: Json) -> None:
+    async def _send(self, conn: GatewayConnection, payload: Json) -> None:
         if conn.ws.closed:
             return
         with contextlib.suppress(ConnectionError, RuntimeError):
             await conn.ws.send_str(json.dumps(payload))
 
-    async def _on_frame(self, conn: _Connection, frame: Json) -> None:
+    async def _on_frame(self, conn: GatewayConnection, frame: Json) -> None:
         op, data = frame.get("op"), frame.get("d")
         self.gateway_frames.append(GatewayFrame(op, data, conn.number, time.monotonic()))
         self._notify()
@@ -60,20 +70,18 @@ class GatewayServer:
             await self._on_identify(conn, data)
         elif op == Op.RESUME:
             await self._on_resume(conn, data)
-        elif op == Op.REQUEST_GUILD_MEMBERS:
-            await self._on_request_members(data)
 
-    async def _on_identify(self, conn: _Connection, data: Json) -> None:
+    async def _on_identify(self, conn: GatewayConnection, data: Json) -> None:
         if data.get("token") != self.token:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return
-        session = _Session(secrets.token_hex(16), int(data.get("intents", 0)), data.get("shard"))
+        session = GatewaySession(secrets.token_hex(16), int(data.get("intents", 0)), data.get("shard"))
         self._session, conn.session, self._live = session, session, conn
         await self._dispatch("READY", ready_payload(self.world, session.id, self.gateway_url, session.shard))
         if session.intents & Intent.GUILDS:
             await self._dispatch("GUILD_CREATE", guild_create_payload(self.guild))
 
-    async def _on_resume(self, conn: _Connection, data: Json) -> None:
+    async def _on_resume(self, conn: GatewayConnection, data: Json) -> None:
         session = self._session
         if session is None or data.get("session_id") != session.id or data.get("token") != self.token:
             await self._send(conn, {"op": Op.INVALID_SESSION, "d": False})
@@ -84,21 +92,6 @@ class GatewayServer:
                 if event["s"] > (data.get("seq") or 0):
                     await self._send(conn, event)
             await self._dispatch_locked("RESUMED", {})
-
-    async def _on_request_members(self, data: Json) -> None:
-        query, user_ids = data.get("query", ""), {int(u) for u in data.get("user_ids") or []}
-        members = [
-            m for m in self.guild.members if (m.user.id in user_ids if user_ids else m.user.username.startswith(query))
-        ]
-        chunk: Json = {
-            "guild_id": str(self.guild.id),
-            "members": [member_payload(m) for m in members],
-            "chunk_index": 0,
-            "chunk_count": 1,
-        }
-        if "nonce" in data:
-            chunk["nonce"] = data["nonce"]
-        await self._dispatch("GUILD_MEMBERS_CHUNK", chunk)
 
     # ----------------------------------------------------------------- gateway: dispatch
 
@@ -150,18 +143,14 @@ class GatewayServer:
         self._live = None
         await conn.ws.close(code=code, message=b"fake-discord: forced reconnect")
 
-    async def request_reconnect(self) -> None:
-        """Send opcode 7 RECONNECT."""
-        if self._live is not None:
-            await self._send(self._live, {"op": Op.RECONNECT, "d": None})
-
-    async def invalidate_session(self, resumable: bool = False) -> None:
-        """Send opcode 9.  discord.py sleeps 5 s before a non-initial re-IDENTIFY."""
-        if self._live is not None:
-            await self._send(self._live, {"op": Op.INVALID_SESSION, "d": resumable})
-        if not resumable:
-            self._session = None
-
-    @property
-    def is_connected(self) -> bool:
-        return self._live is not None
+    async def request_heartbeat(self) -> int:
+        """A marker event, then opcode 1: the bot's answering heartbeat carries the marker's seq (returned) or later
+        once it has read every event sent before the marker."""
+        async with self._send_lock:
+            live = self._live
+            if live is None:
+                raise RuntimeError("no live gateway connection")
+            await self._dispatch_locked("FAKE_DISCORD_MARKER", {})
+            assert self._session is not None  # _dispatch_locked raised otherwise
+            await self._send(live, {"op": Op.HEARTBEAT, "d": None})
+            return self._session.seq

@@ -14,8 +14,18 @@ from typing import Any
 from aiohttp import web
 
 from .payloads import (
+    application_payload,
+    attachment_payload,
+    channel_payload,
+    command_payload,
+    file_index,
+    member_payload,
+    reference_of,
+    user_payload,
+)
+from .records import InteractionState, RecordedCall, RecordedFile
+from .world import (
     ALLOWED_CALLBACKS,
-    API_PREFIX,
     CHANNEL_PUBLIC_THREAD,
     CHANNEL_TEXT,
     MSG_FLAG_EPHEMERAL,
@@ -28,23 +38,24 @@ from .payloads import (
     FakeUser,
     InteractionType,
     Json,
-    RecordedCall,
-    RecordedFile,
-    _file_index,
-    _InjectedResponse,
-    _InteractionState,
-    _reference_of,
-    application_payload,
-    attachment_payload,
-    channel_payload,
-    command_payload,
     iso_now,
-    member_payload,
     new_snowflake,
-    user_payload,
 )
 
 # --------------------------------------------------------------------------- REST helpers
+
+
+API_PREFIX = "/api/v10"
+
+
+@dataclass
+class InjectedResponse:
+    method: str
+    pattern: str
+    status: int
+    body: Json
+    headers: dict[str, str]
+    remaining: int
 
 
 def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -183,7 +194,7 @@ class RestApi:
         times: int = 1,
     ) -> None:
         """Answer the next `times` matching calls with this status/body instead of handling them."""
-        injected = _InjectedResponse(method.upper(), pattern, status, body, dict(headers or {}), times)
+        injected = InjectedResponse(method.upper(), pattern, status, body, dict(headers or {}), times)
         self._injected.append(injected)
 
     def rate_limit_once(self, method: str, pattern: str, *, retry_after: float = 0.1, is_global: bool = False) -> None:
@@ -219,30 +230,17 @@ class RestApi:
             ("GET", "/users/@me", self._get_me, True),
             ("GET", "/users/{user_id}", self._get_user, True),
             ("POST", "/users/@me/channels", self._create_dm, True),
-            ("GET", "/gateway", self._get_gateway, False),
-            ("GET", "/gateway/bot", self._get_gateway_bot, True),
             ("GET", "/oauth2/applications/@me", self._get_application, True),
             ("GET", "/applications/@me", self._get_application, True),
-            ("GET", "/applications/{app_id}/commands", self._get_commands, True),
             ("PUT", "/applications/{app_id}/commands", self._put_commands, True),
-            ("GET", "/applications/{app_id}/guilds/{guild_id}/commands", self._get_commands, True),
             ("PUT", "/applications/{app_id}/guilds/{guild_id}/commands", self._put_commands, True),
-            ("GET", "/guilds/{guild_id}/members/{user_id}", self._get_member, True),
-            ("GET", "/channels/{channel_id}", self._get_channel, True),
             ("POST", "/channels/{channel_id}/typing", self._typing, True),
-            ("GET", "/channels/{channel_id}/messages", self._get_history, True),
             ("POST", "/channels/{channel_id}/messages", self._create_message, True),
-            ("GET", "/channels/{channel_id}/messages/{message_id}", self._get_message, True),
             ("PATCH", "/channels/{channel_id}/messages/{message_id}", self._edit_message, True),
-            ("DELETE", "/channels/{channel_id}/messages/{message_id}", self._delete_message, True),
             ("POST", "/channels/{channel_id}/messages/{message_id}/threads", self._start_thread, True),
-            ("PUT", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self._react, True),
-            ("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self._react, True),
             ("POST", "/interactions/{interaction_id}/{token}/callback", self._interaction_callback, False),
             ("POST", "/webhooks/{app_id}/{token}", self._followup, False),
-            ("GET", "/webhooks/{app_id}/{token}/messages/{message_id}", self._get_webhook_message, False),
             ("PATCH", "/webhooks/{app_id}/{token}/messages/{message_id}", self._edit_webhook_message, False),
-            ("DELETE", "/webhooks/{app_id}/{token}/messages/{message_id}", self._delete_webhook_message, False),
         ]
         return [_RestRoute(m, _compile(p), h, auth) for m, p, h, auth in table]
 
@@ -283,21 +281,10 @@ class RestApi:
             return invalid_form(["recipient_id"], "INVALID", "Unknown user")
         return json_response(channel_payload(self.world.dm_channel(user)))
 
-    async def _get_gateway(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        return json_response({"url": self.gateway_url})
-
-    async def _get_gateway_bot(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
-        return json_response({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
-
     async def _get_application(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
         return json_response(application_payload(self.world))
 
     # ----------------------------------------------------------------- REST: application commands
-
-    async def _get_commands(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        guild_id = int(p["guild_id"]) if "guild_id" in p else None
-        return json_response(list(self.commands.get(guild_id, {}).values()))
 
     async def _put_commands(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
         guild_id = int(p["guild_id"]) if "guild_id" in p else None
@@ -312,38 +299,17 @@ class RestApi:
 
     # ----------------------------------------------------------------- REST: guilds and channels
 
-    async def _get_member(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        member = self.guild.member(int(p["user_id"])) if p["guild_id"] == str(self.guild.id) else None
-        return json_response(member_payload(member)) if member else error_response(404, 10007, "Unknown Member")
-
     def _channel_or_none(self, raw_id: str) -> FakeChannel | None:
         return self.world.find_channel(int(raw_id)) if raw_id.isdigit() else None
-
-    async def _get_channel(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        channel = self._channel_or_none(p["channel_id"])
-        return json_response(channel_payload(channel)) if channel else error_response(404, 10003, "Unknown Channel")
 
     async def _typing(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
         if self._channel_or_none(p["channel_id"]) is None:
             return error_response(404, 10003, "Unknown Channel")
         return no_content()
 
-    async def _get_history(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        found = [m for m in self.messages.values() if m["channel_id"] == p["channel_id"]]
-        found.sort(key=lambda m: -int(m["id"]))
-        if "before" in call.query:
-            found = [m for m in found if int(m["id"]) < int(call.query["before"])]
-        if "after" in call.query:
-            found = [m for m in found if int(m["id"]) > int(call.query["after"])]
-        return json_response(found[: int(call.query.get("limit", 50))])
-
     def _message_in(self, p: dict[str, str]) -> Json | None:
         message = self.messages.get(int(p["message_id"])) if p["message_id"].isdigit() else None
         return message if message and message["channel_id"] == p["channel_id"] else None
-
-    async def _get_message(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        message = self._message_in(p)
-        return json_response(message) if message else error_response(404, 10008, "Unknown Message")
 
     async def _create_message(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
         channel = self._channel_or_none(p["channel_id"])
@@ -406,16 +372,6 @@ class RestApi:
         await self._echo("MESSAGE_UPDATE", message)
         return json_response(message)
 
-    async def _delete_message(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        message = self._message_in(p)
-        if message is None:
-            return error_response(404, 10008, "Unknown Message")
-        await self._delete_stored(message)
-        return no_content()
-
-    async def _react(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        return no_content() if self._message_in(p) else error_response(404, 10008, "Unknown Message")
-
     # ----------------------------------------------------------------- REST: interactions and webhooks
 
     async def _interaction_callback(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
@@ -436,12 +392,12 @@ class RestApi:
         message = await self._apply_callback(state, response_type, data, call.files)
         return json_response(self._callback_result(state, response_type, message))
 
-    def _expired(self, state: _InteractionState) -> bool:
+    def _expired(self, state: InteractionState) -> bool:
         deadline = self.interaction_deadline
         return deadline is not None and time.monotonic() - state.created_at > deadline
 
     async def _apply_callback(
-        self, state: _InteractionState, rtype: int, data: Json, files: list[RecordedFile]
+        self, state: InteractionState, rtype: int, data: Json, files: list[RecordedFile]
     ) -> Json | None:
         if rtype == CallbackType.CHANNEL_MESSAGE:
             return await self._interaction_message(state, data, files, original=True)
@@ -453,11 +409,11 @@ class RestApi:
             self._apply_edit(message, data, files)
             await self._echo("MESSAGE_UPDATE", message)
             return message
-        if rtype in (CallbackType.AUTOCOMPLETE_RESULT, CallbackType.MODAL):
+        if rtype == CallbackType.AUTOCOMPLETE_RESULT:
             state.result = data
         return None
 
-    def _callback_result(self, state: _InteractionState, rtype: int, message: Json | None) -> Json:
+    def _callback_result(self, state: InteractionState, rtype: int, message: Json | None) -> Json:
         interaction: Json = {
             "id": str(state.id),
             "type": state.type,
@@ -470,12 +426,12 @@ class RestApi:
             resource["message"] = message
         return {"interaction": interaction, "resource": resource}
 
-    def _webhook_state(self, p: dict[str, str]) -> _InteractionState | None:
+    def _webhook_state(self, p: dict[str, str]) -> InteractionState | None:
         if p["app_id"] != str(self.application_id):
             return None
         return next((s for s in self._interactions.values() if s.token == p["token"]), None)
 
-    def _webhook_message(self, p: dict[str, str]) -> tuple[_InteractionState | None, Json | None]:
+    def _webhook_message(self, p: dict[str, str]) -> tuple[InteractionState | None, Json | None]:
         state = self._webhook_state(p)
         if state is None:
             return None, None
@@ -496,12 +452,6 @@ class RestApi:
         message = await self._interaction_message(state, body, call.files, original=False)
         return json_response(message) if call.query.get("wait") in ("1", "true", "True") else no_content()
 
-    async def _get_webhook_message(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        state, message = self._webhook_message(p)
-        if state is None:
-            return error_response(404, 10015, "Unknown Webhook")
-        return json_response(message) if message else error_response(404, 10008, "Unknown Message")
-
     async def _edit_webhook_message(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
         state, message = self._webhook_message(p)
         if state is None:
@@ -515,15 +465,6 @@ class RestApi:
         message["flags"] &= ~MSG_FLAG_LOADING
         await self._echo("MESSAGE_UPDATE", message)
         return json_response(message)
-
-    async def _delete_webhook_message(self, call: RecordedCall, p: dict[str, str]) -> web.Response:
-        state, message = self._webhook_message(p)
-        if state is None:
-            return error_response(404, 10015, "Unknown Webhook")
-        if message is None:
-            return error_response(404, 10008, "Unknown Message")
-        await self._delete_stored(message)
-        return no_content()
 
     # ----------------------------------------------------------------- message store
 
@@ -561,7 +502,7 @@ class RestApi:
             message["nonce"] = body["nonce"]
         if reference is not None:
             message["type"] = MSG_TYPE_REPLY
-            message["message_reference"] = _reference_of(reference)
+            message["message_reference"] = reference_of(reference)
             message["referenced_message"] = {k: v for k, v in reference.items() if k != "referenced_message"}
         message.update(extra or {})
         self.messages[int(message["id"])] = message
@@ -581,7 +522,7 @@ class RestApi:
 
     def _attachments(self, channel_id: int, body: Json, files: Sequence[RecordedFile]) -> list[Json]:
         described = {str(a.get("id")): a.get("description") for a in body.get("attachments") or []}
-        uploaded = [attachment_payload(channel_id, f, described.get(_file_index(f))) for f in files]
+        uploaded = [attachment_payload(channel_id, f, described.get(file_index(f))) for f in files]
         kept = [a for a in body.get("attachments") or [] if "url" in a]
         return kept + uploaded
 
@@ -598,16 +539,8 @@ class RestApi:
             message["attachments"] = kept + uploaded
         message["edited_timestamp"] = iso_now()
 
-    async def _delete_stored(self, message: Json) -> None:
-        self.messages.pop(int(message["id"]), None)
-        event = {"id": message["id"], "channel_id": message["channel_id"]}
-        if "guild_id" in message:
-            event["guild_id"] = message["guild_id"]
-        if self._session is not None and self._message_events_allowed(message):
-            await self._dispatch("MESSAGE_DELETE", event)
-
     async def _interaction_message(
-        self, state: _InteractionState, body: Json, files: Sequence[RecordedFile], *, original: bool
+        self, state: InteractionState, body: Json, files: Sequence[RecordedFile], *, original: bool
     ) -> Json:
         is_command = state.type == InteractionType.APPLICATION_COMMAND
         metadata: Json = {

@@ -12,37 +12,32 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from .gateway import GatewayServer
+from .gateway import GatewayConnection, GatewayServer, GatewaySession
 from .payloads import (
-    API_PREFIX,
+    channel_payload,
+    infer_option_type,
+    member_payload,
+    nest_subcommands,
+    option_schema,
+    stable_command_id,
+    user_payload,
+)
+from .records import GatewayFrame, InteractionState, RecordedCall, SentInteraction
+from .rest import API_PREFIX, InjectedResponse, RestApi
+from .world import (
     FakeChannel,
     FakeGuild,
     FakeMember,
     FakeUser,
-    GatewayFrame,
     InteractionType,
     Json,
     Op,
     Perm,
-    RecordedCall,
-    SentInteraction,
     T,
     World,
-    _Connection,
-    _infer_option_type,
-    _InjectedResponse,
-    _InteractionState,
-    _leaf_schema,
-    _nest_subcommands,
-    _Session,
-    _stable_command_id,
-    channel_payload,
     default_world,
-    member_payload,
     new_snowflake,
-    user_payload,
 )
-from .rest import RestApi
 
 # --------------------------------------------------------------------------- the server
 
@@ -69,12 +64,12 @@ class FakeDiscord(RestApi, GatewayServer):
         self.messages: dict[int, Json] = {}
         self.commands: dict[int | None, dict[str, Json]] = {}  # guild id (None = global) -> name -> command
         self.port = 0
-        self._interactions: dict[int, _InteractionState] = {}
-        self._injected: list[_InjectedResponse] = []
-        self._connections: set[_Connection] = set()
+        self._interactions: dict[int, InteractionState] = {}
+        self._injected: list[InjectedResponse] = []
+        self._connections: set[GatewayConnection] = set()
         self._connection_count = 0
-        self._session: _Session | None = None
-        self._live: _Connection | None = None
+        self._session: GatewaySession | None = None
+        self._live: GatewayConnection | None = None
         self._send_lock = asyncio.Lock()
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -194,6 +189,20 @@ class FakeDiscord(RestApi, GatewayServer):
 
         return await self._wait_until(check, timeout, what)
 
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Return once the bot has read every gateway event sent so far and its handlers for them have finished.
+
+        How a test shows that an event led to nothing: settle, then assert on what was recorded."""
+        after = len(self.gateway_frames)
+        seq = await self.request_heartbeat()
+
+        def answered() -> GatewayFrame | None:
+            beats = (f for f in self.gateway_frames[after:] if f.op == Op.HEARTBEAT and isinstance(f.d, int))
+            return next((f for f in beats if f.d >= seq), None)
+
+        await self._wait_until(answered, timeout, lambda: f"a heartbeat with seq >= {seq}")
+        await _handlers_finished(timeout)
+
     @property
     def identify_payloads(self) -> list[Json]:
         return [f.d for f in self.gateway_frames if f.op == Op.IDENTIFY]
@@ -240,7 +249,7 @@ class FakeDiscord(RestApi, GatewayServer):
         """A slash command.  "group sub" names become subcommand options.
 
         Options: a mapping name -> value (types from the synced schema, else inferred:
-        bool 5, int 4, float 10, str 3, FakeUser 6) or Discord's raw option list.
+        bool 5, int 4, float 10, str 3, FakeChannel 7) or Discord's raw option list.
         """
         itype = InteractionType.APPLICATION_COMMAND
         return await self._command_like(itype, user, command_name, options, None, channel_id, command_guild_id)
@@ -279,22 +288,9 @@ class FakeDiscord(RestApi, GatewayServer):
             data["values"] = list(values)
         return await self._send_interaction(InteractionType.MESSAGE_COMPONENT, user, channel, data, message=message)
 
-    async def send_modal_submit(
-        self, user: FakeUser, custom_id: str, values: Mapping[str, str], *, channel_id: int | None = None
-    ) -> SentInteraction:
-        """Submit of a modal whose text inputs have these custom_ids -> values."""
-        rows = [{"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]} for k, v in values.items()]
-        channel = self._require_channel(channel_id or self.channel.id)
-        data: Json = {"custom_id": custom_id, "components": rows}
-        return await self._send_interaction(InteractionType.MODAL_SUBMIT, user, channel, data)
-
     def interaction_result(self, sent: SentInteraction) -> Json | None:
-        """What the bot answered to an autocomplete (choices) or a modal request."""
+        """What the bot answered to an autocomplete: its choices."""
         return self._interactions[sent.id].result
-
-    def original_message(self, sent: SentInteraction) -> Json | None:
-        state = self._interactions[sent.id]
-        return self.messages.get(state.original_id) if state.original_id else None
 
     # ----------------------------------------------------------------- interaction builders
 
@@ -318,13 +314,13 @@ class FakeDiscord(RestApi, GatewayServer):
         root, *path = command_name.split()
         guild_id = command_guild_id or self._registered_guild(root, channel.guild_id)
         registered = self.commands.get(guild_id, {}).get(root)
-        leaf_schema = _leaf_schema(registered, path)
+        leaf_schema = option_schema(registered, path)
         leaf, resolved = self._build_options(options, leaf_schema, channel, focused)
         data: Json = {
-            "id": registered["id"] if registered else str(_stable_command_id(root)),
+            "id": registered["id"] if registered else str(stable_command_id(root)),
             "name": root,
             "type": 1,
-            "options": _nest_subcommands(path, leaf),
+            "options": nest_subcommands(path, leaf),
         }
         if guild_id is not None:
             data["guild_id"] = str(guild_id)
@@ -348,11 +344,8 @@ class FakeDiscord(RestApi, GatewayServer):
         built: list[Json] = []
         resolved: Json = {}
         for name, value in (options or {}).items():
-            option_type = types.get(name) or _infer_option_type(value)
-            if isinstance(value, FakeUser):
-                self._resolve_user(resolved, channel, value)
-                value = str(value.id)
-            elif isinstance(value, FakeChannel):
+            option_type = types.get(name) or infer_option_type(value)
+            if isinstance(value, FakeChannel):
                 data = {**channel_payload(value), "permissions": str(self.guild.permissions_for(self.world.bot.id))}
                 resolved.setdefault("channels", {})[str(value.id)] = data
                 value = str(value.id)
@@ -361,14 +354,6 @@ class FakeDiscord(RestApi, GatewayServer):
                 option["focused"] = True
             built.append(option)
         return built, resolved
-
-    def _resolve_user(self, resolved: Json, channel: FakeChannel, user: FakeUser) -> None:
-        resolved.setdefault("users", {})[str(user.id)] = user_payload(user)
-        member = self.guild.member(user.id) if channel.guild_id == self.guild.id else None
-        if member is not None:
-            permissions = self.guild.permissions_for(user.id)
-            member_data = member_payload(member, with_user=False, permissions=permissions)
-            resolved.setdefault("members", {})[str(user.id)] = member_data
 
     async def _send_interaction(
         self,
@@ -381,7 +366,7 @@ class FakeDiscord(RestApi, GatewayServer):
         command_name: str | None = None,
     ) -> SentInteraction:
         interaction_id, token = new_snowflake(), f"fake-interaction-{secrets.token_urlsafe(24)}"
-        state = _InteractionState(interaction_id, token, itype, user, channel, command_name, time.monotonic())
+        state = InteractionState(interaction_id, token, itype, user, channel, command_name, time.monotonic())
         if message is not None:
             state.original_id = int(message["id"])
         self._interactions[interaction_id] = state
@@ -393,7 +378,7 @@ class FakeDiscord(RestApi, GatewayServer):
         """Guild install ("0") inside a guild; in a DM, the bot is installed for the guild it shares."""
         return {"0": str(channel.guild_id if channel.guild_id is not None else self.guild.id)}
 
-    def _interaction_payload(self, state: _InteractionState, data: Json, message: Json | None) -> Json:
+    def _interaction_payload(self, state: InteractionState, data: Json, message: Json | None) -> Json:
         channel = state.channel
         payload: Json = {
             "id": str(state.id),
@@ -468,3 +453,19 @@ async def _wait_ready(client: Any, task: asyncio.Task[None], timeout: float) -> 
                 task.result()  # re-raise the login/connect error
                 raise RuntimeError("client stopped before it was ready")
             await asyncio.sleep(0.01)
+
+
+# discord.py's names for the tasks that run event handlers, app commands and view callbacks
+HANDLER_TASKS = ("discord.py: on_", "CommandTree-invoker", "discord-ui-view-dispatch")
+
+
+async def _handlers_finished(timeout: float) -> None:
+    current = asyncio.current_task()
+    running = [
+        t for t in asyncio.all_tasks() if t is not current and t.get_name().startswith(HANDLER_TASKS) and not t.done()
+    ]
+    if not running:
+        return
+    _, pending = await asyncio.wait(running, timeout=timeout)
+    if pending:
+        raise TimeoutError(f"handlers still running after {timeout}s: {sorted(t.get_name() for t in pending)}")

@@ -34,22 +34,22 @@ class FollowCog(commands.Cog, name="Follow"):
     @app_commands.command(name="follow", description="Post new articles on a topic here as they arrive")
     @app_commands.describe(topic="What to follow, e.g. wheat prices Black Sea")
     async def follow_command(self, interaction: discord.Interaction, topic: app_commands.Range[str, 2, 200]) -> None:
-        kind, target = target_of(interaction)
-
-        async def build() -> Reply:
-            added = await self.bot.in_worker(self.bot.state.follows.add, kind, target, clean_topic(topic))
-            return {"content": embeds.follow_text(clean_topic(topic), added)}
-
-        await respond(interaction, build)
+        await self.change(interaction, clean_topic(topic), adding=True)
 
     @app_commands.command(name="unfollow", description="Stop posting new articles on a topic here")
     @app_commands.describe(topic="A topic followed here (see /following)")
     async def unfollow_command(self, interaction: discord.Interaction, topic: app_commands.Range[str, 2, 200]) -> None:
+        await self.change(interaction, clean_topic(topic), adding=False)
+
+    async def change(self, interaction: discord.Interaction, topic: str, *, adding: bool) -> None:
+        """/follow or /unfollow: the store says whether anything changed, the reply says which."""
         kind, target = target_of(interaction)
 
         async def build() -> Reply:
-            removed = await self.bot.in_worker(self.bot.state.follows.remove, kind, target, clean_topic(topic))
-            return {"content": embeds.unfollow_text(clean_topic(topic), removed)}
+            follows = self.bot.state.follows
+            changed = await self.bot.in_worker(follows.add if adding else follows.remove, kind, target, topic)
+            text = embeds.follow_text if adding else embeds.unfollow_text
+            return {"content": text(topic, changed)}
 
         await respond(interaction, build)
 
