@@ -247,7 +247,8 @@ def answer_embed(answer: Answer) -> discord.Embed:
     if answer.abstained:
         embed.description = NOTHING_FOUND
     else:
-        room = min(DESCRIPTION, TOTAL - len(embed))
+        # the quotes are the answer: they keep KEEP_DESCRIPTION however long the sources, which fit() trims instead
+        room = max(KEEP_DESCRIPTION, min(DESCRIPTION, TOTAL - len(embed)))
         lead = [lead_text(answer.lead)] if answer.lead else []
         embed.description = join_within([*lead, *(quote_line(s, n) for s, n in answer.supporting())], room)
     return fit(embed)
