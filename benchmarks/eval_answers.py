@@ -442,8 +442,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.replay:
         from bot.cli import open_archive as open_data_dir
+        from bot.settings import Settings
 
-        for row in replay_votes(open_data_dir(args.data_dir), read_jsonl(args.replay)):
+        for row in replay_votes(open_data_dir(Settings().with_data_dir(args.data_dir)), read_jsonl(args.replay)):
             print(json.dumps(row, ensure_ascii=False))
         return
     archive, name = open_archive(args.sample, args.model)

@@ -13,6 +13,7 @@ from bot.llm import LLMConfig, with_generated_lead
 from index.archive import Archive
 from index.search import Filters, SearchResponse, Tuning, search
 
+ARTICLES = 5  # articles an answer quotes from: `ask`'s, the CLI's and a conversation's k
 NOTHING_FOUND = "I found nothing in the archive that answers that."
 COVERAGE_WEIGHT = (
     1.0  # in `relevance`: cross-validated with the relevance floors (docs/benchmarks.md, "Answer quality")
@@ -169,7 +170,7 @@ def build_answer(
 def ask(
     archive: Archive,
     question: str,
-    k: int = 5,
+    k: int = ARTICLES,
     filters: Filters | None = None,
     tuning: Tuning | None = None,
     max_quotes: int | None = None,

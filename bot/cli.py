@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.batch import BatchItem
     from index.search import Filters
 
+from bot.answer import ARTICLES
 from bot.settings import Settings
 from index.archive import Archive, ArchiveError, IngestReport
 from index.article import Article, ReadProblem
@@ -31,25 +32,38 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def open_archive(data_dir: Path | None, settings: Settings | None = None, cluster: str | None = None) -> Archive:
-    settings = settings or Settings()
-    config = settings.archive_config()
-    if cluster:
-        config.ray_address = cluster
-    return Archive(data_dir or settings.data_dir, config)
+def open_archive(settings: Settings) -> Archive:
+    return Archive(settings.data_dir, settings.archive_config())
+
+
+# The command's one Settings: the group builds it (`ctx.ensure_object`), options such as
+# --data-dir replace it with a copy that has them applied, each command takes it with `@pass_settings`.
+pass_settings = click.make_pass_decorator(Settings, ensure=True)
+
+
+def applies_to_settings(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    """An option callback that puts the option's value (when given) into the command's Settings."""
+
+    def apply(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is not None:
+            ctx.obj = ctx.ensure_object(Settings).model_copy(update={name: value})
+
+    return apply
 
 
 data_dir_option = click.option(
     "-d",
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=None,
+    expose_value=False,
+    callback=applies_to_settings("data_dir"),
     help="Archive folder (default: NEWSBOT_DATA_DIR, else ./data).",
 )
 cluster_option = click.option(
     "--cluster",
     metavar="ADDRESS",
-    default=None,
+    expose_value=False,
+    callback=applies_to_settings("ray_address"),
     help="Embed on this Ray cluster (HOST:PORT, ray://HOST:10001, auto; default: NEWSBOT_RAY_ADDRESS).",
 )
 
@@ -97,7 +111,8 @@ def _setting_error(exc: ValidationError) -> str:
 
 @click.group(cls=Guarded, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="newsbot")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Answers questions about a news archive.
 
     In Discord (`newsbot run`) or in the terminal (`newsbot ask`, `newsbot chat`).
@@ -110,7 +125,7 @@ def cli() -> None:
     """
     from index.ingest import limits
 
-    limits.configure(Settings().read_limits())
+    limits.configure(ctx.ensure_object(Settings).read_limits())
 
 
 def read_inputs(paths: tuple[str, ...], settings: Settings) -> Iterator[Article | ReadProblem]:
@@ -148,7 +163,8 @@ def print_problems(problems: list[ReadProblem]) -> None:
 @data_dir_option
 @cluster_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def ingest(paths: tuple[str, ...], data_dir: Path | None, cluster: str | None, quiet: bool) -> None:
+@pass_settings
+def ingest(settings: Settings, paths: tuple[str, ...], quiet: bool) -> None:
     """Add articles from files, folders or the web.
 
     PATHS are files or folders (text, JSON/JSON Lines, gzipped or not, saved HTML pages, WARC/ARC
@@ -165,8 +181,7 @@ def ingest(paths: tuple[str, ...], data_dir: Path | None, cluster: str | None, q
         newsbot ingest articles.jsonl.gz --data-dir /srv/newsbot
         newsbot ingest https://example.com/feed.xml
     """
-    settings = Settings()
-    archive = open_archive(data_dir, settings, cluster)
+    archive = open_archive(settings)
     report = run_or_exit(lambda: archive.ingest(read_inputs(paths, settings), progress=not quiet))
     print_report(report)
     sys.exit(EXIT_SKIPPED if report.problems else 0)
@@ -196,7 +211,8 @@ def index_group() -> None:
 @data_dir_option
 @cluster_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def index_rebuild(data_dir: Path | None, cluster: str | None, quiet: bool) -> None:
+@pass_settings
+def index_rebuild(settings: Settings, quiet: bool) -> None:
     """Re-embed everything into a fresh index.
 
     Every article is chunked and embedded again into a new index, which is then swapped in. The old index keeps answering until the swap; if the rebuild is interrupted, the old one
@@ -209,7 +225,7 @@ def index_rebuild(data_dir: Path | None, cluster: str | None, quiet: bool) -> No
         NEWSBOT_EMBEDDING_MODEL=model2vec:~/m2v newsbot index rebuild
         newsbot index rebuild --cluster ray://head:10001
     """
-    archive = open_archive(data_dir, cluster=cluster)
+    archive = open_archive(settings)
     count = run_or_exit(lambda: archive.rebuild(progress=not quiet))
     click.echo(f"rebuilt: {count} chunks from {archive.store.count('articles')} articles")
 
@@ -218,7 +234,8 @@ def index_rebuild(data_dir: Path | None, cluster: str | None, quiet: bool) -> No
 @data_dir_option
 @cluster_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def index_sync(data_dir: Path | None, cluster: str | None, quiet: bool) -> None:
+@pass_settings
+def index_sync(settings: Settings, quiet: bool) -> None:
     """Embed the chunks the index lacks.
 
     It also drops vectors of deleted chunks. Run it after an interrupted ingest, when
@@ -229,7 +246,7 @@ def index_sync(data_dir: Path | None, cluster: str | None, quiet: bool) -> None:
     \b
         newsbot index sync
     """
-    archive = open_archive(data_dir, cluster=cluster)
+    archive = open_archive(settings)
     count = run_or_exit(lambda: archive.sync(progress=not quiet))
     click.echo(f"embedded {count} missing chunks")
 
@@ -237,7 +254,8 @@ def index_sync(data_dir: Path | None, cluster: str | None, quiet: bool) -> None:
 @index_group.command("stats")
 @data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def index_stats(data_dir: Path | None, as_json: bool) -> None:
+@pass_settings
+def index_stats(settings: Settings, as_json: bool) -> None:
     """Show what the archive holds.
 
     Articles, chunks, date range, outlets, model, index type and size, last build, feedback votes.
@@ -250,7 +268,7 @@ def index_stats(data_dir: Path | None, as_json: bool) -> None:
     """
     from bot.state import Feedback
 
-    archive = open_archive(data_dir)
+    archive = open_archive(settings)
     stats = {**archive.stats(), "feedback": Feedback(archive).counts()}
     if as_json:
         click.echo(json.dumps(stats, indent=2))
@@ -283,7 +301,7 @@ def query_options(func: F) -> F:
     """The options `search` and `ask` share."""
     options = [
         click.option(
-            "-k", "--k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="How many articles."
+            "-k", "--k", default=ARTICLES, show_default=True, type=click.IntRange(1, MAX_K), help="How many articles."
         ),
         click.option("-s", "--since", type=DateType(), help="Only articles published on or after this date."),
         click.option("-u", "--until", type=DateType(), help="Only articles published up to and including this date."),
@@ -315,8 +333,8 @@ batch_option = click.option(
 )
 
 
-def open_for_queries(data_dir: Path | None) -> Archive:
-    archive = open_archive(data_dir)
+def open_for_queries(settings: Settings) -> Archive:
+    archive = open_archive(settings)
     if archive.store.count("chunks") == 0:
         raise click.ClickException(f"the archive in {archive.data_dir} is empty: run `newsbot ingest PATH` first")
     run_or_exit(archive.require_compatible_model)
@@ -329,14 +347,15 @@ def open_for_queries(data_dir: Path | None) -> Archive:
 @click.argument("query", required=False)
 @query_options
 @batch_option
+@pass_settings
 def search_command(
+    settings: Settings,
     query: str | None,
     k: int,
     since: datetime | None,
     until: datetime | None,
     outlets: tuple[str, ...],
     as_of: datetime | None,
-    data_dir: Path | None,
     as_json: bool,
     batch: TextIO | None,
 ) -> None:
@@ -354,7 +373,7 @@ def search_command(
     from bot.render import format_results
     from index.search import search
 
-    archive = open_for_queries(data_dir)
+    archive = open_for_queries(settings)
     filters = make_filters(since, until, outlets, as_of)
     if batch:  # one JSON object per line, with or without --json
         return print_batch(batch, k, filters, lambda i: search(archive, i.text, k=i.k, filters=i.filters))
@@ -386,14 +405,15 @@ def print_batch(
 @click.argument("question", required=False)
 @query_options
 @batch_option
+@pass_settings
 def ask_command(
+    settings: Settings,
     question: str | None,
     k: int,
     since: datetime | None,
     until: datetime | None,
     outlets: tuple[str, ...],
     as_of: datetime | None,
-    data_dir: Path | None,
     as_json: bool,
     batch: TextIO | None,
 ) -> None:
@@ -410,9 +430,9 @@ def ask_command(
     """
     from bot.answer import Answer, ask
 
-    archive = open_for_queries(data_dir)
+    archive = open_for_queries(settings)
     filters = make_filters(since, until, outlets, as_of)
-    llm = Settings().llm_config()
+    llm = settings.llm_config()
     if batch:
         return print_batch(
             batch,
@@ -431,7 +451,8 @@ def ask_command(
 @data_dir_option
 @click.option("--as-of", type=DateType(), help="Answer as if asked on this date.")
 @click.option("--continue", "resume", is_flag=True, help="Carry on the last chat's conversation instead of a new one.")
-def chat_command(data_dir: Path | None, as_of: datetime | None, resume: bool) -> None:
+@pass_settings
+def chat_command(settings: Settings, as_of: datetime | None, resume: bool) -> None:
     """Ask questions in the terminal.
 
     One question per line; reads stdin when it is piped. Each question follows the ones before
@@ -447,7 +468,7 @@ def chat_command(data_dir: Path | None, as_of: datetime | None, resume: bool) ->
     """
     from bot.console import chat
 
-    chat(open_for_queries(data_dir), sys.stdin, as_of=as_of, llm=Settings().llm_config(), resume=resume)
+    chat(open_for_queries(settings), sys.stdin, as_of=as_of, llm=settings.llm_config(), resume=resume)
 
 
 @cli.command("feedback")
@@ -458,7 +479,8 @@ def chat_command(data_dir: Path | None, as_of: datetime | None, resume: bool) ->
     is_flag=True,
     help="JSON Lines: question, as_of, cited_urls, vote (up/down), reason, user_hash, voted_at.",
 )
-def feedback_command(data_dir: Path | None, as_json: bool) -> None:
+@pass_settings
+def feedback_command(settings: Settings, as_json: bool) -> None:
     """List the 👍/👎 votes on the bot's answers.
 
     The votes given in Discord, oldest first, each with its reason and question.
@@ -471,7 +493,7 @@ def feedback_command(data_dir: Path | None, as_json: bool) -> None:
     """
     from bot.state import Feedback
 
-    records = Feedback(open_archive(data_dir)).records()
+    records = Feedback(open_archive(settings)).records()
     for record in records:
         if as_json:
             click.echo(json.dumps(record.to_json(), ensure_ascii=False))
@@ -490,8 +512,9 @@ def feedback_command(data_dir: Path | None, as_json: bool) -> None:
     "--png", "png", type=click.Path(dir_okay=False, path_type=Path), help="Also write the articles-per-week chart here."
 )
 @data_dir_option
+@pass_settings
 def timeline_command(
-    topic: str, since: datetime | None, until: datetime | None, png: Path | None, data_dir: Path | None
+    settings: Settings, topic: str, since: datetime | None, until: datetime | None, png: Path | None
 ) -> None:
     """Show TOPIC's articles in date order.
 
@@ -507,7 +530,7 @@ def timeline_command(
     from bot.render import format_timeline
     from bot.timeline import build_timeline
 
-    timeline = build_timeline(open_for_queries(data_dir), topic, since, until)
+    timeline = build_timeline(open_for_queries(settings), topic, since, until)
     click.echo(format_timeline(timeline))
     if png is not None:
         weeks = timeline.weeks()
@@ -551,7 +574,8 @@ def run_discord(action: Callable[[], T], token: str = "") -> T:
 
 @cli.command("run")
 @data_dir_option
-def run_command(data_dir: Path | None) -> None:
+@pass_settings
+def run_command(settings: Settings) -> None:
     """Run the Discord bot.
 
     Runs until Ctrl-C; needs DISCORD_TOKEN (see the README's Discord section). It answers messages that mention it and, with ASK_CHANNEL_IDS, every message in those
@@ -564,9 +588,8 @@ def run_command(data_dir: Path | None) -> None:
     """
     from bot.discord.app import run_bot
 
-    settings = Settings()
     token = discord_token(settings)
-    archive = open_archive(data_dir, settings)
+    archive = open_archive(settings)
     run_or_exit(archive.require_compatible_model)
     try:
         run_discord(lambda: run_bot(settings, token, archive), token)
@@ -575,7 +598,8 @@ def run_command(data_dir: Path | None) -> None:
 
 
 @cli.command("sync-commands")
-def sync_commands_command() -> None:
+@pass_settings
+def sync_commands_command(settings: Settings) -> None:
     """Register the slash commands with Discord.
 
     In DISCORD_GUILD_ID when set (they show at once), else globally (may take up to an hour to
@@ -590,7 +614,6 @@ def sync_commands_command() -> None:
 
     from bot.discord.app import sync_commands
 
-    settings = Settings()
     token = discord_token(settings)
     names = run_discord(lambda: asyncio.run(sync_commands(settings, token)), token)
     where = f"to guild {settings.discord_guild_id}" if settings.discord_guild_id else "globally"
@@ -600,7 +623,8 @@ def sync_commands_command() -> None:
 @cli.command("watch")
 @data_dir_option
 @click.option("--once", is_flag=True, help="Poll every feed once, then exit (for cron or a timer).")
-def watch_command(data_dir: Path | None, once: bool) -> None:
+@pass_settings
+def watch_command(settings: Settings, once: bool) -> None:
     """Poll the feeds and ingest new items.
 
     The feeds in NEWSBOT_FEEDS, every NEWSBOT_WATCH_MINUTES. Each feed's items are remembered in the archive, so only items it never showed before are
@@ -613,10 +637,9 @@ def watch_command(data_dir: Path | None, once: bool) -> None:
         NEWSBOT_FEEDS=https://example.com/feed.xml newsbot watch
         newsbot watch --once
     """
-    settings = Settings()
     if not settings.feeds:
         raise click.ClickException("NEWSBOT_FEEDS is empty: list the feed URLs to watch (comma or space separated)")
-    archive = open_archive(data_dir, settings)
+    archive = open_archive(settings)
     repaired = run_or_exit(archive.repair)
     if repaired:
         click.echo(f"embedded {repaired} chunks missing from the index")

@@ -12,7 +12,7 @@ import re
 from dataclasses import replace
 from datetime import datetime
 
-from bot.answer import Answer, build_answer
+from bot.answer import ARTICLES, Answer, build_answer
 from bot.llm import LLMConfig, with_generated_lead
 from bot.state import Cited, Turn
 from index.archive import Archive
@@ -30,7 +30,6 @@ later earlier before previously again else more other another further also same 
 )
 FEW_TERMS = 2  # a question with this few content words is read as a follow-up
 CONTEXT_WORDS = 40  # the carried search text is cut to this many words, so chains stay bounded
-ARTICLES = 5  # as many articles as `ask` quotes from
 LATER_BOOST = 0.5  # score multiplier (1 + this) for results published after the latest cited article
 
 

@@ -14,6 +14,7 @@ from index.archive import ArchiveConfig
 from index.embedding import DEFAULT_MODEL, DEVICES
 from index.ingest.limits import ReadLimits
 from index.web.fetch import FetchSettings
+from index.web.watch import ANNOUNCE_LIMIT
 
 
 class Settings(BaseSettings):
@@ -23,43 +24,47 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     embedding_model: str = DEFAULT_MODEL
-    embed_batch_size: int = 32
-    chunk_tokens: int = 192
-    overlap_tokens: int = 40
-    index_kind: str = "auto"
-    embedding_device: str = "auto"  # NEWSBOT_EMBEDDING_DEVICE: auto, cpu or cuda
+    embed_batch_size: int = ArchiveConfig.embed_batch_size
+    chunk_tokens: int = ArchiveConfig.chunk_tokens
+    overlap_tokens: int = ArchiveConfig.overlap_tokens
+    index_kind: str = ArchiveConfig.index_kind
+    embedding_device: str = ArchiveConfig.embedding_device  # NEWSBOT_EMBEDDING_DEVICE: auto, cpu or cuda
     ray_address: str | None = None  # NEWSBOT_RAY_ADDRESS: embed ingests on this Ray cluster
 
-    fetch_timeout: float = 20.0
-    fetch_retries: int = 3
-    fetch_per_host: int = 2
-    fetch_total: int = 10
-    respect_robots: bool = True
+    fetch_timeout: float = FetchSettings.timeout
+    fetch_retries: int = FetchSettings.retries
+    fetch_per_host: int = FetchSettings.per_host
+    fetch_total: int = FetchSettings.total
+    respect_robots: bool = FetchSettings.respect_robots
     user_agent: str | None = None
     # NEWSBOT_FETCH_ALLOW: hosts or networks fetched although private (your intranet); public ones need nothing
     fetch_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    fetch_page_deadline: float = Field(default=60.0, gt=0)  # NEWSBOT_FETCH_PAGE_DEADLINE: seconds per page, all told
-    robots_ttl: float = Field(default=86_400.0, ge=0)  # NEWSBOT_ROBOTS_TTL: seconds a robots.txt is trusted
+    # NEWSBOT_FETCH_PAGE_DEADLINE: seconds per page, all told
+    fetch_page_deadline: float = Field(default=FetchSettings.page_deadline, gt=0)
+    # NEWSBOT_ROBOTS_TTL: seconds a robots.txt is trusted
+    robots_ttl: float = Field(default=FetchSettings.robots_ttl, ge=0)
     robots_error_ttl: float = Field(
-        default=300.0, ge=0
+        default=FetchSettings.robots_error_ttl, ge=0
     )  # NEWSBOT_ROBOTS_ERROR_TTL: before an unreachable one is retried
-    feed_max_items: int = Field(default=500, ge=1)  # NEWSBOT_FEED_MAX_ITEMS: items taken from one feed poll
+    # NEWSBOT_FEED_MAX_ITEMS: items taken from one feed poll
+    feed_max_items: int = Field(default=FetchSettings.max_feed_items, ge=1)
 
     # Reading limits (index/ingest/limits.py): what one file, line, record or article may take.
-    max_file_bytes: int = Field(default=64 * 1024**2, ge=1)  # NEWSBOT_MAX_FILE_BYTES
-    max_decompressed_bytes: int = Field(default=4 * 1024**3, ge=1)  # NEWSBOT_MAX_DECOMPRESSED_BYTES
-    max_line_bytes: int = Field(default=32 * 1024**2, ge=1)  # NEWSBOT_MAX_LINE_BYTES
-    max_document_bytes: int = Field(default=64 * 1024**2, ge=1)  # NEWSBOT_MAX_DOCUMENT_BYTES
-    max_json_depth: int = Field(default=64, ge=2)  # NEWSBOT_MAX_JSON_DEPTH
-    max_article_chars: int = Field(default=2_000_000, ge=1)  # NEWSBOT_MAX_ARTICLE_CHARS
-    max_title_chars: int = Field(default=500, ge=10)  # NEWSBOT_MAX_TITLE_CHARS
-    max_problems_per_file: int = Field(default=1000, ge=1)  # NEWSBOT_MAX_PROBLEMS_PER_FILE
-    max_warc_header_bytes: int = Field(default=1024**2, ge=1024)  # NEWSBOT_MAX_WARC_HEADER_BYTES
+    max_file_bytes: int = Field(default=ReadLimits.max_file_bytes, ge=1)
+    max_decompressed_bytes: int = Field(default=ReadLimits.max_decompressed_bytes, ge=1)
+    max_line_bytes: int = Field(default=ReadLimits.max_line_bytes, ge=1)
+    max_document_bytes: int = Field(default=ReadLimits.max_document_bytes, ge=1)
+    max_json_depth: int = Field(default=ReadLimits.max_json_depth, ge=2)
+    max_article_chars: int = Field(default=ReadLimits.max_article_chars, ge=1)
+    max_title_chars: int = Field(default=ReadLimits.max_title_chars, ge=10)
+    max_problems_per_file: int = Field(default=ReadLimits.max_problems_per_file, ge=1)
+    max_warc_header_bytes: int = Field(default=ReadLimits.max_warc_header_bytes, ge=1024)
 
     feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)  # NEWSBOT_FEEDS: watched by `newsbot watch`
     watch_minutes: float = Field(default=15.0, gt=0)  # NEWSBOT_WATCH_MINUTES: between polls
-    announce_limit: int = Field(default=10, ge=1)  # NEWSBOT_ANNOUNCE_LIMIT: articles announced per poll
-    dedup_threshold: float = Field(default=0.8, gt=0, le=1)  # NEWSBOT_DEDUP_THRESHOLD: one story at this similarity
+    announce_limit: int = Field(default=ANNOUNCE_LIMIT, ge=1)  # NEWSBOT_ANNOUNCE_LIMIT: articles announced per poll
+    # NEWSBOT_DEDUP_THRESHOLD: one story at this similarity
+    dedup_threshold: float = Field(default=ArchiveConfig.dedup_threshold, gt=0, le=1)
 
     discord_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "NEWSBOT_DISCORD_TOKEN")
@@ -91,7 +96,8 @@ class Settings(BaseSettings):
     llm_url: str | None = None  # NEWSBOT_LLM_URL: OpenAI-compatible chat endpoint for the opt-in generated answer
     llm_model: str | None = None  # NEWSBOT_LLM_MODEL: the model name that endpoint serves
     llm_api_key: SecretStr | None = None  # NEWSBOT_LLM_API_KEY: sent as a Bearer token, never logged
-    llm_timeout: float = Field(default=10.0, gt=0)  # NEWSBOT_LLM_TIMEOUT: seconds, then the extractive answer
+    # NEWSBOT_LLM_TIMEOUT: seconds, then the extractive answer
+    llm_timeout: float = Field(default=LLMConfig.timeout, gt=0)
 
     @model_validator(mode="after")
     def _llm_complete(self) -> Settings:
@@ -137,6 +143,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return value.replace(",", " ").split()
         return value
+
+    def with_data_dir(self, data_dir: Path | None) -> Settings:
+        """These settings with the archive in `data_dir` (a `--data-dir` given), else unchanged."""
+        return self.model_copy(update={"data_dir": data_dir}) if data_dir is not None else self
 
     def admin_guilds(self) -> set[int]:
         """The servers where admin commands work."""

@@ -20,10 +20,10 @@ import numpy as np
 from tqdm import tqdm
 
 from index.article import Article, ReadProblem, article_key
-from index.embedding import DEFAULT_MODEL, Embedder, load_embedder, model_identity
+from index.embedding import BATCH_SIZE, DEFAULT_DEVICE, DEFAULT_MODEL, Embedder, load_embedder, model_identity
 from index.ingest import dedup
 from index.ingest import limits as read_limits
-from index.ingest.chunking import chunk_text, embedding_text
+from index.ingest.chunking import CHUNK_TOKENS, OVERLAP_TOKENS, chunk_text, embedding_text
 from index.ingest.dates import storable
 from index.store import DB_NAME, Store, now_iso
 from index.store.vectors import SEARCH_PARAMS, VectorIndex, choose_kind, parse_setting
@@ -76,12 +76,12 @@ class ArchiveConfig:
     """How the archive chunks, embeds and indexes; the CLI fills it from the settings."""
 
     model: str = DEFAULT_MODEL
-    chunk_tokens: int = 192
-    overlap_tokens: int = 40
+    chunk_tokens: int = CHUNK_TOKENS
+    overlap_tokens: int = OVERLAP_TOKENS
     index_kind: str = "auto"
-    embed_batch_size: int = 32
+    embed_batch_size: int = BATCH_SIZE
     dedup_threshold: float = dedup.DEFAULT_THRESHOLD  # word-shingle Jaccard at which two articles are one story
-    embedding_device: str = "auto"  # auto (a GPU where torch sees one), cpu or cuda
+    embedding_device: str = DEFAULT_DEVICE  # auto (a GPU where torch sees one), cpu or cuda
     ray_address: str | None = None  # embed on this Ray cluster (index/embedding/ray_cluster.py)
 
 

@@ -212,3 +212,21 @@ def test_until_includes_its_whole_day_in_the_cli_as_in_discord(run):
     assert Filters.given(until=utc(2022, 2, 7)).until == utc(2022, 2, 8)
     assert query_filters(until=utc(2022, 2, 7)).until == utc(2022, 2, 8)
     assert Filters.given(until=utc(2022, 2, 7, 12)).until == utc(2022, 2, 7, 12), "a moment is kept as given"
+
+
+def test_one_settings_per_command_with_data_dir_applied(run, tmp_path, monkeypatch):
+    """The group builds the one Settings; --data-dir is put into it, not read from a second one."""
+    from bot.settings import Settings
+
+    built = []
+    original = Settings.__init__
+
+    def counting(self, **values):
+        original(self, **values)
+        built.append(self)
+
+    monkeypatch.setattr(Settings, "__init__", counting)
+    assert run("ingest", str(SAMPLES), "--quiet", "--data-dir", str(tmp_path / "elsewhere")).exit_code == 0
+    assert len(built) == 1
+    assert (tmp_path / "elsewhere" / "archive.db").exists()
+    assert not (tmp_path / "data").exists()  # NEWSBOT_DATA_DIR lost to the option

@@ -40,3 +40,46 @@ def test_reads_environment_and_dotenv(tmp_path, monkeypatch):
     assert "from-dotenv" not in repr(settings)
     assert settings.ask_channel_ids == [1, 2]
     assert settings.archive_config().chunk_tokens == 150
+
+
+def clean_environment(tmp_path, monkeypatch):
+    """No .env and no setting in the environment: every value is its default."""
+    monkeypatch.chdir(tmp_path)
+    names = {n for name, field in Settings.model_fields.items() for n in env_names(name, field)}
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_unset_settings_build_the_index_defaults(tmp_path, monkeypatch):
+    """index/ owns these defaults; Settings refers to them, so unset settings must rebuild them exactly."""
+    from bot.llm import LLMConfig
+    from index.archive import ArchiveConfig
+    from index.ingest.limits import ReadLimits
+    from index.web.fetch import FetchSettings
+    from index.web.watch import ANNOUNCE_LIMIT
+
+    clean_environment(tmp_path, monkeypatch)
+    settings = Settings()
+    assert settings.archive_config() == ArchiveConfig()
+    assert settings.fetch_settings() == FetchSettings()
+    assert settings.read_limits() == ReadLimits()
+    assert settings.announce_limit == ANNOUNCE_LIMIT
+    assert settings.llm_timeout == LLMConfig.timeout
+
+
+def test_every_reading_limit_is_a_setting():
+    import dataclasses
+
+    from index.ingest.limits import ReadLimits
+
+    missing = {f.name for f in dataclasses.fields(ReadLimits)} - set(Settings.model_fields)
+    assert not missing, f"ReadLimits fields without a setting: {sorted(missing)}"
+
+
+def test_env_example_states_the_defaults(tmp_path, monkeypatch):
+    """Copied to .env unchanged, .env.example changes nothing: each value it lists is the default."""
+    clean_environment(tmp_path, monkeypatch)
+    defaults = Settings().model_dump()
+    example = Settings(_env_file=REPO / ".env.example", _env_ignore_empty=True).model_dump()
+    differing = {name: (example[name], value) for name, value in defaults.items() if example[name] != value}
+    assert not differing, f"(.env.example, default) differ: {differing}"

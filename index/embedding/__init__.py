@@ -7,6 +7,8 @@ any other name is a sentence-transformers model (sentence_transformers.py)."""
 from __future__ import annotations
 
 from index.embedding.base import (
+    BATCH_SIZE,
+    DEFAULT_DEVICE,
     DEFAULT_MODEL,
     DEFAULT_RELEVANCE_FLOOR,
     DEVICES,
@@ -26,6 +28,8 @@ from index.embedding.sentence_transformers import SentenceTransformerEmbedder
 from index.embedding.static import STATIC_PREFIX, StaticEmbedder
 
 __all__ = [
+    "BATCH_SIZE",
+    "DEFAULT_DEVICE",
     "DEFAULT_MODEL",
     "DEFAULT_RELEVANCE_FLOOR",
     "DEVICES",
@@ -62,7 +66,7 @@ def model_identity(name: str) -> str:
     return fake_options(name)[0] if is_fake(name) else name
 
 
-def load_embedder(name: str, batch_size: int = 32, device: str = "auto") -> Embedder:
+def load_embedder(name: str, batch_size: int = BATCH_SIZE, device: str = DEFAULT_DEVICE) -> Embedder:
     """The backend a model setting names (module docstring), loaded once."""
     if is_fake(name):
         identity, dimension, delay = fake_options(name)

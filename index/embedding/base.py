@@ -15,7 +15,9 @@ RELEVANCE_FLOORS = {
     DEFAULT_MODEL: 1.22
 }  # cross-validated with coverage weight 1 (docs/benchmarks.md, "Answer quality")
 DEFAULT_RELEVANCE_FLOOR = 1.22
-DEVICES = ("auto", "cpu", "cuda")
+DEFAULT_DEVICE = "auto"  # a GPU where torch sees one, else the CPU
+DEVICES = (DEFAULT_DEVICE, "cpu", "cuda")
+BATCH_SIZE = 32  # texts per embedding batch
 
 Span = tuple[int, int]
 

@@ -17,6 +17,8 @@ SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])|\
 _WORD_BEFORE = re.compile(r"\w+$")
 _ABBREVIATIONS = frozenset(ABBREVIATIONS)
 TITLE_CHARS = 160
+CHUNK_TOKENS = 192  # target chunk size in the embedding model's tokens (changing it needs a rebuild)
+OVERLAP_TOKENS = 40  # tokens shared by consecutive chunks, so a fact across a boundary is whole in one
 SAFETY_TOKENS = 2  # tokenising a piece alone can differ by a token from tokenising it in context
 
 
@@ -97,8 +99,8 @@ def chunk_text(
     text: str,
     title: str | None,
     embedder: Embedder,
-    target_tokens: int = 192,
-    overlap_tokens: int = 40,
+    target_tokens: int = CHUNK_TOKENS,
+    overlap_tokens: int = OVERLAP_TOKENS,
 ) -> list[Chunk]:
     """Chunks whose embedding text (headline + chunk) never exceeds the model's max length."""
     if not text.strip():
