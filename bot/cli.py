@@ -297,14 +297,21 @@ class DateType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+since_option = click.option("-s", "--since", type=DateType(), help="Only articles published on or after this date.")
+# every command reads a plain `until` date as in Discord: that whole day included (`Filters.given`)
+until_option = click.option(
+    "-u", "--until", type=DateType(), help="Only articles published up to and including this date."
+)
+
+
 def query_options(func: F) -> F:
     """The options `search` and `ask` share."""
     options = [
         click.option(
             "-k", "--k", default=ARTICLES, show_default=True, type=click.IntRange(1, MAX_K), help="How many articles."
         ),
-        click.option("-s", "--since", type=DateType(), help="Only articles published on or after this date."),
-        click.option("-u", "--until", type=DateType(), help="Only articles published up to and including this date."),
+        since_option,
+        until_option,
         click.option("-o", "--outlet", "outlets", multiple=True, help="Only this outlet (repeatable)."),
         click.option(
             "--as-of", type=DateType(), help="Answer as if asked on this date ('last week' is relative to it)."
@@ -506,8 +513,8 @@ def feedback_command(settings: Settings, as_json: bool) -> None:
 
 @cli.command("timeline")
 @click.argument("topic")
-@click.option("-s", "--since", type=DateType(), help="Only articles published on or after this date.")
-@click.option("-u", "--until", type=DateType(), help="Only articles published before this date.")
+@since_option
+@until_option
 @click.option(
     "--png", "png", type=click.Path(dir_okay=False, path_type=Path), help="Also write the articles-per-week chart here."
 )
@@ -530,7 +537,8 @@ def timeline_command(
     from bot.render import format_timeline
     from bot.timeline import build_timeline
 
-    timeline = build_timeline(open_for_queries(settings), topic, since, until)
+    filters = make_filters(since, until, (), None)
+    timeline = build_timeline(open_for_queries(settings), topic, filters.since, filters.until)
     click.echo(format_timeline(timeline))
     if png is not None:
         weeks = timeline.weeks()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import discord
@@ -254,12 +254,24 @@ def answer_embed(answer: Answer) -> discord.Embed:
     return fit(embed)
 
 
+def until_text(until: str) -> str:
+    """'until 6 Feb 2022' for the exclusive end a plain `until` date became (next midnight), else 'before …'."""
+    try:
+        end = datetime.fromisoformat(until)
+    except ValueError:
+        return f"before {date_text(until)}"
+    if end == end.replace(hour=0, minute=0, second=0, microsecond=0):
+        return f"until {date_text((end - timedelta(days=1)).isoformat())}"
+    return f"before {date_text(until)}"
+
+
 def filters_note(filters: dict, window: str | None) -> str:
     """'Searched the week of …; since 1 Feb 2022; outlets: Reuters' from an answer's filters."""
     parts = [f"Searched {window}"] if window else []
-    for key, word in (("since", "since"), ("until", "before")):
-        if filters.get(key):
-            parts.append(f"{word} {date_text(filters[key])}")
+    if filters.get("since"):
+        parts.append(f"since {date_text(filters['since'])}")
+    if filters.get("until"):
+        parts.append(until_text(filters["until"]))
     if filters.get("outlets"):
         parts.append("outlets: " + ", ".join(filters["outlets"]))
     return one_line(visible("; ".join(parts)))  # footers render no Markdown, links or mentions: nothing to escape

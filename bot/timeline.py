@@ -50,7 +50,8 @@ def build_timeline(
     threshold: float | None = None,
     limit: int = TIMELINE_ARTICLES,
 ) -> Timeline:
-    """Stories on `topic` (relevant as an answer would have to be), oldest first; undated ones apart."""
+    """Stories on `topic` (relevant as an answer would have to be), oldest first; undated ones apart.
+    `until` is an exclusive end, as in `Filters`: callers make it from what a person typed with `Filters.given`."""
     threshold = archive.embedder.relevance_floor if threshold is None else threshold
     response = search(archive, topic, k=limit, filters=Filters(since=since, until=until, recency=False))
     kept = [r for r in response.results if on_topic(r, topic) >= threshold]

@@ -204,14 +204,33 @@ def test_until_includes_its_whole_day_in_the_cli_as_in_discord(run):
     from index.search import Filters
     from tests.conftest import utc
 
-    run("ingest", str(SAMPLES), "--quiet")  # one article, published on 7 February 2022
-    on_the_day = json.loads(run("search", "Kremlin", "--json", "-u", "2022-02-07").output)
-    assert [r["published"][:10] for r in on_the_day["results"]] == ["2022-02-07"]
-    the_day_before = json.loads(run("search", "Kremlin", "--json", "--until", "2022-02-06").output)
-    assert the_day_before["results"] == []
     assert Filters.given(until=utc(2022, 2, 7)).until == utc(2022, 2, 8)
     assert query_filters(until=utc(2022, 2, 7)).until == utc(2022, 2, 8)
     assert Filters.given(until=utc(2022, 2, 7, 12)).until == utc(2022, 2, 7, 12), "a moment is kept as given"
+
+
+UNTIL_ENTRY_POINTS = {
+    "search": ("search", "Kremlin Macron", "--json"),
+    "ask": ("ask", "What did the Kremlin expect from Macron's visit?", "--json"),
+    "timeline": ("timeline", "Putin Macron meeting Kremlin"),
+}
+SAMPLE_URL = "https://www.themoscowtimes.com/2022/02/07/no-major-breakthroughs"
+
+
+def test_every_command_keeps_an_article_published_on_the_until_date(run, tmp_path):
+    run("ingest", str(SAMPLES), "--quiet")  # one article, published on 7 February 2022
+    for name, command in UNTIL_ENTRY_POINTS.items():
+        on_the_day = run(*command, "-u", "2022-02-07").output
+        the_day_before = run(*command, "--until", "2022-02-06").output
+        assert SAMPLE_URL in on_the_day, f"{name} --until 2022-02-07 lost the article of 7 February"
+        assert SAMPLE_URL not in the_day_before, f"{name} --until 2022-02-06 kept the article of 7 February"
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text(
+        '{"query": "Kremlin Macron", "until": "2022-02-07"}\n{"query": "Kremlin Macron", "until": "2022-02-06"}\n'
+    )
+    for command in ("search", "ask"):
+        on_the_day, the_day_before = run(command, "--batch", str(batch), "--json").output.splitlines()
+        assert SAMPLE_URL in on_the_day and SAMPLE_URL not in the_day_before, f"{command} --batch"
 
 
 def test_one_settings_per_command_with_data_dir_applied(run, tmp_path, monkeypatch):

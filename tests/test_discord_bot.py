@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -267,6 +268,31 @@ async def test_bad_date_is_explained(fake_discord: FakeDiscord, news_archive: Ar
         callback = await fake_discord.wait_for_call("POST", sent.callback_path)
         assert callback.json["data"]["flags"] == 64
         assert "“someday” is not a date" in callback.json["data"]["content"]
+
+
+UNTIL_COMMANDS = {
+    "ask": {"question": KREMLIN},
+    "search": {"query": "Kremlin Macron talks"},
+    "timeline": {"topic": "Kremlin Macron talks"},
+}
+
+
+async def test_until_keeps_an_article_published_that_day_in_every_command(
+    fake_discord: FakeDiscord, news_archive: Archive
+) -> None:
+    """The Kremlin article is of 7 February: `until` 7 February keeps it, 6 February does not (as in the CLI)."""
+    shown = {}
+    async with running_bot(fake_discord, news_archive):
+        for name, options in UNTIL_COMMANDS.items():
+            for until in ("2022-02-07", "2022-02-06"):
+                sent = await fake_discord.send_interaction(fake_discord.reader, name, {**options, "until": until})
+                edit = await fake_discord.wait_for_call("PATCH", sent.original_path, 30.0)  # matplotlib's import
+                shown[name, until] = json.dumps(edit.json["embeds"])
+    for name in UNTIL_COMMANDS:
+        assert "themoscowtimes.com/2022/02/07/kremlin-macron" in shown[name, "2022-02-07"], f"/{name} until the day"
+        assert "themoscowtimes.com/2022/02/07/kremlin-macron" not in shown[name, "2022-02-06"], f"/{name} day before"
+    assert '"until 7 Feb 2022"' in shown["ask", "2022-02-07"]  # the footer names the day given
+    assert "until 7 Feb 2022" in shown["search", "2022-02-07"]
 
 
 async def test_outlet_autocomplete_recent_article_and_status(fake_discord: FakeDiscord, news_archive: Archive) -> None:

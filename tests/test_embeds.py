@@ -340,3 +340,10 @@ def test_short_texts() -> None:
     assert embeds.reindex_done_text(1234, 2.5) == "Reindex done: 1,234 chunks embedded in 2.5 s."
     assert len(embeds.bad_date_text(GIANT)) <= 2000
     assert len(embeds.clip_content(GIANT)) <= 2000
+
+
+def test_filters_note_says_until_the_day_the_asker_gave():
+    """A plain `until` date is kept as the next midnight (exclusive); the note names the day that was given."""
+    day = {"since": "2022-02-01T00:00:00+00:00", "until": "2022-02-08T00:00:00+00:00"}
+    assert embeds.filters_note(day, None) == "since 1 Feb 2022; until 7 Feb 2022"
+    assert embeds.filters_note({"until": "2022-02-07T12:30:00+00:00"}, None) == "before 7 Feb 2022"
