@@ -50,6 +50,7 @@ from bot.answer import Answer, AnswerTuning, ask, build_answer  # noqa: E402
 from bot.batch import BatchItem, run_batch  # noqa: E402
 from index.archive import Archive, ArchiveConfig  # noqa: E402
 from index.search import Filters, SearchResponse, search  # noqa: E402
+from index.store.rows import ArchiveStats  # noqa: E402
 
 UNANSWERABLE = Path(__file__).with_name("unanswerable_questions.jsonl")
 FOLDS = 5
@@ -375,7 +376,9 @@ def figures(row: dict[str, float]) -> list[str]:
     return [f"{row[k]:.1%}" for k in ("quoted", "cited", "answered", "refused")]
 
 
-def report(name: str, stats: dict, shipped: dict, cv: dict, t: Table, latency: dict, n_dev: int, n_other: int) -> str:
+def report(
+    name: str, stats: ArchiveStats, shipped: dict, cv: dict, t: Table, latency: dict, n_dev: int, n_other: int
+) -> str:
     everyone = list(range(len(t.answerable)))
     whole = tune(t, everyone)
     rows = [
@@ -391,8 +394,8 @@ def report(name: str, stats: dict, shipped: dict, cv: dict, t: Table, latency: d
     chosen = "; ".join(_choice_text(t, c) for c in cv["chosen"])
     return (
         f"{command_line()} — {n_dev} dev questions (each asked on its quiz date) and {n_other} unanswerable ones "
-        f"(`benchmarks/unanswerable_questions.jsonl`), over {name}: {stats['articles']:,} articles, "
-        f"{stats['chunks']:,} chunks. Through `bot.batch.run_batch` → `bot.answer.ask` (what `newsbot ask --batch "
+        f"(`benchmarks/unanswerable_questions.jsonl`), over {name}: {stats.articles:,} articles, "
+        f"{stats.chunks:,} chunks. Through `bot.batch.run_batch` → `bot.answer.ask` (what `newsbot ask --batch "
         f"--json` runs). A gold answer counts when found verbatim or, for answers of two or more content words, "
         f"60% of them, plurals ignored (`benchmarks/answer_match.py`); an abstained dev question counts as a miss.\n\n"
         f"{table}\n\n{latency_text(latency)}\n\n"

@@ -409,8 +409,8 @@ def write_report(archive: Archive, corpus: str, n: int, report: str, cv_report: 
     stats = archive.stats()
     write_section(
         f"Retrieval quality: RealTimeQA {corpus.split('.')[0]}",
-        f"{command_line()} — {n} dev questions, each asked with its quiz date as `as_of`; {stats['articles']:,} "
-        f"articles, {stats['chunks']:,} chunks; hits counted over stories (an article or its duplicates).\n\n"
+        f"{command_line()} — {n} dev questions, each asked with its quiz date as `as_of`; {stats.articles:,} "
+        f"articles, {stats.chunks:,} chunks; hits counted over stories (an article or its duplicates).\n\n"
         f"**Shipped defaults** (`index.search.Tuning()`):\n\n{report}\n\nPlain BM25 over whole articles (the data's "
         f"README): R@10 .855, MRR@10 .648.\n\n**Cross-validated.** {FOLDS}-fold cross-validation over the {n} questions "
         f"(seed {SEED}): each method's constants are picked by MRR@10 on four folds and scored on the fifth; "

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import cached_archive, require_data, write_section  # noqa: E402
 from bot.follows import topic_scores  # noqa: E402
 from index.archive import Archive, ArchiveConfig  # noqa: E402
+from index.store.rows import ArticleRow  # noqa: E402
 
 TOPICS = [
     "Russia's invasion of Ukraine",
@@ -48,10 +49,13 @@ def open_corpus() -> Archive:
     return cached_archive("corpus_5k", [source], ArchiveConfig())
 
 
-def all_articles(archive: Archive) -> list[dict]:
+def all_articles(archive: Archive) -> list[ArticleRow]:
+    """Every article, its text cut to the opening 300 characters."""
     with archive.lock:
-        rows = archive.store.db.execute("SELECT id, url, title, substr(text, 1, 300) FROM articles").fetchall()
-    return [{"id": i, "url": u, "title": t, "opening": o} for i, u, t, o in rows]
+        rows = archive.store.db.query(
+            "SELECT id, key, url, title, outlet, published, substr(text, 1, 300) AS text FROM articles"
+        )
+        return [ArticleRow.from_row(row) for row in rows]
 
 
 def band_of(score: float) -> float | None:
@@ -60,7 +64,7 @@ def band_of(score: float) -> float | None:
 
 def sample(archive: Archive, seed: int = 7) -> list[dict]:
     articles = all_articles(archive)
-    by_id = {a["id"]: a for a in articles}
+    by_id = {a.id: a for a in articles}
     rng, picked = random.Random(seed), []
     for topic in TOPICS:
         scores = topic_scores(archive, topic, articles)
@@ -77,9 +81,9 @@ def sample(archive: Archive, seed: int = 7) -> list[dict]:
                         "topic": topic,
                         "band": edge,
                         "score": round(scores[article_id], 4),
-                        "url": a["url"],
-                        "title": a["title"],
-                        "opening": " ".join((a["opening"] or "").split()),
+                        "url": a.url,
+                        "title": a.title,
+                        "opening": " ".join(a.text.split()),
                         "on_topic": None,
                     }
                 )

@@ -69,8 +69,8 @@ def open_archive(questions: list[dict], distractors: int, folder: Path | None) -
     if folder is not None:  # e.g. a copy of the corpus_5k cache taken while it was still being embedded
         archive = Archive(folder, ArchiveConfig())
         stats = archive.stats()
-        embedded = f"{stats['vectors']:,} of {stats['chunks']:,} chunks embedded"
-        return archive, f"{folder.name} ({stats['articles']:,} articles, {embedded})"
+        embedded = f"{stats.vectors:,} of {stats.chunks:,} chunks embedded"
+        return archive, f"{folder.name} ({stats.articles:,} articles, {embedded})"
     if (filler.REAL_5K / "complete").exists():
         return Archive(filler.corpus_5k(), ArchiveConfig()), "corpus_5k"
     return subset_archive(questions, distractors)

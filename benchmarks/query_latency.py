@@ -121,10 +121,10 @@ def worker(folder: Path, flat_path: Path, repeat: int, limit: int | None = None)
     asks = timed_runs(lambda q: ask(archive, q["question"], filters=filters[q["question"]]), questions, clock, 1)
     stats = archive.stats()
     result = {
-        "chunks": stats["chunks"],
-        "articles": stats["articles"],
-        "index_kind": stats["index_kind"],
-        "index_params": stats.get("index_params"),
+        "chunks": stats.chunks,
+        "articles": stats.articles,
+        "index_kind": stats.index_kind,
+        "index_params": stats.index_params,
         "rss_mib": rss_mib(),
         "search": searches,
         "ask": asks,

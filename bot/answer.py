@@ -125,8 +125,8 @@ def confidence(archive: Archive, response: SearchResponse, tuning: AnswerTuning 
         return relevance(response, tuning.coverage_weight)
     top = response.results[0]
     with archive.lock:
-        row = archive.store.article(top.article_id) or {}
-    words = article_stems(f"{row.get('title') or ''} {row.get('text') or ''}")
+        row = archive.store.article(top.article_id)
+    words = article_stems(f"{row.title or ''} {row.text}" if row else "")
     return top.dense + tuning.coverage_weight * overlap(idf_weights(archive, response.query), words)
 
 

@@ -70,7 +70,7 @@ def candidates(archive: Archive, response: SearchResponse, tuning: AnswerTuning)
     top = response.results[: tuning.articles]
     ids = [r.article_id for r in top]
     with archive.lock:
-        texts = {i: row["text"] for i, row in archive.store.articles(ids).items()}
+        texts = {i: row.text for i, row in archive.store.articles(ids).items()}
         chunks = archive.store.chunk_spans(ids)
     cosines = chunk_cosines(archive, response, [c[0] for c in chunks])
     found, seen = [], set()

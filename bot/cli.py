@@ -20,6 +20,7 @@ from pydantic import ValidationError
 if TYPE_CHECKING:
     from bot.batch import BatchItem
     from index.search import Filters
+    from index.store.rows import NewArticle
 
 from bot.answer import ARTICLES
 from bot.settings import Settings
@@ -269,7 +270,7 @@ def index_stats(settings: Settings, as_json: bool) -> None:
     from bot.state import Feedback
 
     archive = open_archive(settings)
-    stats = {**archive.stats(), "feedback": Feedback(archive).counts()}
+    stats: dict[str, Any] = {**archive.stats().to_json(), "feedback": Feedback(archive).counts()}
     if as_json:
         click.echo(json.dumps(stats, indent=2))
         return
@@ -666,19 +667,18 @@ async def watch_feeds(archive: Archive, settings: Settings, once: bool) -> int:
         if once:
             return print_poll(await watcher.poll_once(), watcher.problems)
 
-        async def report(new: list[dict]) -> None:
+        async def report(new: list[NewArticle]) -> None:
             print_poll(new, watcher.problems)
 
         await watcher.run(settings.watch_minutes, report)
     return 0
 
 
-def print_poll(new: list[dict], problems: list[ReadProblem]) -> int:
+def print_poll(new: list[NewArticle], problems: list[ReadProblem]) -> int:
     click.echo(f"{len(new)} new article{'s' * (len(new) != 1)}")
-    for article in new:
-        click.echo(
-            f"  {article['title'] or 'Untitled'} — {article['outlet'] or 'unknown'} {article['url'] or ''}".rstrip()
-        )
+    for found in new:
+        article = found.article
+        click.echo(f"  {article.title or 'Untitled'} — {article.outlet or 'unknown'} {article.url or ''}".rstrip())
     print_problems(problems)
     return len(problems)
 

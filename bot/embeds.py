@@ -15,6 +15,7 @@ from discord.utils import format_dt
 
 from bot.answer import NOTHING_FOUND, Answer, Citation
 from index.search import Result, SearchResponse
+from index.store.rows import ArchiveStats, ArticleRow
 
 if TYPE_CHECKING:
     from bot.timeline import Timeline
@@ -307,21 +308,21 @@ def results_pages(response: SearchResponse, page_size: int = 5) -> list[discord.
 # --------------------------------------------------------------------------- articles
 
 
-def recent_embed(rows: Sequence[dict], outlet: str | None = None) -> discord.Embed:
+def article_lines(rows: Sequence[ArticleRow]) -> list[str]:
+    return [source_line(n, r.title, r.url, r.outlet, r.published) for n, r in enumerate(rows, 1)]
+
+
+def recent_embed(rows: Sequence[ArticleRow], outlet: str | None = None) -> discord.Embed:
     """Articles newest first, one source line each."""
     title = "Most recent articles" + (f" from {escape(outlet)}" if outlet else "")
-    lines = [
-        source_line(n, r.get("title"), r.get("url"), r.get("outlet"), r.get("published")) for n, r in enumerate(rows, 1)
-    ]
+    lines = article_lines(rows)
     description = join_within(lines, DESCRIPTION) if lines else NO_RESULTS
     return fit(discord.Embed(title=cut(title, TITLE), description=description, colour=COLOUR))
 
 
-def announcement_embed(rows: Sequence[dict], more: int = 0) -> discord.Embed:
+def announcement_embed(rows: Sequence[ArticleRow], more: int = 0) -> discord.Embed:
     """New articles from the watched feeds: one source line each, and how many more came."""
-    lines = [
-        source_line(n, r.get("title"), r.get("url"), r.get("outlet"), r.get("published")) for n, r in enumerate(rows, 1)
-    ]
+    lines = article_lines(rows)
     if more:
         lines.append(f"…and {more} more")
     return fit(discord.Embed(title="New in the archive", description=join_within(lines, DESCRIPTION), colour=COLOUR))
@@ -333,19 +334,19 @@ def opening_paragraph(text: str | None) -> str:
     return cut(escape(paragraphs[0]), OPENING) if paragraphs else ""
 
 
-def article_embed(row: dict) -> discord.Embed:
+def article_embed(row: ArticleRow) -> discord.Embed:
     """Headline (linked), outlet, date, authors, link and opening paragraph of one stored article."""
-    url = safe_url(row.get("url"))
+    url = safe_url(row.url)
     embed = discord.Embed(
-        title=cut(escape(row.get("title")) or "Untitled", TITLE),
+        title=cut(escape(row.title) or "Untitled", TITLE),
         url=url if url and len(url) <= URL else None,
-        description=opening_paragraph(row.get("text")) or "(no text)",
+        description=opening_paragraph(row.text) or "(no text)",
         colour=COLOUR,
     )
-    embed.add_field(name="Outlet", value=escape(row.get("outlet")) or "unknown", inline=True)
-    embed.add_field(name="Published", value=date_text(row.get("published")), inline=True)
-    if row.get("authors"):
-        embed.add_field(name="Authors", value=escape(", ".join(row["authors"])), inline=True)
+    embed.add_field(name="Outlet", value=escape(row.outlet) or "unknown", inline=True)
+    embed.add_field(name="Published", value=date_text(row.published), inline=True)
+    if row.authors:
+        embed.add_field(name="Authors", value=escape(", ".join(row.authors)), inline=True)
     if url:
         embed.add_field(
             name="Link",
@@ -378,38 +379,38 @@ def moment_text(iso: str | None) -> str:
     return f"{format_dt(moment, 'f')} ({format_dt(moment, 'R')})"
 
 
-def status_embed(stats: dict) -> discord.Embed:
-    """Counts, coverage, outlets, last ingest, index build and model from `Archive.stats()`."""
+def status_embed(stats: ArchiveStats, votes: dict[str, int] | None = None, follows: int | None = None) -> discord.Embed:
+    """Counts, coverage, outlets, last ingest, index build and model from `Archive.stats()`; the
+    feedback votes and the followed topics when given."""
     embed = discord.Embed(title="Archive status", colour=COLOUR)
-    embed.add_field(name="Articles", value=f"{stats.get('articles', 0):,}", inline=True)
-    embed.add_field(name="Chunks", value=f"{stats.get('chunks', 0):,}", inline=True)
-    embed.add_field(name="Vectors", value=f"{stats.get('vectors', 0):,}", inline=True)
-    coverage = f"{date_text(stats.get('published_from'))} – {date_text(stats.get('published_to'))}"
+    embed.add_field(name="Articles", value=f"{stats.articles:,}", inline=True)
+    embed.add_field(name="Chunks", value=f"{stats.chunks:,}", inline=True)
+    embed.add_field(name="Vectors", value=f"{stats.vectors:,}", inline=True)
+    coverage = f"{date_text(stats.published_from)} – {date_text(stats.published_to)}"
+    embed.add_field(name="Coverage", value=coverage if stats.published_from else "no dated articles", inline=False)
+    listed = [f"{escape(name)} ({n:,})" for name, n in stats.outlets.items()]
     embed.add_field(
-        name="Coverage", value=coverage if stats.get("published_from") else "no dated articles", inline=False
+        name=f"Outlets ({len(stats.outlets):,})", value=join_within(listed, FIELD_VALUE, ", ") or "none", inline=False
     )
-    outlets = stats.get("outlets") or {}
-    listed = [f"{escape(name)} ({n:,})" for name, n in outlets.items()]
-    embed.add_field(
-        name=f"Outlets ({len(outlets):,})", value=join_within(listed, FIELD_VALUE, ", ") or "none", inline=False
-    )
-    embed.add_field(name="Last ingest", value=moment_text(stats.get("last_ingest")), inline=False)
-    build = stats.get("index_build_id") or "built by ingest"
-    built = moment_text(stats.get("index_built_at") or stats.get("index_updated_at"))
-    embed.add_field(
-        name="Index", value=f"{escape(stats.get('index_kind')) or 'none'}, {escape(build)}, {built}", inline=False
-    )
-    dimension = stats.get("embedding_dimension")
-    model = escape(stats.get("embedding_model")) or "none yet"
-    embed.add_field(name="Model", value=f"{model} ({dimension} dimensions)" if dimension else model, inline=False)
-    if "feedback" in stats:
-        votes = stats["feedback"]
+    embed.add_field(name="Last ingest", value=moment_text(stats.last_ingest), inline=False)
+    add_index_fields(embed, stats)
+    if votes is not None:
         embed.add_field(name="Feedback", value=f"👍 {votes.get('up', 0):,} · 👎 {votes.get('down', 0):,}", inline=True)
-    if "follows" in stats:
-        embed.add_field(name="Followed topics", value=f"{stats['follows']:,}", inline=True)
-    if stats.get("problems"):
-        add_lines_as_fields(embed, "Needs attention", [escape(p) for p in stats["problems"]])
+    if follows is not None:
+        embed.add_field(name="Followed topics", value=f"{follows:,}", inline=True)
+    if stats.problems:
+        add_lines_as_fields(embed, "Needs attention", [escape(p) for p in stats.problems])
     return fit(embed)
+
+
+def add_index_fields(embed: discord.Embed, stats: ArchiveStats) -> None:
+    """The index's kind and build, and the model it was embedded with."""
+    build = stats.index_build_id or "built by ingest"
+    built = moment_text(stats.index_built_at or stats.index_updated_at)
+    embed.add_field(name="Index", value=f"{escape(stats.index_kind) or 'none'}, {escape(build)}, {built}", inline=False)
+    dimension = stats.embedding_dimension
+    model = escape(stats.embedding_model) or "none yet"
+    embed.add_field(name="Model", value=f"{model} ({dimension} dimensions)" if dimension else model, inline=False)
 
 
 # --------------------------------------------------------------------------- short texts
@@ -463,9 +464,9 @@ def reason_text(label: str) -> str:
     return f"Thanks — noted: {label.lower()}."
 
 
-def follow_embed(topic: str, article: dict) -> discord.Embed:
+def follow_embed(topic: str, article: ArticleRow) -> discord.Embed:
     """A new article on a followed topic: headline (linked), outlet and date."""
-    line = source_line(1, article.get("title"), article.get("url"), article.get("outlet"), article.get("published"))
+    line = source_line(1, article.title, article.url, article.outlet, article.published)
     embed = discord.Embed(
         title=cut(f"New on “{escape(one_line(topic))}”", TITLE), description=line.removeprefix("**1.** "), colour=COLOUR
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 
@@ -18,17 +17,18 @@ from bot.answer import COVERAGE_WEIGHT, term_overlap
 from bot.state import Follow, Follows
 from index.archive import Archive
 from index.search import dense_candidates
+from index.store.rows import ArticleRow, NewArticle
 from index.web.watch import to_announce
 
 
 @dataclass
 class Post:
     follow: Follow
-    article: dict[str, Any]
+    article: ArticleRow
     score: float
 
 
-def fresh_articles(new: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def fresh_articles(new: Iterable[NewArticle]) -> list[ArticleRow]:
     """A poll's articles that may be posted: never a new feed's backlog, nor a story already known."""
     return to_announce(new, limit=10_000).articles
 
@@ -38,9 +38,9 @@ def _chunks_of(archive: Archive, article_ids: Sequence[int]) -> dict[int, tuple[
     return archive.store.chunks_of_articles(article_ids)
 
 
-def topic_scores(archive: Archive, topic: str, articles: Sequence[dict[str, Any]]) -> dict[int, float]:
+def topic_scores(archive: Archive, topic: str, articles: Sequence[ArticleRow]) -> dict[int, float]:
     """article id → how well it matches `topic` (only articles with indexed chunks)."""
-    chunks = _chunks_of(archive, [a["id"] for a in articles]) if articles else {}
+    chunks = _chunks_of(archive, [a.id for a in articles]) if articles else {}
     if not chunks:
         return {}
     vector = archive.embedder.embed([topic])[0]
@@ -49,7 +49,7 @@ def topic_scores(archive: Archive, topic: str, articles: Sequence[dict[str, Any]
     for chunk_id, cosine in hits:  # best first: the first chunk seen is the article's best
         article_id, text = chunks[chunk_id]
         best.setdefault(article_id, (cosine, text))
-    titles = {a["id"]: a.get("title") or "" for a in articles}
+    titles = {a.id: a.title or "" for a in articles}
     ids = list(best)
     overlap = term_overlap(topic, [f"{titles.get(i, '')} {best[i][1]}" for i in ids])
     return {i: best[i][0] + COVERAGE_WEIGHT * float(o) for i, o in zip(ids, overlap, strict=True)}
@@ -58,7 +58,7 @@ def topic_scores(archive: Archive, topic: str, articles: Sequence[dict[str, Any]
 def due_posts(
     archive: Archive,
     follows: Follows,
-    new: Iterable[dict[str, Any]],
+    new: Iterable[NewArticle],
     threshold: float,
     per_hour: int,
     now: datetime | None = None,
@@ -70,11 +70,9 @@ def due_posts(
     posts: list[Post] = []
     for follow in subscriptions:
         scores = topic_scores(archive, follow.topic, articles)
-        matching = sorted(
-            (a for a in articles if scores.get(a["id"], 0.0) >= threshold), key=lambda a: -scores[a["id"]]
-        )
-        matching = [a for a in matching if not follows.was_posted(follow.id, a["id"])]
+        matching = sorted((a for a in articles if scores.get(a.id, 0.0) >= threshold), key=lambda a: -scores[a.id])
+        matching = [a for a in matching if not follows.was_posted(follow.id, a.id)]
         for article in matching[: follows.room_this_hour(follow.id, per_hour, now)]:
-            follows.record_post(follow.id, article["id"], now)
-            posts.append(Post(follow, article, scores[article["id"]]))
+            follows.record_post(follow.id, article.id, now)
+            posts.append(Post(follow, article, scores[article.id]))
     return posts

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -25,7 +25,7 @@ from index.ingest import dedup
 from index.ingest import limits as read_limits
 from index.ingest.chunking import CHUNK_TOKENS, OVERLAP_TOKENS, chunk_text, embedding_text
 from index.ingest.dates import storable
-from index.store import DB_NAME, Store, now_iso
+from index.store import DB_NAME, ArchiveStats, Store, now_iso
 from index.store.vectors import SEARCH_PARAMS, VectorIndex, choose_kind, parse_setting
 
 T = TypeVar("T")
@@ -432,7 +432,7 @@ class Archive:
         for done, batch in enumerate(batched(store.iter_articles(), STORE_BATCH)):
             with store.db.atomic():  # one commit per batch, not one per statement
                 for row in batch:
-                    self._chunk_into(store, row["id"], row["title"], row["text"])
+                    self._chunk_into(store, row.id, row.title, row.text)
             bar.update(len(batch))
             if on_progress:
                 on_progress("chunking", min((done + 1) * STORE_BATCH, total), total)
@@ -455,35 +455,36 @@ class Archive:
         if old_vectors != self.vectors_path:
             old_vectors.unlink(missing_ok=True)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> ArchiveStats:
         """Counts, coverage, model and index facts for `index stats` and `/status`."""
         self.refresh()
         with self.lock:
             first, last, last_ingest = self.store.coverage()
-            outlets = self.store.outlet_counts()
             meta = self.store.meta()
-            return {
-                "articles": self.store.count("articles"),
-                "chunks": self.store.count("chunks"),
-                "vectors": len(self.vectors) if self.vectors else 0,
-                "published_from": first,
-                "published_to": last,
-                "outlets": {name or "(unknown)": n for name, n in outlets},
-                **dedup.group_stats(self.store),
-                "embedding_model": meta.get("embedding_model"),
-                "embedding_dimension": int(meta["embedding_dimension"]) if meta.get("embedding_dimension") else None,
-                "index_kind": meta.get("index_kind"),
-                "index_params": json.loads(meta.get("index_params") or "{}"),
-                "index_build_seconds": float(meta["index_build_seconds"]) if meta.get("index_build_seconds") else None,
-                "index_build_id": meta.get("index_build_id"),
-                "index_built_at": meta.get("index_built_at"),
-                "index_updated_at": meta.get("index_updated_at"),
-                "last_ingest": last_ingest,
-                "database_bytes": self.store.path.stat().st_size,
-                "index_bytes": self.vectors_path.stat().st_size if self.vectors_path.exists() else 0,
-                "schema_version": int(meta.get("schema_version", 0)),
-                "problems": self.check(),
-            }
+            groups, folded = self.store.groups.counts()
+            return ArchiveStats(
+                articles=self.store.count("articles"),
+                chunks=self.store.count("chunks"),
+                vectors=len(self.vectors) if self.vectors else 0,
+                published_from=first,
+                published_to=last,
+                outlets={name or "(unknown)": n for name, n in self.store.outlet_counts()},
+                duplicate_groups=int(groups),
+                articles_folded=int(folded),
+                embedding_model=meta.get("embedding_model"),
+                embedding_dimension=int(meta["embedding_dimension"]) if meta.get("embedding_dimension") else None,
+                index_kind=meta.get("index_kind"),
+                index_params=json.loads(meta.get("index_params") or "{}"),
+                index_build_seconds=float(meta["index_build_seconds"]) if meta.get("index_build_seconds") else None,
+                index_build_id=meta.get("index_build_id"),
+                index_built_at=meta.get("index_built_at"),
+                index_updated_at=meta.get("index_updated_at"),
+                last_ingest=last_ingest,
+                database_bytes=self.store.path.stat().st_size,
+                index_bytes=self.vectors_path.stat().st_size if self.vectors_path.exists() else 0,
+                schema_version=int(meta.get("schema_version", 0)),
+                problems=tuple(self.check()),
+            )
 
 
 def _inode(path: Path) -> int | None:

@@ -71,7 +71,7 @@ async def poll_announcing(polls: Polls, title: str) -> list[dict[str, Any]]:
     async with asyncio.timeout(POLL_TIMEOUT * 3):
         while True:
             new = await polls.get()
-            if [a["title"] for a in to_announce(new).articles] == [title]:
+            if [a.title for a in to_announce(new).articles] == [title]:
                 return new
 
 

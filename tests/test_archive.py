@@ -139,11 +139,36 @@ def test_one_writer_at_a_time(archive):
 
 def test_stats(news_archive):
     stats = news_archive.stats()
-    assert stats["articles"] == 4
-    assert stats["chunks"] == stats["vectors"] >= 4
-    assert stats["published_from"].startswith("2022-01-02")
-    assert stats["published_to"].startswith("2022-06-07")
-    assert stats["outlets"]["CNN"] == 1
-    assert stats["index_kind"] == "flat"
-    assert stats["index_bytes"] > 0
-    assert stats["problems"] == []
+    assert stats.articles == 4
+    assert stats.chunks == stats.vectors >= 4
+    assert stats.published_from.startswith("2022-01-02")
+    assert stats.published_to.startswith("2022-06-07")
+    assert stats.outlets["CNN"] == 1
+    assert stats.index_kind == "flat"
+    assert stats.index_bytes > 0
+    assert stats.problems == ()
+
+
+def test_rows_handed_to_bot_are_typed_and_frozen(news_archive):
+    import dataclasses
+    import json
+
+    from index.store.rows import ArchiveStats, ArticleRow
+
+    rows = list(news_archive.store.iter_articles())
+    assert len(rows) == 4
+    row = next(r for r in rows if r.outlet == "CNN")
+    assert isinstance(row, ArticleRow) and row.text.startswith("The prime minister of Sudan")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        row.title = "changed"  # the point: frozen
+    light = news_archive.store.articles([row.id], with_text=False)[row.id]
+    assert light == dataclasses.replace(row, text="")
+    assert json.loads(json.dumps(row.to_json()))["published"].startswith("2022-01-02")
+    stats = news_archive.stats()
+    assert isinstance(stats, ArchiveStats)
+    assert json.loads(json.dumps(stats.to_json()))["outlets"] == {
+        "Reuters": 1,
+        "The Moscow Times": 1,
+        "CNN": 1,
+        "USA Today": 1,
+    }

@@ -97,7 +97,7 @@ def test_a_different_story_is_not_grouped(archive):
     similar_topic = version("Bloomberg", 9, tail=" " + OTHER)  # shares the wire text but doubles in length
     archive.ingest([REUTERS, chile, similar_topic, *NEWS], progress=False)
     assert [len(group) for group in stories(archive)] == [1] * (3 + len(NEWS))
-    assert archive.stats()["duplicate_groups"] == 0
+    assert archive.stats().duplicate_groups == 0
 
 
 def test_grouping_works_across_ingests_and_reopening(archive, tmp_path, fake_config):
@@ -107,8 +107,8 @@ def test_grouping_works_across_ingests_and_reopening(archive, tmp_path, fake_con
     reopened.ingest([AP], progress=False)
     reopened.ingest([GUARDIAN], progress=False)
     assert stories(reopened)[0] == {"Reuters", "AP News", "The Guardian"}
-    assert reopened.stats()["duplicate_groups"] == 1
-    assert reopened.stats()["articles_folded"] == 2
+    assert reopened.stats().duplicate_groups == 1
+    assert reopened.stats().articles_folded == 2
     reopened.close()
 
 
@@ -144,8 +144,8 @@ def test_an_exact_copy_is_not_stored_twice_but_is_listed_as_also_in(archive):
     assert archive.store.count("articles") == len(NEWS) + 1
     (strike,) = [r for r in search(archive, "Rotterdam dockworkers", k=3).results if "Rotterdam" in r.title]
     assert strike.also_in == ["Daily Mirror Example"]
-    assert archive.stats()["duplicate_groups"] == 1
-    assert archive.stats()["articles_folded"] == 1
+    assert archive.stats().duplicate_groups == 1
+    assert archive.stats().articles_folded == 1
 
 
 def test_filters_pick_the_newest_version_they_allow(archive):

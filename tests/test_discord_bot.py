@@ -385,7 +385,7 @@ async def test_reindex_is_refused_without_manage_server(fake_discord: FakeDiscor
         callback = await fake_discord.wait_for_call("POST", sent.callback_path)
         assert callback.json["data"]["flags"] == 64
         assert "Manage Server" in callback.json["data"]["content"]
-    assert news_archive.stats()["index_build_id"] is None
+    assert news_archive.stats().index_build_id is None
 
 
 @pytest.mark.parametrize("admin_guilds", [None, "another"])
@@ -398,7 +398,7 @@ async def test_reindex_is_refused_outside_the_admin_guilds(
         sent = await fake_discord.send_interaction(fake_discord.moderator, "reindex")
         callback = await fake_discord.wait_for_call("POST", sent.callback_path)
         assert callback.json["data"]["content"] == checks.NOT_ADMIN_GUILD
-    assert news_archive.stats()["index_build_id"] is None
+    assert news_archive.stats().index_build_id is None
 
 
 async def test_the_admin_role_counts_by_id_not_by_name(fake_discord: FakeDiscord, news_archive: Archive) -> None:
@@ -412,7 +412,7 @@ async def test_the_admin_role_counts_by_id_not_by_name(fake_discord: FakeDiscord
         sent = await fake_discord.send_interaction(fake_discord.reader, "reindex")
         callback = await fake_discord.wait_for_call("POST", sent.callback_path)
         assert "Manage Server permission or the admin role" in callback.json["data"]["content"]
-    assert news_archive.stats()["index_build_id"] is None
+    assert news_archive.stats().index_build_id is None
 
 
 async def test_reindex_has_its_own_cooldown(fake_discord: FakeDiscord, news_archive: Archive) -> None:
@@ -424,7 +424,7 @@ async def test_reindex_has_its_own_cooldown(fake_discord: FakeDiscord, news_arch
         await fake_discord.wait_for_call(
             "PATCH", r"/channels/\d+/messages/\d+", 30.0, predicate=lambda c: "done" in c.json["content"]
         )
-        build = news_archive.stats()["index_build_id"]
+        build = news_archive.stats().index_build_id
         assert build is not None  # the first one rebuilt
         again = await fake_discord.send_interaction(fake_discord.moderator, "reindex")
         callback = await fake_discord.wait_for_call("POST", again.callback_path)
@@ -432,7 +432,7 @@ async def test_reindex_has_its_own_cooldown(fake_discord: FakeDiscord, news_arch
             "The archive was reindexed recently; /reindex can run again <t:"
         )
         assert (await fake_discord.wait_for_call("POST", first.callback_path)).json == {"type": 5}
-    assert news_archive.stats()["index_build_id"] == build
+    assert news_archive.stats().index_build_id == build
 
 
 @pytest.mark.parametrize("who", ["moderator", "reader with the admin role"])
@@ -460,7 +460,7 @@ async def test_reindex_edits_its_progress_message_until_done(
         assert edits[-1].startswith("Reindex done: 4 chunks")
         assert done.status == 200
         assert any(e.startswith("Reindexing: chunking") or e.startswith("Reindexing: embedding") for e in edits[:-1])
-    assert news_archive.stats()["index_build_id"] is not None  # None until a rebuild (see the admin-role test)
+    assert news_archive.stats().index_build_id is not None  # None until a rebuild (see the admin-role test)
 
 
 # --------------------------------------------------------------------------- limits, concurrency, failures

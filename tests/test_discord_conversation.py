@@ -14,6 +14,7 @@ from bot.discord.app import ShardedNewsBot
 from bot.state import BotState
 from index.archive import Archive
 from index.article import Article
+from index.store.rows import NewArticle
 from index.web.watch import describe_new
 from tests.conftest import utc
 from tests.fake_discord import FakeDiscord, Intent, Op
@@ -230,7 +231,7 @@ MARATHON = Article(
 )
 
 
-def polled(archive: Archive, articles: list[Article], first_poll: bool) -> list[dict]:
+def polled(archive: Archive, articles: list[Article], first_poll: bool) -> list[NewArticle]:
     """What a feed poll hands the bot: the new articles, stored."""
     ids = archive.ingest(articles, progress=False).new_article_ids
     with archive.lock:

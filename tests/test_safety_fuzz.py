@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bot import embeds
 from bot.answer import Answer, Citation
+from index.store.rows import ArticleRow
 from index.web.netguard import Allow, address_problem, host_problem, literal_address, parse_allow
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -157,14 +158,16 @@ def test_answer_embeds_are_inert_whatever_the_archive_holds(
 @FUZZ
 @given(HOSTILE, HOSTILE, st.lists(HOSTILE, max_size=3))
 def test_article_and_list_embeds_are_inert(title: str, text: str, authors: list[str]) -> None:
-    row = {
-        "title": title,
-        "url": "https://ours.example/b",
-        "outlet": text[:40],
-        "published": None,
-        "text": text,
-        "authors": authors,
-    }
+    row = ArticleRow(
+        id=1,
+        key="k",
+        title=title,
+        url="https://ours.example/b",
+        outlet=text[:40],
+        published=None,
+        text=text,
+        authors=tuple(authors),
+    )
     for embed in (embeds.article_embed(row), embeds.recent_embed([row, row]), embeds.announcement_embed([row], more=2)):
         for shown in embed_texts(embed):
             assert_inert(shown)

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from bot.cli import EXIT_SKIPPED, cli
 from index.archive import Archive, ArchiveConfig
 from index.article import ReadProblem
+from index.store.rows import ArticleRow, NewArticle
 from index.web.fetch import FetchSettings
 from index.web.watch import MAX_ATTEMPTS, Announcement, Watcher, to_announce
 from tests.http_fixture import LOOPBACK, WEB_ROOT, NewsServer
@@ -53,7 +54,7 @@ def watcher(archive: Archive, site: NewsServer, *paths: str) -> Watcher:
 async def test_first_poll_ingests_quietly_then_only_new_items_are_fetched_and_announced(archive, site):
     async with watcher(archive, site) as watch:
         first = await watch.poll_once()
-        assert {a["title"] for a in first} == {
+        assert {a.article.title for a in first} == {
             "Harbour reopens after storm",
             "Council approves new tram line",
             "Library extends opening hours",
@@ -66,10 +67,10 @@ async def test_first_poll_ingests_quietly_then_only_new_items_are_fetched_and_an
 
         publish(site, "bridge", "Council backs footbridge")
         second = await watch.poll_once()
-        assert [a["title"] for a in second] == ["Council backs footbridge"]
-        assert [a["title"] for a in to_announce(second).articles] == ["Council backs footbridge"]
-        assert second[0]["feed"] == site.url(FEED)
-        assert second[0]["url"] == site.url("/articles/bridge.html")
+        assert [a.article.title for a in second] == ["Council backs footbridge"]
+        assert [a.title for a in to_announce(second).articles] == ["Council backs footbridge"]
+        assert second[0].feed == site.url(FEED)
+        assert second[0].article.url == site.url("/articles/bridge.html")
 
         assert await watch.poll_once() == []
     assert site.hits[FEED] == 3
@@ -94,13 +95,13 @@ async def test_a_busy_archive_stores_nothing_and_the_next_poll_catches_up(archiv
         assert archive.store.count("articles") == 0
         caught_up = await watch.poll_once()
     assert len(caught_up) == 4
-    assert all(a["first_poll"] for a in caught_up)
+    assert all(a.first_poll for a in caught_up)
 
 
 async def test_two_feeds_in_one_poll(archive, site):
     async with watcher(archive, site, FEED, "/feeds/news.atom") as watch:
         found = await watch.poll_once()
-    assert {a["feed"] for a in found} == {site.url(FEED), site.url("/feeds/news.atom")}
+    assert {a.feed for a in found} == {site.url(FEED), site.url("/feeds/news.atom")}
     assert archive.store.count("articles") == 6
 
 
@@ -110,17 +111,9 @@ async def test_an_unreachable_feed_is_a_problem_and_stays_new(archive, site):
         assert watch.problems == [ReadProblem(site.url("/feeds/none.rss"), "HTTP 404")]
 
 
-def article(n: int, **fields) -> dict:
-    return {
-        "id": n,
-        "title": f"Story {n}",
-        "outlet": "Gazette",
-        "url": f"https://g.example/{n}",
-        "group_id": n,
-        "first_poll": False,
-        "known_story": False,
-        **fields,
-    }
+def article(n: int, first_poll: bool = False, known_story: bool = False, **fields) -> NewArticle:
+    row = {"title": f"Story {n}", "outlet": "Gazette", "url": f"https://g.example/{n}", "group_id": n, **fields}
+    return NewArticle(ArticleRow(id=n, key=f"k{n}", published=None, **row), "feed", first_poll, known_story)
 
 
 def test_announcements_are_capped_with_a_count_of_the_rest():
@@ -142,7 +135,7 @@ def test_known_stories_first_polls_and_repeats_are_not_announced():
         article(5, title=None, outlet=None, url=None),
     ]
     announcement = to_announce(new)
-    assert [a["id"] for a in announcement.articles] == [3, 5]
+    assert [a.id for a in announcement.articles] == [3, 5]
     assert announcement.more == 0
     assert announcement.lines()[-1] == "**Untitled**"
     assert Announcement().lines() == []

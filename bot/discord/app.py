@@ -26,6 +26,7 @@ from bot.follows import Post, due_posts
 from bot.settings import Settings
 from bot.state import BotState
 from index.archive import Archive, ArchiveBusy
+from index.store.rows import NewArticle
 from index.web.watch import Watcher, to_announce
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ class NewsBot(commands.Bot):
         finally:
             await self.watcher.aclose()
 
-    async def announce(self, new: list[dict]) -> None:
+    async def announce(self, new: list[NewArticle]) -> None:
         """New articles from the feeds (never a first poll's backlog): to the announce channels, and
         to whoever follows a topic they match."""
         await self.announce_new(new)
@@ -147,7 +148,7 @@ class NewsBot(commands.Bot):
         extra = [default] if default and getattr(default_guild, "id", None) not in configured else []
         return [*configured.values(), *extra]
 
-    async def announce_new(self, new: list[dict]) -> None:
+    async def announce_new(self, new: list[NewArticle]) -> None:
         announcement = to_announce(new, self.settings.announce_limit)
         if not announcement.articles:
             return
@@ -174,7 +175,7 @@ class NewsBot(commands.Bot):
             return None
         return channel
 
-    async def post_follows(self, new: list[dict]) -> None:
+    async def post_follows(self, new: list[NewArticle]) -> None:
         settings = self.settings
         posts = await self.in_worker(
             due_posts, self.archive, self.state.follows, new, settings.follow_threshold, settings.follow_per_hour

@@ -130,9 +130,3 @@ def _outlet_names(rows: Iterable[tuple[Any, ...]], exclude: str | None) -> list[
         if name and name != exclude and name not in names:
             names.append(name)
     return names
-
-
-def group_stats(store: Store) -> dict[str, int]:
-    """Stories with more than one version, and the versions folded under another."""
-    groups, folded = store.groups.counts()
-    return {"duplicate_groups": int(groups), "articles_folded": int(folded)}

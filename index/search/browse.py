@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from index.archive import Archive
+from index.store.rows import ArticleRow
 from index.web.urls import canonical_url
 
 
@@ -15,12 +15,12 @@ def outlet_names(archive: Archive, typed: str, limit: int = 25) -> list[str]:
     return archive.store.outlets_like(pattern, limit)
 
 
-def recent_articles(archive: Archive, count: int, outlet: str | None = None) -> list[dict[str, Any]]:
+def recent_articles(archive: Archive, count: int, outlet: str | None = None) -> list[ArticleRow]:
     archive.refresh()
     return archive.store.recent(count, outlet)
 
 
-def find_article(archive: Archive, url: str) -> dict[str, Any] | None:
+def find_article(archive: Archive, url: str) -> ArticleRow | None:
     """The stored article at `url`, matched as given or by its canonical form."""
     archive.refresh()
     with archive.lock:  # the id and its row from one database, not one each side of a swap

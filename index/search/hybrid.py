@@ -473,7 +473,5 @@ def results_for(archive: Archive, ranked: list[Ranked]) -> list[Result]:
     for r in ranked:
         a = articles[r.article_id]
         passages = [Passage(c, chunks[c].text, s) for c, s in zip(r.chunk_ids, r.chunk_scores)]
-        results.append(
-            Result(r.article_id, a["url"], a["title"], a["outlet"], a["published"], r.score, r.dense, passages)
-        )
+        results.append(Result(r.article_id, a.url, a.title, a.outlet, a.published, r.score, r.dense, passages))
     return results

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, overload
+from typing import overload
 
 import sqlite_utils
 
@@ -20,6 +20,7 @@ from index.store.feeds import FeedLog
 from index.store.groups import Groups
 from index.store.lookups import Lookups
 from index.store.migrations import migrate
+from index.store.rows import ARTICLE_COLUMNS, ArticleRow
 
 DB_NAME = "archive.db"
 
@@ -118,18 +119,18 @@ class Store:
         self.db.table("articles").update(article_id, row)
         return article_id
 
-    def article(self, article_id: int) -> dict[str, Any] | None:
+    def article(self, article_id: int) -> ArticleRow | None:
         rows = self.articles([article_id])
         return rows.get(article_id)
 
-    def articles(self, ids: Iterable[int], with_text: bool = True) -> dict[int, dict[str, Any]]:
+    def articles(self, ids: Iterable[int], with_text: bool = True) -> dict[int, ArticleRow]:
         ids = list(ids)
-        columns = "*" if with_text else "id, key, url, title, outlet, authors, published, source, group_id, ingested_at"
-        found: dict[int, dict[str, Any]] = {}
+        columns = "*" if with_text else ARTICLE_COLUMNS
+        found: dict[int, ArticleRow] = {}
         for i in range(0, len(ids), 900):  # SQLite's limit on bound parameters
             part = ids[i : i + 900]
             rows = self.db.query(f"SELECT {columns} FROM articles WHERE id IN ({','.join('?' * len(part))})", part)
-            found.update({row["id"]: _article_row(row) for row in rows})
+            found.update({row["id"]: ArticleRow.from_row(row) for row in rows})
         return found
 
     # chunks
@@ -175,13 +176,13 @@ class Store:
             found.update({r[0]: StoredChunk(*r) for r in rows})
         return found
 
-    def iter_articles(self, batch: int = 500) -> Iterator[dict[str, Any]]:
+    def iter_articles(self, batch: int = 500) -> Iterator[ArticleRow]:
         last = 0
         while True:
             rows = list(self.db.query("SELECT * FROM articles WHERE id > ? ORDER BY id LIMIT ?", [last, batch]))
             if not rows:
                 return
-            yield from (_article_row(r) for r in rows)
+            yield from (ArticleRow.from_row(r) for r in rows)
             last = rows[-1]["id"]
 
     def chunks_of_articles(self, article_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
@@ -229,16 +230,15 @@ class Store:
             ).fetchall()
         return [str(row[0]) for row in rows]
 
-    def recent(self, count: int, outlet: str | None = None) -> list[dict[str, Any]]:
+    def recent(self, count: int, outlet: str | None = None) -> list[ArticleRow]:
         where, args = ("AND outlet = ?", [outlet]) if outlet else ("", [])
         with self.lock:
-            return list(
-                self.db.query(
-                    f"SELECT url, title, outlet, published FROM articles WHERE published IS NOT NULL {where} "
-                    "ORDER BY published DESC LIMIT ?",
-                    [*args, count],
-                )
+            rows = self.db.query(
+                f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE published IS NOT NULL {where} "
+                "ORDER BY published DESC LIMIT ?",
+                [*args, count],
             )
+            return [ArticleRow.from_row(row) for row in rows]
 
     def find_by_key_or_url(self, key: str, url: str) -> int | None:
         with self.lock:
@@ -268,8 +268,3 @@ class Store:
 
     def count(self, table: str) -> int:
         return int(self.db.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0])
-
-
-def _article_row(row: dict[str, Any]) -> dict[str, Any]:
-    row["authors"] = json.loads(row["authors"]) if row.get("authors") else []
-    return row

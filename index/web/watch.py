@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from index.archive import Archive, ArchiveBusy
 from index.article import Article, ReadProblem, article_key
 from index.store import Store, now_iso
+from index.store.rows import ArticleRow, NewArticle
 from index.web.feeds import TRUNCATED_FEED, FeedItem, _item_article, parse_feed
 from index.web.fetch import Fetcher, FetchSettings
 from index.web.urls import canonical_url, strip_credentials
@@ -34,7 +35,7 @@ T = TypeVar("T")
 class Announcement:
     """What to post about one poll: these articles, then "and N more"."""
 
-    articles: list[dict[str, Any]] = field(default_factory=list)
+    articles: list[ArticleRow] = field(default_factory=list)
     more: int = 0
 
     def lines(self) -> list[str]:
@@ -42,24 +43,23 @@ class Announcement:
         return lines + ([f"…and {self.more} more"] if self.more else [])
 
 
-def _headline(article: dict[str, Any]) -> str:
-    outlet = f" — {article['outlet']}" if article.get("outlet") else ""
-    url = f" <{article['url']}>" if article.get("url") else ""
-    return f"**{article.get('title') or 'Untitled'}**{outlet}{url}"
+def _headline(article: ArticleRow) -> str:
+    outlet = f" — {article.outlet}" if article.outlet else ""
+    url = f" <{article.url}>" if article.url else ""
+    return f"**{article.title or 'Untitled'}**{outlet}{url}"
 
 
-def to_announce(new: Iterable[dict[str, Any]], limit: int = ANNOUNCE_LIMIT) -> Announcement:
+def to_announce(new: Iterable[NewArticle], limit: int = ANNOUNCE_LIMIT) -> Announcement:
     """The articles of a poll worth announcing, at most `limit`. A feed's first poll announces
     nothing (its whole backlog would flood the channel), nor does a story already in the
     archive; a story several feeds brought in the same poll is announced once."""
-    fresh: list[dict[str, Any]] = []
+    fresh: list[ArticleRow] = []
     stories: set[int] = set()
-    for article in new:
-        story = article.get("group_id") or article["id"]
-        if article["first_poll"] or article["known_story"] or story in stories:
+    for found in new:
+        if found.first_poll or found.known_story or found.story in stories:
             continue
-        stories.add(story)
-        fresh.append(article)
+        stories.add(found.story)
+        fresh.append(found.article)
     return Announcement(fresh[:limit], max(0, len(fresh) - limit))
 
 
@@ -100,14 +100,13 @@ class Watcher:
             self._fetcher = Fetcher(self.settings)
         return self._fetcher
 
-    async def poll_once(self) -> list[dict[str, Any]]:
-        """Fetches every feed once; returns the articles this poll stored, each with `feed`,
-        `first_poll` and `known_story` for `to_announce`."""
+    async def poll_once(self) -> list[NewArticle]:
+        """Fetches every feed once; returns the articles this poll stored, for `to_announce`."""
         self.problems = []
         polls = await asyncio.gather(*(self._poll_feed_safely(feed) for feed in self.feeds))
         return [article for found in polls for article in found]
 
-    async def _poll_feed_safely(self, feed: str) -> list[dict[str, Any]]:
+    async def _poll_feed_safely(self, feed: str) -> list[NewArticle]:
         """One feed's poll; whatever goes wrong in it is its problem, and the other feeds go on."""
         try:
             return await self._poll_feed(feed)
@@ -116,7 +115,7 @@ class Watcher:
             self.problems.append(ReadProblem(feed, f"poll failed: {type(err).__name__}: {err}"))
             return []
 
-    async def run(self, minutes: float, on_poll: Callable[[list[dict[str, Any]]], Awaitable[None]]) -> None:
+    async def run(self, minutes: float, on_poll: Callable[[list[NewArticle]], Awaitable[None]]) -> None:
         """Polls every `minutes` until cancelled; a failed poll is logged and the next one goes on."""
         while True:
             try:
@@ -125,7 +124,7 @@ class Watcher:
                 log.exception("polling the feeds failed")
             await asyncio.sleep(minutes * 60)
 
-    async def _poll_feed(self, feed: str) -> list[dict[str, Any]]:
+    async def _poll_feed(self, feed: str) -> list[NewArticle]:
         result = await self.fetcher.fetch(feed)
         if not result.ok:
             self.problems.append(ReadProblem(feed, result.error or "fetch failed"))
@@ -152,7 +151,7 @@ class Watcher:
 
     async def _store(
         self, feed: str, items: list[FeedItem], found: list[Article | ReadProblem], first: bool
-    ) -> list[dict[str, Any]]:
+    ) -> list[NewArticle]:
         self.problems.extend(f for f in found if isinstance(f, ReadProblem))
         async with self._writing:
             try:
@@ -163,7 +162,7 @@ class Watcher:
 
     def _ingest(
         self, feed: str, items: list[FeedItem], found: list[Article | ReadProblem], first: bool
-    ) -> list[dict[str, Any]]:
+    ) -> list[NewArticle]:
         """In a worker thread: stores the articles, then remembers the items as seen."""
         articles = [f for f in found if isinstance(f, Article)]
         with self.archive.lock:
@@ -213,21 +212,11 @@ def _outcome(store: Store, outcome: Article | ReadProblem) -> tuple[int | None, 
     return (found[0] if found else store.find_by_hash(outcome.content_hash)), None
 
 
-def describe_new(store: Store, ids: list[int], known: set[str], feed: str, first: bool) -> list[dict[str, Any]]:
-    """The poll's new articles as plain dicts; `known_story` when the archive had the story before."""
+def describe_new(store: Store, ids: list[int], known: set[str], feed: str, first: bool) -> list[NewArticle]:
+    """The poll's new articles; `known_story` when the archive had the story before."""
     rows = store.articles(ids, with_text=False)
     return [
-        {
-            "id": i,
-            "url": rows[i]["url"],
-            "title": rows[i]["title"],
-            "outlet": rows[i]["outlet"],
-            "published": rows[i]["published"],
-            "group_id": rows[i]["group_id"],
-            "feed": feed,
-            "first_poll": first,
-            "known_story": rows[i]["key"] in known or _story_predates(store, rows[i]["group_id"], ids),
-        }
+        NewArticle(rows[i], feed, first, rows[i].key in known or _story_predates(store, rows[i].group_id, ids))
         for i in ids
     ]
 

@@ -17,6 +17,7 @@ from bot import embeds
 from bot.discord.checks import Refused, admin_only, archive_admin, reindex_cooled
 from bot.discord.replies import Reply, respond
 from index.archive import ArchiveBusy
+from index.store.rows import ArchiveStats
 
 if TYPE_CHECKING:
     from bot.discord.app import NewsBot
@@ -51,8 +52,9 @@ class ProgressEdits:
                 log.warning("could not edit the reindex progress message", exc_info=True)
 
 
-def status_of(bot: NewsBot) -> dict[str, Any]:
-    return {**bot.archive.stats(), "feedback": bot.state.feedback.counts(), "follows": len(bot.state.follows.all())}
+def status_of(bot: NewsBot) -> tuple[ArchiveStats, dict[str, int], int]:
+    """The archive's stats, the feedback votes and how many topics are followed."""
+    return bot.archive.stats(), bot.state.feedback.counts(), len(bot.state.follows.all())
 
 
 def admin_and_cooled(interaction: discord.Interaction) -> bool:
@@ -69,7 +71,7 @@ class Admin(commands.Cog):
     )
     async def status_command(self, interaction: discord.Interaction) -> None:
         async def build() -> Reply:
-            return {"embed": embeds.status_embed(await self.bot.in_worker(status_of, self.bot))}
+            return {"embed": embeds.status_embed(*await self.bot.in_worker(status_of, self.bot))}
 
         await respond(interaction, build)
 
