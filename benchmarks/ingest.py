@@ -41,7 +41,7 @@ CORPUS_SLICE = 300
 NEW_ARTICLES = 100
 STATIC_MODEL = f"model2vec:{CACHE / 'm2v-minilm-256'}"
 INGEST_STAGES = {
-    "chunking": "index.archive:chunk_text",
+    "chunking": "index.ingest.pipeline:chunk_text",
     "dedup": "index.ingest.dedup:assign",
     "store writes": "index.store.sqlite:Store.save_article",
     "chunk + FTS writes": "index.store.sqlite:Store.add_chunks",

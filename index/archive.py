@@ -1,4 +1,9 @@
-"""The archive: a store and its vector index kept in step, ingested into and rebuilt atomically."""
+"""The archive: a store and its vector index kept in step, ingested into and rebuilt atomically.
+
+`Archive` is the facade: it opens the data directory, keeps up with other processes and holds the
+writer lock; the work is done by its parts, one job each: `Ingester` (index/ingest/pipeline.py:
+admit, store, deduplicate, chunk), `Syncer` (index/sync.py: embed what the index lacks, checkpoints,
+build metadata) and `Rebuilder` (index/rebuild.py: a new database and index, swapped in)."""
 
 from __future__ import annotations
 
@@ -6,49 +11,34 @@ import contextlib
 import fcntl
 import json
 import os
-import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from itertools import islice
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
-import numpy as np
-from tqdm import tqdm
-
-from index.article import Article, ReadProblem, article_key
+from index.article import Article, ReadProblem
 from index.embedding import BATCH_SIZE, DEFAULT_DEVICE, DEFAULT_MODEL, Embedder, load_embedder, model_identity
 from index.ingest import dedup
-from index.ingest import limits as read_limits
-from index.ingest.chunking import CHUNK_TOKENS, OVERLAP_TOKENS, chunk_text, embedding_text
-from index.ingest.dates import storable
-from index.store import DB_NAME, ArchiveStats, Store, now_iso
-from index.store.vectors import SEARCH_PARAMS, VectorIndex, choose_kind, parse_setting
+from index.ingest.chunking import CHUNK_TOKENS, OVERLAP_TOKENS
+from index.ingest.pipeline import STORE_BATCH, Ingester, IngestReport, admit, batched
+from index.rebuild import Rebuilder, clean_leftovers
+from index.store import DB_NAME, ArchiveStats, Store
+from index.store.vectors import SEARCH_PARAMS, VectorIndex, parse_setting
+from index.sync import CHECKPOINT_EVERY, EMBED_BATCH, Syncer, embedded
 
-T = TypeVar("T")
-EMBED_BATCH = 512  # chunks embedded between index checkpoints' bookkeeping
-CHECKPOINT_EVERY = 20_000  # chunks embedded between saves, so a killed ingest resumes near where it stopped
-STORE_BATCH = 200  # articles per transaction
-
-
-def admit(article: Article, problems: list[ReadProblem]) -> Article | None:
-    """The article within the limits (an unstorable date dropped, an over-long headline cut), or
-    None when its text is too long; each change or refusal is added to `problems`."""
-    limits = read_limits.current()
-    source = article.source or article.url or "article"
-    if len(article.text) > limits.max_article_chars:
-        problems.append(ReadProblem(source, f"article text over {limits.max_article_chars} characters; not stored"))
-        return None
-    if not storable(article.published):
-        problems.append(ReadProblem(source, "date out of range, article kept undated"))
-        article.published = None
-    if article.title and len(article.title) > limits.max_title_chars:
-        problems.append(ReadProblem(source, f"headline over {limits.max_title_chars} characters, cut"))
-        article.title = article.title[: limits.max_title_chars - 1] + "…"
-    return article
+__all__ = [  # the parts' names that callers have imported from here
+    "CHECKPOINT_EVERY",
+    "EMBED_BATCH",
+    "STORE_BATCH",
+    "Archive",
+    "ArchiveBusy",
+    "ArchiveConfig",
+    "ArchiveError",
+    "IngestReport",
+    "admit",
+    "batched",
+    "embedded",
+]
 
 
 class ArchiveError(RuntimeError):
@@ -57,18 +47,6 @@ class ArchiveError(RuntimeError):
 
 class ArchiveBusy(ArchiveError):
     """Another ingest or rebuild holds the archive."""
-
-
-@dataclass
-class IngestReport:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    duplicates: int = 0
-    chunks: int = 0
-    embedded: int = 0
-    problems: list[ReadProblem] = field(default_factory=list)
-    new_article_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -91,24 +69,6 @@ def on_cluster(local: Embedder, address: str, batch_size: int) -> Embedder:
     return RayEmbedder(local, address, batch_size=batch_size)
 
 
-def embedded(
-    embedder: Embedder, batches: Iterator[tuple[np.ndarray, list[str]]]
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(chunk ids, vectors): streamed by an embedder that has `embed_stream` (a cluster), else batch by batch."""
-    stream = getattr(embedder, "embed_stream", None)
-    if callable(stream):
-        yield from stream(batches)
-        return
-    for ids, texts in batches:
-        yield ids, embedder.embed(texts)
-
-
-def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
 class Archive:
     """Opened on a data directory: `archive.db` and the FAISS file its meta names."""
 
@@ -121,8 +81,9 @@ class Archive:
         self._db_inode, self._data_version = self._db_stamp()
         self._vectors_stamp: tuple[str, int, int, int] | None = None
         self.vectors = self._load_vectors()
+        self.ingester, self.syncer, self.rebuilder = Ingester(self), Syncer(self), Rebuilder(self)
         with contextlib.suppress(ArchiveBusy, OSError), self.writing():
-            self._clean_leftovers()  # only while no ingest or rebuild is using them
+            clean_leftovers(self.data_dir, self.vectors_path.name)  # only while no ingest or rebuild is using them
 
     # opening
     @property
@@ -217,72 +178,18 @@ class Archive:
     def ingest(self, items: Iterable[Article | ReadProblem], progress: bool = True) -> IngestReport:
         """Stores new and changed articles, then embeds just the chunks the index lacks."""
         self.require_compatible_model()
-        report = IngestReport()
         with self.writing():
             self._prepare_writes()
-            bar = tqdm(desc="reading", unit=" articles", disable=not progress)
-            for batch in batched(items, STORE_BATCH):
-                with self.store.transaction():  # one transaction per batch
-                    for item in batch:
-                        self._ingest_one(item, report)
-                bar.update(len(batch))
-            bar.close()
-            report.embedded = self._sync(progress)
+            report = self.ingester.store_all(items, progress)
+            report.embedded = self.syncer.sync(progress)
         return report
-
-    def _ingest_one(self, item: Article | ReadProblem, report: IngestReport) -> None:
-        """One item, in its own savepoint: an item that fails is reported and the batch goes on."""
-        if isinstance(item, ReadProblem):
-            report.problems.append(item)
-            return
-        article = admit(item, report.problems)
-        if article is None:
-            return
-        conn = self.store.db.conn
-        conn.execute("SAVEPOINT item")
-        try:
-            self._store_one(article, report)
-        except (sqlite3.Error, OSError, MemoryError):
-            raise  # the disk or the database, not the item: stop, what was committed stays
-        except Exception as err:  # one record the code did not foresee must not lose the others
-            conn.execute("ROLLBACK TO item")
-            report.problems.append(
-                ReadProblem(article.source or article.url or "article", f"not stored: {type(err).__name__}: {err}")
-            )
-        conn.execute("RELEASE item")
-
-    def _store_one(self, item: Article, report: IngestReport) -> None:
-        found = self.store.find_article(article_key(item))
-        if found and found[1] == item.content_hash:
-            report.unchanged += 1
-            return
-        original = None if found or not item.url else self.store.find_by_hash(item.content_hash)
-        if original:
-            dedup.record_copy(self.store, item, original)
-            report.duplicates += 1
-            return
-        if found:
-            self.store.delete_chunks(found[0])
-            dedup.forget(self.store, found[0])
-            report.updated += 1
-        else:
-            report.added += 1
-        article_id = self.store.save_article(item, found[0] if found else None)
-        dedup.assign(self.store, article_id, item.text, self.config.dedup_threshold)
-        report.new_article_ids.append(article_id)
-        report.chunks += self._chunk_into(self.store, article_id, item.title, item.text)
-
-    def _chunk_into(self, store: Store, article_id: int, title: str | None, text: str) -> int:
-        chunks = chunk_text(text, title, self.embedder, self.config.chunk_tokens, self.config.overlap_tokens)
-        store.add_chunks(article_id, title, chunks)
-        return len(chunks)
 
     def sync(self, progress: bool = True) -> int:
         """Embeds chunks missing from the index and drops vectors of chunks that are gone."""
         self.require_compatible_model()
         with self.writing():
             self._prepare_writes()
-            return self._sync(progress)
+            return self.syncer.sync(progress)
 
     def repair(self, progress: bool = False) -> int:
         """At start-up of a long-running writer (the bot, `watch`): embeds the chunks a crash left
@@ -292,106 +199,6 @@ class Archive:
         except ArchiveBusy:
             return 0
 
-    def _prepare_writes(self) -> None:
-        """Under the writer lock: clears what crashed writers left, chunks articles stored without
-        chunks and groups articles stored before grouping existed."""
-        self._clean_leftovers()
-        with self.store.transaction():
-            for (
-                article_id,
-                title,
-                text,
-            ) in self.store.unchunked():  # committed alone by versions before per-batch transactions
-                self._chunk_into(self.store, article_id, title, text)
-            if dedup.ungrouped(self.store):
-                dedup.backfill(self.store, self.config.dedup_threshold)
-
-    def _clean_leftovers(self) -> None:
-        """A rebuild's unfinished database and index files no database names (call under the writer lock)."""
-        current = self.vectors_path.name
-        for path in self.data_dir.glob("vectors*.faiss*"):
-            if path.name != current:
-                path.unlink(missing_ok=True)
-        for name in (f"{DB_NAME}.rebuild", f"{DB_NAME}.rebuild-journal"):
-            (self.data_dir / name).unlink(missing_ok=True)
-
-    def _sync(self, progress: bool) -> int:
-        with self.lock:
-            stored = np.asarray(self.store.chunk_ids(), dtype=np.int64)
-            if self.vectors is None:
-                self.vectors = VectorIndex.create(self.embedder.dimension)  # settled into its kind once filled
-            indexed = self.vectors.ids()
-            self.vectors.remove(np.setdiff1d(indexed, stored))
-        missing = np.setdiff1d(stored, indexed)
-        embedded = self._embed_into(self.store, self.vectors, self.vectors_path, missing, progress)
-        self._record_build(self.store, self.vectors, build_id=None)
-        return embedded
-
-    def _kind_for(self, count: int) -> str:
-        return choose_kind(count, self.config.index_kind)
-
-    def _embed_into(
-        self,
-        store: Store,
-        vectors: VectorIndex,
-        path: Path,
-        ids: np.ndarray,
-        progress: bool,
-        on_progress: Callable[[str, int, int], None] | None = None,
-    ) -> int:
-        bar = tqdm(total=len(ids), desc="embedding", unit=" chunks", disable=not progress)
-        since_save = 0
-        for batch, matrix in embedded(self.embedder, self._texts(store, ids)):
-            with self.lock:
-                vectors.add(batch, matrix)
-            since_save += len(batch)
-            if since_save >= CHECKPOINT_EVERY:
-                self._save(vectors, path)
-                since_save = 0
-            bar.update(len(batch))
-            if on_progress:
-                on_progress("embedding", bar.n, len(ids))
-        bar.close()
-        self._settle(vectors)
-        self._save(vectors, path)
-        return len(ids)
-
-    def _save(self, vectors: VectorIndex, path: Path) -> None:
-        vectors.save(path)
-        if path == self.vectors_path:  # our own save is no news to `refresh`
-            self._vectors_stamp = _file_stamp(path)
-
-    def _texts(self, store: Store, ids: np.ndarray) -> Iterator[tuple[np.ndarray, list[str]]]:
-        """The chunks' embedding texts, a batch at a time, read as the embedder asks for them."""
-        for batch in batched(ids.tolist(), EMBED_BATCH):
-            with self.lock:
-                chunks = store.chunks(batch)
-            yield np.asarray(batch, dtype=np.int64), [embedding_text(chunks[i].title, chunks[i].text) for i in batch]
-
-    def _settle(self, vectors: VectorIndex) -> None:
-        """A flat index grown past exact search's limit becomes the configured approximate kind."""
-        kind = self._kind_for(len(vectors))
-        if vectors.kind != "flat" or kind == "flat":
-            return
-        converted = vectors.converted(kind, parse_setting(self.config.index_kind)[1])  # searches go on meanwhile
-        with self.lock:
-            vectors.adopt(converted)
-
-    def _record_build(self, store: Store, vectors: VectorIndex, build_id: str | None) -> None:
-        values = {
-            "embedding_model": self.model_name,
-            "embedding_dimension": vectors.dimension,
-            "index_kind": vectors.kind,
-            "index_params": json.dumps(vectors.params, sort_keys=True),
-            "index_updated_at": now_iso(),
-        }
-        if vectors.built_here:
-            values["index_build_seconds"] = round(vectors.build_seconds, 3)
-        if build_id:
-            values.update(index_build_id=build_id, index_built_at=now_iso())
-        with self.lock, store.db.conn:
-            store.set_meta(**values)
-
     def rebuild(self, progress: bool = True, on_progress: Callable[[str, int, int], None] | None = None) -> int:
         """Re-chunks and re-embeds everything into a new database and index, then swaps them in.
 
@@ -399,61 +206,23 @@ class Archive:
         it leaves them untouched, and the next rebuild starts over."""
         with self.writing():
             self._prepare_writes()
-            build_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-            new_db = self.data_dir / f"{DB_NAME}.rebuild"
-            vectors_file = f"vectors-{build_id}.faiss"
-            new_store = self._copy_articles(new_db)
-            try:
-                count = self._rebuild_into(new_store, vectors_file, build_id, progress, on_progress)
-            finally:
-                new_store.close()
-            self._swap_in(new_db)
-        return count
+            return self.rebuilder.rebuild(progress, on_progress)
 
-    def _copy_articles(self, new_db: Path) -> Store:
-        for leftover in (new_db, new_db.with_name(new_db.name + "-journal")):
-            leftover.unlink(missing_ok=True)
-        self.store.copy_to(new_db)
-        store = Store(new_db)
-        with store.db.conn:
-            store.clear_chunks()
-        return store
+    def _prepare_writes(self) -> None:
+        """Under the writer lock: clears what crashed writers left and finishes what older versions left undone."""
+        clean_leftovers(self.data_dir, self.vectors_path.name)
+        self.ingester.finish_earlier()
 
-    def _rebuild_into(
-        self,
-        store: Store,
-        vectors_file: str,
-        build_id: str,
-        progress: bool,
-        on_progress: Callable[[str, int, int], None] | None,
-    ) -> int:
-        total = store.count("articles")
-        bar = tqdm(total=total, desc="chunking", unit=" articles", disable=not progress)
-        for done, batch in enumerate(batched(store.iter_articles(), STORE_BATCH)):
-            with store.db.atomic():  # one commit per batch, not one per statement
-                for row in batch:
-                    self._chunk_into(store, row.id, row.title, row.text)
-            bar.update(len(batch))
-            if on_progress:
-                on_progress("chunking", min((done + 1) * STORE_BATCH, total), total)
-        bar.close()
-        ids = np.asarray(store.chunk_ids(), dtype=np.int64)
-        vectors = VectorIndex.create(self.embedder.dimension)
-        self._embed_into(store, vectors, self.data_dir / vectors_file, ids, progress, on_progress)
-        store.set_meta(vectors_file=vectors_file)
-        self._record_build(store, vectors, build_id)
-        return len(ids)
+    def reopen(self) -> None:
+        """The database now at `archive.db` (a rebuild swapped it in), its stamps and its vectors (under the lock)."""
+        self.store = Store(self.data_dir / DB_NAME, self.lock)
+        self._db_inode, self._data_version = self._db_stamp()
+        self.vectors = self._load_vectors()
 
-    def _swap_in(self, new_db: Path) -> None:
-        old_vectors = self.vectors_path
-        with self.lock:
-            self.store.close()
-            os.replace(new_db, self.data_dir / DB_NAME)
-            self.store = Store(self.data_dir / DB_NAME, self.lock)
-            self._db_inode, self._data_version = self._db_stamp()
-            self.vectors = self._load_vectors()
-        if old_vectors != self.vectors_path:
-            old_vectors.unlink(missing_ok=True)
+    def saved_vectors(self, path: Path) -> None:
+        """The parts saved vectors to `path`: our own save is no news to `refresh`."""
+        if path == self.vectors_path:
+            self._vectors_stamp = _file_stamp(path)
 
     def stats(self) -> ArchiveStats:
         """Counts, coverage, model and index facts for `index stats` and `/status`."""

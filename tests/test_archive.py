@@ -97,7 +97,7 @@ def test_a_crash_during_rebuild_leaves_the_old_index_serving(archive, monkeypatc
     def explode(*args, **kwargs):
         raise RuntimeError("killed")
 
-    monkeypatch.setattr(archive, "_embed_into", explode)
+    monkeypatch.setattr(archive.syncer, "embed_into", explode)
     with pytest.raises(RuntimeError):
         archive.rebuild(progress=False)
     reopened = Archive(archive.data_dir, archive.config, embedder=FakeEmbedder())

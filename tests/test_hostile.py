@@ -259,14 +259,14 @@ def test_an_article_built_with_an_unstorable_date_is_stored_undated(archive: Arc
 def test_an_article_that_fails_to_store_is_reported_and_the_batch_goes_on(
     archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = archive._store_one
+    original = archive.ingester._store_one
 
     def failing(item: Article, report: Any) -> None:
         if item.title == "Headline 2":
             raise RecursionError("maximum recursion depth exceeded")
         original(item, report)
 
-    monkeypatch.setattr(archive, "_store_one", failing)
+    monkeypatch.setattr(archive.ingester, "_store_one", failing)
     report = archive.ingest([make_article(n) for n in range(1, 4)], progress=False)
     assert report.added == 2
     assert archive.store.count("articles") == 2
