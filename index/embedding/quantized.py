@@ -9,7 +9,7 @@ import copy
 import re
 from typing import Any
 
-from index.embedding.base import ModelError
+from index.embedding.base import BATCH_SIZE, ModelError
 from index.embedding.sentence_transformers import SentenceTransformerEmbedder, load_sentence_transformer
 
 QUANTIZED_SUFFIX = "+int8"
@@ -95,7 +95,7 @@ def quantize_linear_layers(model: Any, groups: tuple[str, ...], per_channel: boo
 class QuantizedEmbedder(SentenceTransformerEmbedder):
     """`MODEL+int8`: the model with its chosen Linear layers int8; CPU only (the int8 kernels are)."""
 
-    def __init__(self, name: str, batch_size: int = 32) -> None:
+    def __init__(self, name: str, batch_size: int = BATCH_SIZE) -> None:
         base = name.removesuffix(QUANTIZED_SUFFIX)
         if not base:
             raise ModelError(f"{name!r} names no model to quantize")

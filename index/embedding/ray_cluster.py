@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from index.embedding.base import Embedder, ModelError, Span, Vectors
+from index.embedding.base import BATCH_SIZE, Embedder, ModelError, Span, Vectors
 
 SEGMENT = 20_000  # chunks per dataset: the archive checkpoints between segments
 BATCH = 256  # chunks per actor call
@@ -79,7 +79,12 @@ class RayEmbedder:
     """The local model for tokens and questions; its forward passes for ingest on the cluster."""
 
     def __init__(
-        self, local: Embedder, address: str, batch_size: int = 32, max_actors: int | None = None, segment: int = SEGMENT
+        self,
+        local: Embedder,
+        address: str,
+        batch_size: int = BATCH_SIZE,
+        max_actors: int | None = None,
+        segment: int = SEGMENT,
     ) -> None:
         self.local, self.address = local, address
         self.name, self.dimension = local.name, local.dimension

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from index.embedding.base import (
+    BATCH_SIZE,
     DEFAULT_MODEL,
     DEFAULT_RELEVANCE_FLOOR,
     RELEVANCE_FLOORS,
@@ -35,7 +36,9 @@ def load_sentence_transformer(name: str, device: str = "cpu") -> Any:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model: normalised vectors, batches sorted by length."""
 
-    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 32, device: str = "cpu", model: Any = None) -> None:
+    def __init__(
+        self, name: str = DEFAULT_MODEL, batch_size: int = BATCH_SIZE, device: str = "cpu", model: Any = None
+    ) -> None:
         self.model = model if model is not None else load_sentence_transformer(name, device)
         self.name = name
         self.batch_size = batch_size
