@@ -158,7 +158,8 @@ def test_rows_handed_to_bot_are_typed_and_frozen(news_archive):
     rows = list(news_archive.store.iter_articles())
     assert len(rows) == 4
     row = next(r for r in rows if r.outlet == "CNN")
-    assert isinstance(row, ArticleRow) and row.text.startswith("The prime minister of Sudan")
+    assert isinstance(row, ArticleRow)
+    assert row.text.startswith("The prime minister of Sudan")
     with pytest.raises(dataclasses.FrozenInstanceError):
         row.title = "changed"  # the point: frozen
     light = news_archive.store.articles([row.id], with_text=False)[row.id]

@@ -230,7 +230,8 @@ def test_every_command_keeps_an_article_published_on_the_until_date(run, tmp_pat
     )
     for command in ("search", "ask"):
         on_the_day, the_day_before = run(command, "--batch", str(batch), "--json").output.splitlines()
-        assert SAMPLE_URL in on_the_day and SAMPLE_URL not in the_day_before, f"{command} --batch"
+        assert SAMPLE_URL in on_the_day, f"{command} --batch: until the day"
+        assert SAMPLE_URL not in the_day_before, f"{command} --batch: the day before"
 
 
 def test_one_settings_per_command_with_data_dir_applied(run, tmp_path, monkeypatch):
