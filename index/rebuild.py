@@ -56,7 +56,7 @@ class Rebuilder:
             leftover.unlink(missing_ok=True)
         self.archive.store.copy_to(new_db)
         store = Store(new_db)
-        with store.db.conn:
+        with store.committed():
             store.clear_chunks()
         return store
 

@@ -116,5 +116,5 @@ class Syncer:
             values["index_build_seconds"] = round(vectors.build_seconds, 3)
         if build_id:
             values.update(index_build_id=build_id, index_built_at=now_iso())
-        with self.archive.lock, store.db.conn:
+        with self.archive.lock, store.committed():
             store.set_meta(**values)

@@ -88,18 +88,15 @@ class Ingester:
         article = admit(item, report.problems)
         if article is None:
             return
-        conn = self.archive.store.db.conn
-        conn.execute("SAVEPOINT item")
         try:
-            self._store_one(article, report)
+            with self.archive.store.savepoint():
+                self._store_one(article, report)
         except (sqlite3.Error, OSError, MemoryError):
             raise  # the disk or the database, not the item: stop, what was committed stays
         except Exception as err:  # one record the code did not foresee must not lose the others
-            conn.execute("ROLLBACK TO item")
             report.problems.append(
                 ReadProblem(article.source or article.url or "article", f"not stored: {type(err).__name__}: {err}")
             )
-        conn.execute("RELEASE item")
 
     def _store_one(self, item: Article, report: IngestReport) -> None:
         store = self.archive.store

@@ -75,6 +75,27 @@ class Store:
         with self.lock, self.db.atomic():
             yield
 
+    @contextlib.contextmanager
+    def savepoint(self, name: str = "item") -> Iterator[None]:
+        """A nested transaction: rolled back alone when the block raises (the error still propagates),
+        so one item's failure never undoes the others of its batch."""
+        conn = self.db.conn
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except Exception:
+            with contextlib.suppress(sqlite3.Error):  # a full disk may refuse even this: the error says why
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
+
+    @contextlib.contextmanager
+    def committed(self) -> Iterator[None]:
+        """What the block writes is committed at its end (rolled back if it raises), under the lock."""
+        with self.lock, self.db.conn:
+            yield
+
     def close(self) -> None:
         self.db.conn.close()
 

@@ -53,8 +53,9 @@ def read_warc_stream(stream: BinaryIO, source: str) -> Iterator[Item]:
     """Like `read_warc` for an open, seekable binary stream; `source` names it in messages."""
     magic = _record_magic(stream)
     start = 0
+    done: set[int] = set()  # offsets of the records read: a pass restarted behind them skips them
     for _ in range(MAX_RESYNCS):
-        state = yield from _read_pass(stream, start, source)
+        state = yield from _read_pass(stream, start, source, done)
         if state.damaged_at is not None:
             resume = state.damaged_at + 1  # its length is not to be trusted: look inside it
         elif _only_blank_after(stream, state.end):
@@ -65,7 +66,9 @@ def read_warc_stream(stream: BinaryIO, source: str) -> Iterator[Item]:
             if state.end > start or start == 0:  # one problem per damaged stretch, not per false restart
                 reason = state.error or "unreadable record"
                 yield ReadProblem(source, f"archive damaged at byte {state.end}: {reason}")
-            resume = state.end + 1
+            # a damaged header can take in the records after it, and their lengths with it: look again
+            # from just after the last record's start, so no whole record behind the damage is lost
+            resume = (state.last_start if state.last_start is not None else state.end) + 1
         # warcio cannot step over damage itself; restart it at the next thing that looks like a record.
         next_start = _find(stream, magic, resume) if magic else None
         if next_start is None:
@@ -102,8 +105,9 @@ def _iterator(stream: BinaryIO) -> tuple[ArchiveIterator, _LineBudget]:
     return records, _LineBudget(records.reader, limits.current().max_warc_header_bytes)
 
 
-def _read_pass(stream: BinaryIO, start: int, source: str) -> Generator[Item, None, _Pass]:
-    """Records from `start` on, until the end, an exception, or a damaged record."""
+def _read_pass(stream: BinaryIO, start: int, source: str, done: set[int]) -> Generator[Item, None, _Pass]:
+    """Records from `start` on, until the end, an exception, or a damaged record; those at offsets
+    in `done` (read by an earlier pass) are not yielded again, and new ones are added to it."""
     stream.seek(start)
     records, budget = _iterator(stream)
     state = _Pass(start)
@@ -119,8 +123,9 @@ def _read_pass(stream: BinaryIO, start: int, source: str) -> Generator[Item, Non
                 break
             # max(): warcio's own arithmetic can go backwards on garbage, and we must not.
             state.last_start, state.end = offset, max(state.end, offset + records.get_record_length())
-            if found is not None:
+            if found is not None and offset not in done:
                 yield found
+            done.add(offset)
     except Exception as exc:  # warcio raises a grab bag (parser, zlib, EOF, index errors) on bad bytes
         state.error = f"{type(exc).__name__}: {' '.join(str(exc)[:200].split())}"
     return state
