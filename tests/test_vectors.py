@@ -151,3 +151,18 @@ def test_a_single_question_searches_on_one_thread_and_leaves_the_callers_count()
     assert seen[1] == 2  # restored after the search
     _, batch = index.search(vectors[:3], 1)
     assert [int(i) for i in batch[:, 0]] == [int(i) for i in ids[:3]]
+
+
+def test_an_ivf_gives_back_its_vectors_by_chunk_id_after_removal_and_reload(tmp_path) -> None:
+    index, ids, vectors = filled("ivf", 3000, {"nlist": 32})
+    found = index.stored([int(ids[5]), int(ids[6]), 999_999])
+    assert found is not None
+    assert sorted(found) == [int(ids[5]), int(ids[6])]  # an id it does not hold is left out
+    assert float(found[int(ids[5])] @ vectors[5]) > 0.99  # decoded from 8-bit codes
+    index.remove(np.array([ids[5]]))
+    index.save(tmp_path / "v.faiss")
+    again = VectorIndex.load(tmp_path / "v.faiss")
+    found = again.stored([int(ids[5]), int(ids[6])])
+    assert found is not None
+    assert list(found) == [int(ids[6])]
+    assert float(found[int(ids[6])] @ vectors[6]) > 0.99
