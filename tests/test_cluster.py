@@ -21,6 +21,7 @@ from index.embedding import FakeEmbedder
 from index.embedding.ray_cluster import pool_shape, segments
 from index.ingest.readers import read_path
 from tests.test_resilience import db_value, kill_when, snapshot, write_corpus
+from tests.test_resilience import newsbot as resilience_newsbot
 
 CONFIG = ArchiveConfig(model="fake", chunk_tokens=40, overlap_tokens=8)
 
@@ -110,21 +111,7 @@ def test_vectors_from_the_cluster_are_the_local_ones(cluster: str, tmp_path: Pat
 
 
 def newsbot(data: Path, *args: str, model: str = "fake:delay=0.02") -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "NEWSBOT_EMBEDDING_MODEL": model,
-        "NEWSBOT_DATA_DIR": str(data),
-        "NEWSBOT_CHUNK_TOKENS": str(CONFIG.chunk_tokens),
-        "NEWSBOT_OVERLAP_TOKENS": str(CONFIG.overlap_tokens),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", *args],
-        cwd=data.parent,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return resilience_newsbot(data, *args, model=model, config=CONFIG)
 
 
 def test_a_killed_cluster_ingest_is_finished_by_the_next_sync(cluster: str, tmp_path: Path) -> None:

@@ -72,13 +72,14 @@ def write_corpus(path: Path, n: int = ARTICLES) -> Path:
     return path
 
 
-def newsbot(data: Path, *args: str, model: str = "fake") -> subprocess.Popen:
+def newsbot(data: Path, *args: str, model: str = "fake", config: ArchiveConfig = CONFIG) -> subprocess.Popen:
+    """`newsbot ARGS` in its own process on the archive in `data`, with the chunking of `config`."""
     env = {
         **os.environ,
         "NEWSBOT_EMBEDDING_MODEL": model,
         "NEWSBOT_DATA_DIR": str(data),
-        "NEWSBOT_CHUNK_TOKENS": str(CONFIG.chunk_tokens),
-        "NEWSBOT_OVERLAP_TOKENS": str(CONFIG.overlap_tokens),
+        "NEWSBOT_CHUNK_TOKENS": str(config.chunk_tokens),
+        "NEWSBOT_OVERLAP_TOKENS": str(config.overlap_tokens),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", *args],
