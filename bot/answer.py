@@ -3,10 +3,12 @@ verbatim, each with its numbered source (how sentences are chosen: bot/choose.py
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from bot.abstain import signals
+from bot.abstain_model import MODEL
 from bot.answer_types import answer_span
 from bot.choose import AnswerTuning, article_stems, choose_quotes, idf_weights, overlap
 from bot.llm import LLMConfig, with_generated_lead
@@ -138,23 +140,37 @@ def lead_line(question: str, quote: str, n: int) -> str:
     return f"“{quote}” [{n}]"
 
 
+def answers(archive: Archive, response: SearchResponse, lead_quote: str | None, own_question: str | None) -> bool:
+    """Whether the abstention model takes the best result to answer the query, or a follow-up's own
+    words ("What about wheat prices?" asked after another story: the earlier words need not be in it)."""
+    queries = dict.fromkeys([response.query, own_question or response.query])
+    return any(MODEL.answers(signals(archive, replace(response, query=q), lead_quote)) for q in queries)
+
+
 def build_answer(
     archive: Archive,
     response: SearchResponse,
     max_quotes: int | None = None,
     threshold: float | None = None,
     tuning: AnswerTuning | None = None,
+    own_question: str | None = None,
 ) -> Answer:
-    """Quotes from the top results, or a plain "nothing found" when even the best is not relevant."""
+    """Quotes from the top results, or a plain "nothing found" when the best result does not answer:
+    by the abstention model (bot/abstain.py), or under a floor on `confidence` when one is given.
+    `own_question`: a follow-up's own words, when the search query also carries the earlier turn's."""
     tuning = tuning or AnswerTuning()
-    floor = next(f for f in (threshold, tuning.floor, archive.embedder.relevance_floor) if f is not None)
+    floor = threshold if threshold is not None else tuning.floor
     window = response.window.describe() if response.window else None
     filters = response.to_json()["filters"]
-    if confidence(archive, response, tuning) < floor:
-        return Answer(response.query, [], [], True, window, filters)
+    nothing = Answer(response.query, [], [], True, window, filters)
+    if floor is not None and confidence(archive, response, tuning) < floor:
+        return nothing
+    chosen = choose_quotes(archive, response, tuning, max_quotes or tuning.max_quotes)
+    if floor is None and not answers(archive, response, chosen[0][1] if chosen else None, own_question):
+        return nothing
     numbers: dict[int, Citation] = {}
     quotes = []
-    for rank, sentence in choose_quotes(archive, response, tuning, max_quotes or tuning.max_quotes):
+    for rank, sentence in chosen:
         result = response.results[rank]
         if rank not in numbers:
             numbers[rank] = Citation(

@@ -26,7 +26,7 @@ class AnswerTuning:
     """How quotes are chosen and when `ask` abstains; judged by cross-validation over the dev questions
     (benchmarks/eval_answers.py, docs/benchmarks.md "Answer quality")."""
 
-    floor: float | None = None  # relevance under which `ask` abstains; None: the model's calibrated floor
+    floor: float | None = None  # `confidence` under which `ask` abstains; None: the abstention model decides
     articles: int = 3  # top results whose whole text is read for quotes
     chunk_weight: float = 1.0  # cosine between the question and the chunk holding the sentence
     overlap_weight: float = 1.0  # rarity-weighted share of the question's words in the sentence

@@ -96,7 +96,7 @@ def answer_in_context(
     response = search(archive, query, k=k, filters=filters)
     if leaning and earlier:
         response = prefer_later_coverage(response, earlier.cited)
-    answer = replace(build_answer(archive, response), question=question)
+    answer = replace(build_answer(archive, response, own_question=question if leaning else None), question=question)
     if llm is not None:
         answer = with_generated_lead(answer, llm)
     return answer, turn_of(answer, query, filters)

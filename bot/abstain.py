@@ -1,0 +1,150 @@
+"""When `ask` abstains: what a question asks for set against what its best result holds.
+
+A question about something the archive lacks still finds topically similar stories (a "this week"
+question about a city council finds another city's council), so the best chunk's cosine alone does
+not tell the two apart. What does: whether the story names what the question names, carries its rare
+words in its headline and lede, quotes a name or number of the kind asked for, and dates from when it
+was asked. `signals` measures those; a small logistic model (bot/abstain_model.py) weighs them."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.answer_types import answer_span, answer_type
+from bot.choose import article_stems, idf_weights, overlap
+from bot.quotes import article_sentences, is_lede
+from index.archive import Archive
+from index.search import SearchResponse
+
+DAY = 86400.0
+RECENT_DAYS = 14.0  # as the search's recency prior: news a week or two old is what "now" means
+_CAPITALISED = re.compile(r"[A-Z][\w&.-]*(?:['’]s)?(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w&.-]*(?:['’]s)?)*")
+_NOT_NAMES = frozenset(
+    "Which What Who Whom Whose When Where Why How The A An In On At This That These Those It Its After "
+    "Before During Despite Though Although According As For With From By Of To And But Or US".split()
+)
+
+
+def question_names(question: str) -> list[str]:
+    """The names the question gives: runs of capitalised words, without question words and openers."""
+    names = []
+    for match in _CAPITALISED.finditer(question):
+        words = [re.sub(r"['’]s$", "", w) for w in match.group().split()]
+        while words and words[0] in _NOT_NAMES:
+            words = words[1:]
+        if words and not (len(words) == 1 and len(words[0]) < 2):
+            names.append(" ".join(words))
+    return list(dict.fromkeys(names))
+
+
+def names_found(names: list[str], text: str) -> float:
+    """The share of the names that the text holds (1.0 when the question names nothing)."""
+    if not names:
+        return 1.0
+    lowered = text.lower()
+    return sum(name.lower() in lowered for name in names) / len(names)
+
+
+def typed_answer(question: str, quote: str | None) -> float:
+    """1.0 when the quote holds an answer of the kind the question asks for (a name, number, date or
+    place it does not already give), or the question asks for no such kind; 0.0 otherwise."""
+    kind = answer_type(question)
+    if kind is None:
+        return 1.0
+    return float(quote is not None and answer_span(question, quote, kind) is not None)
+
+
+def time_fit(response: SearchResponse, rank: int = 0) -> float:
+    """How well a result's date fits when the question was asked: inside its window ("this week"),
+    or recent before `as_of`; 1.0 when the question gives no moment."""
+    top = response.results[rank]
+    if not top.published:
+        return 0.0
+    moment = _timestamp(top.published)
+    window = response.window
+    if window is not None and (window.since or window.until):
+        since = window.since.timestamp() if window.since else -math.inf
+        until = window.until.timestamp() if window.until else math.inf
+        return float(since <= moment < until)
+    if response.filters.as_of is None:
+        return 1.0
+    age = response.filters.as_of.timestamp() - moment
+    return 0.0 if age < -DAY else math.exp(-max(age, 0.0) / (DAY * RECENT_DAYS))
+
+
+def _timestamp(published: str) -> float:
+    from datetime import datetime, timezone
+
+    moment = datetime.fromisoformat(published)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+@dataclass(frozen=True)
+class TopArticle:
+    """What the signals read of the best result: its headline with its lede, and its whole text."""
+
+    lede: str
+    whole: str
+
+
+def top_article(archive: Archive, response: SearchResponse, rank: int = 0) -> TopArticle:
+    top = response.results[rank]
+    with archive.lock:
+        row = archive.store.article(top.article_id) or {}
+    title, text = row.get("title") or top.title or "", row.get("text") or ""
+    lede = " ".join(s.text for s in article_sentences(text) if is_lede(s))
+    return TopArticle(f"{title} {lede}", f"{title} {text}")
+
+
+def signals(archive: Archive, response: SearchResponse, lead_quote: str | None, rank: int = 0) -> dict[str, float]:
+    """Each signal of whether a result (the best one) answers the question (all 0 when there is none)."""
+    if len(response.results) <= rank:
+        return dict.fromkeys(SIGNALS, 0.0)
+    top = response.results[rank]
+    article = top_article(archive, response, rank)
+    weights = idf_weights(archive, response.query)
+    passages = " ".join([top.title or "", *(p.text for p in top.passages)])
+    asked = article_stems(response.query)
+    return {
+        "dense": top.dense,
+        "coverage": len(asked & article_stems(passages)) / len(asked) if asked else 0.0,
+        "rare_lede": overlap(weights, article_stems(article.lede)),
+        "rare_article": overlap(weights, article_stems(article.whole)),
+        "names": names_found(question_names(response.query), article.whole),
+        "typed": typed_answer(response.query, lead_quote),
+        "time_fit": time_fit(response, rank),
+        "runner_up": _runner_up(response),
+    }
+
+
+def _runner_up(response: SearchResponse) -> float:
+    """The second story's fused score over the first's: near 1 when nothing stands out."""
+    scores = [r.score for r in response.results[:2]]
+    return scores[1] / scores[0] if len(scores) == 2 and scores[0] > 0 else 0.0
+
+
+SIGNALS = ("dense", "coverage", "rare_lede", "rare_article", "names", "typed", "time_fit", "runner_up")
+
+
+@dataclass(frozen=True)
+class AbstainModel:
+    """A logistic model over some signals (standardised by `mean` and `scale`): `ask` answers when
+    the probability that the archive answers reaches `threshold`."""
+
+    signals: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+
+    def probability(self, values: dict[str, float]) -> float:
+        x = (np.array([values[s] for s in self.signals]) - np.array(self.mean)) / np.array(self.scale)
+        return float(1.0 / (1.0 + np.exp(-(x @ np.array(self.weights) + self.bias))))
+
+    def answers(self, values: dict[str, float]) -> bool:
+        return self.probability(values) >= self.threshold

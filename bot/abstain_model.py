@@ -1,0 +1,15 @@
+"""The abstention model `ask` ships (bot/abstain.py): written by `python benchmarks/eval_abstention.py --write-model`."""
+
+from bot.abstain import AbstainModel
+
+# Logistic regression (L2 1.0, standardised signals) fitted on all 109 dev questions and 100
+# unanswerable ones over corpus_5k; the threshold is the one with the widest margin over answering 95%
+# and refusing 90% of them. Its cross-validated figures: docs/benchmarks.md, "Abstention".
+MODEL = AbstainModel(
+    signals=("rare_lede", "rare_article", "time_fit"),
+    mean=(0.386747, 0.673826, 0.556042),
+    scale=(0.307246, 0.251701, 0.45182),
+    weights=(1.72461, 1.36667, 1.91432),
+    bias=0.248888,
+    threshold=0.388299,
+)
