@@ -11,18 +11,19 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import numpy as np
 
 from bot.answer_types import answer_span, answer_type
-from bot.choose import article_stems, idf_weights, overlap
+from bot.choose import article_stems, idf_weights, overlap, stems
 from bot.quotes import article_sentences, is_lede
 from index.archive import Archive
 from index.search import SearchResponse
 
 DAY = 86400.0
 RECENT_DAYS = 14.0  # as the search's recency prior: news a week or two old is what "now" means
-_CAPITALISED = re.compile(r"[A-Z][\w&.-]*(?:['’]s)?(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w&.-]*(?:['’]s)?)*")
+_CAPITALISED = re.compile(r"[A-Z][\w&.-]*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w&.-]*)*")  # "Denmark's" ends one
 _NOT_NAMES = frozenset(
     "Which What Who Whom Whose When Where Why How The A An In On At This That These Those It Its After "
     "Before During Despite Though Although According As For With From By Of To And But Or US".split()
@@ -33,7 +34,7 @@ def question_names(question: str) -> list[str]:
     """The names the question gives: runs of capitalised words, without question words and openers."""
     names = []
     for match in _CAPITALISED.finditer(question):
-        words = [re.sub(r"['’]s$", "", w) for w in match.group().split()]
+        words = match.group().split()
         while words and words[0] in _NOT_NAMES:
             words = words[1:]
         if words and not (len(words) == 1 and len(words[0]) < 2):
@@ -64,7 +65,7 @@ def time_fit(response: SearchResponse, rank: int = 0) -> float:
     top = response.results[rank]
     if not top.published:
         return 0.0
-    moment = _timestamp(top.published)
+    moment = timestamp(top.published)
     window = response.window
     if window is not None and (window.since or window.until):
         since = window.since.timestamp() if window.since else -math.inf
@@ -76,28 +77,33 @@ def time_fit(response: SearchResponse, rank: int = 0) -> float:
     return 0.0 if age < -DAY else math.exp(-max(age, 0.0) / (DAY * RECENT_DAYS))
 
 
-def _timestamp(published: str) -> float:
-    from datetime import datetime, timezone
-
+def timestamp(published: str) -> float:
+    """An ISO date or time as epoch seconds (UTC when it gives no zone)."""
     moment = datetime.fromisoformat(published)
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
 
 
 @dataclass(frozen=True)
 class TopArticle:
-    """What the signals read of the best result: its headline with its lede, and its whole text."""
+    """What the signals read of a result's article: the word stems of its headline with its lede and
+    of its headline with every quotable sentence, and its whole text (for names)."""
 
-    lede: str
+    lede: frozenset[str]
+    sentences: frozenset[str]
     whole: str
 
 
 def top_article(archive: Archive, response: SearchResponse, rank: int = 0) -> TopArticle:
+    """The article's stems by sentence: choosing the quotes has stemmed these sentences already
+    (bot/choose.py `stems` keeps them), where stemming a long page afresh takes tens of milliseconds."""
     top = response.results[rank]
     with archive.lock:
         row = archive.store.article(top.article_id) or {}
     title, text = row.get("title") or top.title or "", row.get("text") or ""
-    lede = " ".join(s.text for s in article_sentences(text) if is_lede(s))
-    return TopArticle(f"{title} {lede}", f"{title} {text}")
+    sentences = article_sentences(text)
+    headline = stems(title)
+    lede = headline.union(*(stems(s.text) for s in sentences if is_lede(s)))
+    return TopArticle(lede, headline.union(*(stems(s.text) for s in sentences)), f"{title} {text}")
 
 
 def signals(archive: Archive, response: SearchResponse, lead_quote: str | None, rank: int = 0) -> dict[str, float]:
@@ -112,8 +118,8 @@ def signals(archive: Archive, response: SearchResponse, lead_quote: str | None, 
     return {
         "dense": top.dense,
         "coverage": len(asked & article_stems(passages)) / len(asked) if asked else 0.0,
-        "rare_lede": overlap(weights, article_stems(article.lede)),
-        "rare_article": overlap(weights, article_stems(article.whole)),
+        "rare_lede": overlap(weights, article.lede),
+        "rare_article": overlap(weights, article.sentences),
         "names": names_found(question_names(response.query), article.whole),
         "typed": typed_answer(response.query, lead_quote),
         "time_fit": time_fit(response, rank),
