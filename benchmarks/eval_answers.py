@@ -404,7 +404,8 @@ def report(
         f"words in the top result's passages, or rarity-weighted in its whole article; weights 0.25/0.5/0.75/1) and floor "
         f"(0.30–1.49) with the widest margin over answering ≥{ANSWERED_GOAL:.0%} of the tuning folds' dev questions and "
         f"refusing ≥{REFUSED_GOAL:.0%} of their unanswerable ones. Chosen per fold: {chosen}. Tuned on all: "
-        f"{_choice_text(t, whole)}."
+        f"{_choice_text(t, whole)}. (These floors are the abstention `ask` had before; the row “as shipped” "
+        f"abstains by the model of bot/abstain.py, cross-validated in “Abstention”, benchmarks/eval_abstention.py.)"
     )
 
 

@@ -148,6 +148,11 @@ class AbstainModel:
     bias: float
     threshold: float
 
+    @property
+    def reads_quote(self) -> bool:
+        """Whether it weighs the opening quote (then it decides after the quotes are chosen)."""
+        return "typed" in self.signals
+
     def probability(self, values: dict[str, float]) -> float:
         x = (np.array([values[s] for s in self.signals]) - np.array(self.mean)) / np.array(self.scale)
         return float(1.0 / (1.0 + np.exp(-(x @ np.array(self.weights) + self.bias))))

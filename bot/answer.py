@@ -163,11 +163,19 @@ def build_answer(
     window = response.window.describe() if response.window else None
     filters = response.to_json()["filters"]
     nothing = Answer(response.query, [], [], True, window, filters)
+    early = floor is None and not MODEL.reads_quote  # decided before the quotes are chosen: a refusal costs ~1 ms
+    if early and not answers(archive, response, None, own_question):
+        return nothing
     if floor is not None and confidence(archive, response, tuning) < floor:
         return nothing
     chosen = choose_quotes(archive, response, tuning, max_quotes or tuning.max_quotes)
-    if floor is None and not answers(archive, response, chosen[0][1] if chosen else None, own_question):
+    if floor is None and not early and not answers(archive, response, chosen[0][1] if chosen else None, own_question):
         return nothing
+    return quoted_answer(response, chosen, window, filters)
+
+
+def quoted_answer(response: SearchResponse, chosen: list[tuple[int, str]], window: str | None, filters: dict) -> Answer:
+    """The chosen (article rank, sentence) pairs as numbered quotes and citations, the best one opening."""
     numbers: dict[int, Citation] = {}
     quotes = []
     for rank, sentence in chosen:
