@@ -371,7 +371,9 @@ def row_of(label: str, cv: dict) -> list[str]:
 
 
 def label_of(kind: str) -> str:
-    return "the previous confidence (cosine + coverage), its floor" if kind == "confidence" else kind.replace("+", " + ")
+    return (
+        "the previous confidence (cosine + coverage), its floor" if kind == "confidence" else kind.replace("+", " + ")
+    )
 
 
 def held_out_refusals(rows: list[dict], kind: str, rule: str) -> np.ndarray:
