@@ -73,7 +73,7 @@ def keyword_signals(archive: Archive, response: SearchResponse) -> dict[str, flo
     story is the top result's (dense and keyword rankings agreeing)."""
     from bot.choose import idf_weights
 
-    best = keyword_candidates(archive, response.query, 1, "", [])
+    best = keyword_candidates(archive, response.query, 1)
     if not best or not response.results:
         return {"bm25": 0.0, "agree": 0.0}
     weight = sum(idf_weights(archive, response.query).values()) or 1.0
@@ -87,7 +87,7 @@ def variant_signals(archive: Archive, response: SearchResponse) -> dict[str, flo
     """Variants tried and not shipped: a softer date fit (outside the window fading over a week),
     the share of the question's three rarest words in the top article, its names in the lede only."""
     from bot.abstain import names_found, question_names, time_fit, timestamp, top_article
-    from bot.choose import idf_weights
+    from bot.choose import article_stems, idf_weights
 
     if not response.results:
         return {"time_soft": 0.0, "rare3_article": 0.0, "names_lede": 0.0}
@@ -99,7 +99,7 @@ def variant_signals(archive: Archive, response: SearchResponse) -> dict[str, flo
         until = window.until.timestamp() if window.until else moment
         soft = float(np.exp(-max(since - moment, moment - until, 0.0) / (7 * 86400)))
     weights = idf_weights(archive, response.query)
-    rarest, stems = sorted(weights, key=weights.__getitem__, reverse=True)[:3], article.sentences
+    rarest, stems = sorted(weights, key=weights.__getitem__, reverse=True)[:3], article_stems(article.sentences)
     return {
         "time_soft": soft,
         "rare3_article": sum(s in stems for s in rarest) / len(rarest) if rarest else 0.0,
@@ -451,8 +451,8 @@ def report(rows: list[dict], archive: Archive, name: str) -> str:
         f"**Shipped** (`ask`'s default, bot/abstain_model.py, refitted on all questions by `--write-model`): "
         f"{label_of(SHIPPED[0])}, the widest-margin threshold. It holds no cosine, whose scale differs between "
         f"embedding models (measured here with all-MiniLM-L6-v2 retrieval only). {shipped_text(rows, n_other)} "
-        f"Computing the signals adds p50 {ms['p50']:.1f} ms, p95 {ms['p95']:.1f} ms to an `ask` (right after its quotes are chosen, "
-        f"as in `ask`; every question once, n = {ms['n']})."
+        f"Computing the signals takes p50 {ms['p50']:.1f} ms, p95 {ms['p95']:.1f} ms per question (every question "
+        f"once, n = {ms['n']}); `ask` computes them before choosing quotes, which a refused question then skips."
     )
 
 

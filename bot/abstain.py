@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from bot.answer_types import answer_span, answer_type
-from bot.choose import article_stems, idf_weights, overlap, stems
+from bot.choose import article_stems, idf_weights, overlap
 from bot.quotes import article_sentences, is_lede
 from index.archive import Archive
 from index.search import SearchResponse
@@ -85,25 +85,22 @@ def timestamp(published: str) -> float:
 
 @dataclass(frozen=True)
 class TopArticle:
-    """What the signals read of a result's article: the word stems of its headline with its lede and
-    of its headline with every quotable sentence, and its whole text (for names)."""
+    """What the signals read of a result's article: its headline with its lede, its headline with
+    every quotable sentence (no captions, bylines or link lines), and its whole text (for names)."""
 
-    lede: frozenset[str]
-    sentences: frozenset[str]
+    lede: str
+    sentences: str
     whole: str
 
 
 def top_article(archive: Archive, response: SearchResponse, rank: int = 0) -> TopArticle:
-    """The article's stems by sentence: choosing the quotes has stemmed these sentences already
-    (bot/choose.py `stems` keeps them), where stemming a long page afresh takes tens of milliseconds."""
     top = response.results[rank]
     with archive.lock:
         row = archive.store.article(top.article_id) or {}
     title, text = row.get("title") or top.title or "", row.get("text") or ""
     sentences = article_sentences(text)
-    headline = stems(title)
-    lede = headline.union(*(stems(s.text) for s in sentences if is_lede(s)))
-    return TopArticle(lede, headline.union(*(stems(s.text) for s in sentences)), f"{title} {text}")
+    lede = "\n".join([title, *(s.text for s in sentences if is_lede(s))])
+    return TopArticle(lede, "\n".join([title, *(s.text for s in sentences)]), f"{title}\n{text}")
 
 
 def signals(archive: Archive, response: SearchResponse, lead_quote: str | None, rank: int = 0) -> dict[str, float]:
