@@ -111,9 +111,9 @@ def lede_text(archive: Archive, response: SearchResponse) -> str:
     from bot.quotes import article_sentences, is_lede
 
     with archive.lock:
-        row = archive.store.article(response.results[0].article_id) or {}
-    lede = [s.text for s in article_sentences(row.get("text") or "") if is_lede(s)]
-    return " ".join([row.get("title") or "", *lede])
+        row = archive.store.article(response.results[0].article_id)
+    lede = [s.text for s in article_sentences(row.text if row else "") if is_lede(s)]
+    return " ".join([(row.title if row else None) or "", *lede])
 
 
 def quote_overlap(archive: Archive, response: SearchResponse, quotes: list[str]) -> float:
@@ -436,7 +436,7 @@ def report(rows: list[dict], archive: Archive, name: str) -> str:
         f"{command_line()} — {n_dev} dev questions (each asked on its quiz date) and {n_other} unanswerable ones "
         f"(`benchmarks/unanswerable_questions.jsonl`: the first {ORIGINAL_UNANSWERABLE}, and {n_other - ORIGINAL_UNANSWERABLE} "
         f"added before any tuning here, each checked absent from the archive by searching it), over {name}: "
-        f"{stats['articles']:,} articles. Logistic regressions (numpy, L2 {L2}) over the signals named "
+        f"{stats.articles:,} articles. Logistic regressions (numpy, L2 {L2}) over the signals named "
         f"(bot/abstain.py), fitted per fold on the four other folds ({FOLDS} folds, seed {SEED}, the folds of "
         f"eval_answers.py), threshold chosen there (widest margin over answering {ANSWERED_GOAL:.0%} and refusing "
         f'{REFUSED_GOAL:.0%}, unless named); mean over the folds. "Answer quoted": answered with a gold answer in '

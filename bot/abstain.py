@@ -96,8 +96,8 @@ class TopArticle:
 def top_article(archive: Archive, response: SearchResponse, rank: int = 0) -> TopArticle:
     top = response.results[rank]
     with archive.lock:
-        row = archive.store.article(top.article_id) or {}
-    title, text = row.get("title") or top.title or "", row.get("text") or ""
+        row = archive.store.article(top.article_id)
+    title, text = (row.title if row else None) or top.title or "", row.text if row else ""
     sentences = article_sentences(text)
     lede = "\n".join([title, *(s.text for s in sentences if is_lede(s))])
     return TopArticle(lede, "\n".join([title, *(s.text for s in sentences)]), f"{title}\n{text}")
