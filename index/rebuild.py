@@ -46,6 +46,7 @@ class Rebuilder:
         new_store = self._copy_articles(new_db)
         try:
             count = self._rebuild_into(new_store, f"vectors-{build_id}.faiss", build_id, progress, on_progress)
+            new_store.optimize_text_index()
         finally:
             new_store.close()
         self._swap_in(new_db)

@@ -173,3 +173,19 @@ def test_rows_handed_to_bot_are_typed_and_frozen(news_archive):
         "CNN": 1,
         "USA Today": 1,
     }
+
+
+def test_a_bulk_ingest_merges_the_text_index_and_search_still_finds(archive, monkeypatch):
+    import index.archive
+
+    calls = []
+    real = archive.store.optimize_text_index
+    monkeypatch.setattr(archive.store, "optimize_text_index", lambda: calls.append(1) or real())
+    archive.ingest([make_article(1)], progress=False)
+    assert calls == []  # a small ingest leaves the segments alone
+    monkeypatch.setattr(index.archive, "OPTIMIZE_AFTER_CHUNKS", 1)
+    archive.ingest(NEWS, progress=False)
+    assert calls == [1]
+    from index.search import search
+
+    assert search(archive, "Kremlin", k=3).results
