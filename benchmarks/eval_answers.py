@@ -523,11 +523,12 @@ def compare_encoders(args: argparse.Namespace) -> None:
         f"{command_line()} — the same {stats.articles:,}-article, {stats.chunks:,}-chunk subset of corpus_5k "
         f"(`{source.name}`: every article a dev question needs, the rest random) embedded by each encoder; "
         f"{len(dev_questions())} dev questions and {len(read_jsonl(UNANSWERABLE))} unanswerable ones through the real "
-        f"`ask` (the encoder also embeds the candidate sentences). Shipped: `ask` with its constants and its floor; "
+        f"`ask` (the encoder embeds the question and ranks the chunks it quotes from). Shipped: `ask` with its constants and its floor; "
         f"held-out: {FOLDS}-fold cross-validation (seed {SEED}) of the quote constants and the abstention floor, "
         f"mean of the held-out folds. quoted / cited: the gold answer in the quoted text / in the cited articles; "
         f"answered: dev questions not abstained on; refused: unanswerable ones abstained on. Threads: "
-        f"{args.threads or 'torch default'}.\n\n{md_table(heads, rows)}\n"
+        f"{args.threads or 'torch default'}; ask p50 is measured one encoder after the other on a shared machine "
+        f"(load {os.getloadavg()[0]:.1f} at the end), so it is indicative only.\n\n{md_table(heads, rows)}\n"
     )
     print(body)
     if not args.no_write:
