@@ -211,7 +211,7 @@ def report(args: argparse.Namespace, source: Path, speeds: list[list[str]], rows
         )
     )
     write_section(
-        f"Encoders side by side ({args.corpus})",
+        f"Encoders side by side ({args.corpus if args.corpus == 'corpus_5k' else f'subset of {args.articles} articles'})",
         f"{command_line()} — speed on the same {SPEED_SAMPLE} real corpus_5k chunk texts, {args.threads} thread(s), in one process "
         f"while other jobs shared the 2-core machine (load {os.getloadavg()[0]:.0f} at the end); quality on {held}: "
         f"newsbot's search (hybrid + time + time phrases) and dense only, R@10 and MRR@10 over articles, each "
