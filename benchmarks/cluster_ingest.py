@@ -66,7 +66,8 @@ def main() -> None:
         source = source_file(args.articles, Path(tmp))
         plain_s, plain, chunks = timed_ingest(Path(tmp) / "plain", source, config, local)
         os.environ["OMP_NUM_THREADS"] = "1"  # each actor one thread: one actor per core
-        ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        # address "local": a new cluster of our own, never another process's Ray found on this machine
+        ray.init(address="local", num_cpus=cores, include_dashboard=False, log_to_driver=False, configure_logging=False)
         started = time.perf_counter()
         remote = RayEmbedder(local, "auto")
         connect_s = time.perf_counter() - started
