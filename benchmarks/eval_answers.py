@@ -18,7 +18,6 @@ the grid point best on the other folds is scored on the held-out fold; both figu
 from __future__ import annotations
 
 import argparse
-import gzip
 import itertools
 import json
 import os
@@ -66,21 +65,12 @@ def as_of(day: str) -> str:
 
 
 def sample_source(size: int) -> Path:
-    """The dev questions' articles plus `size` random others from corpus_5k, as a corpus file."""
-    (corpus,) = require_data("realtimeqa/corpus_5k.jsonl.gz")
-    path = CACHE / f"realtimeqa-sample{size}.jsonl.gz"
-    if path.exists():
-        return path
+    """The dev questions' articles plus `size` random others from corpus_5k, as a corpus file
+    (encoder_quality's subset: one maker of subsets, so its archives are shared)."""
+    from benchmarks import encoder_quality as eq
+
     needed = {r for q in dev_questions() for r in q["relevant"]}
-    with gzip.open(corpus, "rt") as lines:
-        rows = [json.loads(line) for line in lines]
-    others = [r for r in rows if r["id"] not in needed]
-    chosen = [r for r in rows if r["id"] in needed] + random.Random(SEED).sample(others, min(size, len(others)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path.with_suffix(".tmp"), "wt") as out:
-        out.writelines(json.dumps(r) + "\n" for r in chosen)
-    path.with_suffix(".tmp").rename(path)
-    return path
+    return eq.subset_source(len(needed) + size, seed=SEED)
 
 
 def open_archive(sample: int | None, model: str | None = None) -> tuple[Archive, str]:

@@ -7,6 +7,8 @@ import threading
 
 import sqlite_utils
 
+from index.store.params import rows_for
+
 Seen = dict[str, tuple[int | None, int]]  # item key → (article id, attempts)
 
 
@@ -23,17 +25,10 @@ class FeedLog:
 
     def seen(self, feed: str, keys: list[str]) -> Seen:
         """item key → (article id, attempts) for the keys this feed showed before."""
-        seen: Seen = {}
-        for start in range(0, len(keys), 900):  # SQLite's limit on bound parameters
-            part = keys[start : start + 900]
-            with self.lock:
-                rows = self.db.execute(
-                    "SELECT item, article_id, attempts FROM feed_items "
-                    f"WHERE feed = ? AND item IN ({','.join('?' * len(part))})",
-                    [feed, *part],
-                ).fetchall()
-            seen.update({row[0]: (row[1], row[2]) for row in rows})
-        return seen
+        sql = "SELECT item, article_id, attempts FROM feed_items WHERE feed = ? AND item IN ({})"
+        with self.lock:
+            rows = rows_for(self.db.conn, sql, keys, before=[feed])
+        return {row[0]: (row[1], row[2]) for row in rows}
 
     def remember_item(self, feed: str, item: str, article_id: int | None, error: str | None, now: str) -> None:
         with self.lock:

@@ -10,10 +10,11 @@ from typing import Any
 
 import sqlite_utils
 
+from index.store.params import rows_for
+
 FactsRow = tuple[int, int, int, int, str | None, str | None, str]
 # (chunk id, article id, story, position, published, outlet, published or ingested_at)
 
-_PARAMETERS = 900  # SQLite's limit on bound parameters, with room to spare
 # articles_facts (migration 3) covers these columns: group_id and ingested_at come after the text in
 # the table's rows, so reading them from the table walks each article's overflow pages (twice the time)
 _FACTS_SQL = (
@@ -85,13 +86,9 @@ class Lookups:
             return [int(r[0]) for r in rows.fetchall()]
 
     def chunk_facts(self, chunk_ids: Iterable[int]) -> list[FactsRow]:
-        """What ranking needs of each of these chunks (no texts), in one query per 900 ids."""
-        ids, rows = list(chunk_ids), []
+        """What ranking needs of each of these chunks (no texts)."""
         with self.lock:
-            for i in range(0, len(ids), _PARAMETERS):
-                part = ids[i : i + _PARAMETERS]
-                rows.extend(self.db.conn.execute(_FACTS_SQL.format(",".join("?" * len(part))), part).fetchall())
-        return rows
+            return rows_for(self.db.conn, _FACTS_SQL, list(chunk_ids))
 
     def changes(self) -> int:
         """Rows this connection has written so far: what counts kept from it are valid for."""

@@ -20,6 +20,7 @@ from index.store.feeds import FeedLog
 from index.store.groups import Groups
 from index.store.lookups import Lookups
 from index.store.migrations import migrate
+from index.store.params import PARAMETERS, rows_for
 from index.store.rows import ARTICLE_COLUMNS, ArticleRow
 
 DB_NAME = "archive.db"
@@ -153,8 +154,8 @@ class Store:
         ids = list(ids)
         columns = "*" if with_text else ARTICLE_COLUMNS
         found: dict[int, ArticleRow] = {}
-        for i in range(0, len(ids), 900):  # SQLite's limit on bound parameters
-            part = ids[i : i + 900]
+        for i in range(0, len(ids), PARAMETERS):  # SQLite's limit on bound parameters
+            part = ids[i : i + PARAMETERS]
             rows = self.db.query(f"SELECT {columns} FROM articles WHERE id IN ({','.join('?' * len(part))})", part)
             found.update({row["id"]: ArticleRow.from_row(row) for row in rows})
         return found
@@ -189,18 +190,11 @@ class Store:
         return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id")]
 
     def chunks(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
-        ids = list(ids)
-        found: dict[int, StoredChunk] = {}
-        for i in range(0, len(ids), 900):  # SQLite's limit on bound parameters
-            part = ids[i : i + 900]
-            marks = ",".join("?" * len(part))
-            rows = self.db.execute(
-                f'SELECT c.id, c.article_id, c.position, c.start, c."end", c.text, a.title '
-                f"FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})",
-                part,
-            )
-            found.update({r[0]: StoredChunk(*r) for r in rows})
-        return found
+        sql = (
+            'SELECT c.id, c.article_id, c.position, c.start, c."end", c.text, a.title '
+            "FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({})"
+        )
+        return {r[0]: StoredChunk(*r) for r in rows_for(self.db.conn, sql, list(ids))}
 
     def iter_articles(self, batch: int = 500) -> Iterator[ArticleRow]:
         last = 0
@@ -213,31 +207,18 @@ class Store:
 
     def chunks_of_articles(self, article_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
         """chunk id → (article id, text) for every chunk of these articles."""
-        ids = list(article_ids)
-        found: dict[int, tuple[int, str]] = {}
-        for i in range(0, len(ids), 900):  # SQLite's limit on bound parameters
-            part = ids[i : i + 900]
-            with self.lock:
-                rows = self.db.execute(
-                    f"SELECT id, article_id, text FROM chunks WHERE article_id IN ({','.join('?' * len(part))})", part
-                ).fetchall()
-            found.update({int(r[0]): (int(r[1]), str(r[2])) for r in rows})
-        return found
+        sql = "SELECT id, article_id, text FROM chunks WHERE article_id IN ({})"
+        with self.lock:
+            rows = rows_for(self.db.conn, sql, list(article_ids))
+        return {int(r[0]): (int(r[1]), str(r[2])) for r in rows}
 
     def chunk_spans(self, article_ids: Iterable[int]) -> list[tuple[int, int, int, int]]:
         """(chunk id, article id, start, end) of every chunk of these articles: where in its article's
         text each chunk lies."""
-        ids = list(article_ids)
-        found: list[tuple[int, int, int, int]] = []
-        for i in range(0, len(ids), 900):  # SQLite's limit on bound parameters
-            part = ids[i : i + 900]
-            with self.lock:
-                rows = self.db.execute(
-                    f'SELECT id, article_id, start, "end" FROM chunks WHERE article_id IN ({",".join("?" * len(part))})',
-                    part,
-                ).fetchall()
-            found.extend((int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows)
-        return found
+        sql = 'SELECT id, article_id, start, "end" FROM chunks WHERE article_id IN ({})'
+        with self.lock:
+            rows = rows_for(self.db.conn, sql, list(article_ids))
+        return [(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
 
     def unchunked(self) -> list[tuple[int, str | None, str]]:
         """Articles stored without chunks (committed alone by versions before per-batch transactions)."""
