@@ -31,6 +31,7 @@ from benchmarks.common import (  # noqa: E402
 )
 from index.archive import Archive, ArchiveConfig  # noqa: E402
 from index.search import Tuning, dense_candidates, keyword_candidates  # noqa: E402
+from index.search.time_phrases import find_window  # noqa: E402
 
 SOURCES = {"corpus_5k": "realtimeqa/corpus_5k.jsonl.gz", "full": "realtimeqa/corpus.jsonl.gz"}
 VARIANTS = {
@@ -47,7 +48,8 @@ def prepared_questions(archive: Archive, source: Path) -> list[dict]:
         q.update(
             relevant_ids={ids[r] for r in q["relevant"] if r in ids},
             vector=vector,
-            filters=ev.Filters(as_of=ev.as_of(q["asked"])),
+            filters=(filters := ev.Filters(as_of=ev.as_of(q["asked"]))),
+            window=find_window(q["question"], filters.as_of),
             dense=dense_candidates(archive, vector, 200, None),
         )
     return questions

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 from datetime import datetime, timezone
 
 import numpy as np
 
+from index.search import hybrid
 from index.search.hybrid import (
     ChunkFacts,
     Filters,
@@ -259,3 +262,35 @@ def test_fuse_reads_texts_for_the_results_it_returns(news_archive):
     assert len(results) == 2
     assert all(r.passages for r in results)
     assert all(p.text == chunks[p.chunk_id] for r in results for p in r.passages)
+
+
+def test_search_reads_keyword_facts_while_the_question_is_embedded(news_archive, monkeypatch):
+    """The keyword candidates' facts are read while the question is still being embedded, the dense
+    candidates' after it: no chunk's facts are read twice, and every candidate's are read."""
+    embedded = threading.Event()
+    slow_embed = hybrid.embed_query
+
+    def embed_query(archive, query):
+        time.sleep(0.3)  # a slow model: the keyword side must not wait for it
+        try:
+            return slow_embed(archive, query)
+        finally:
+            embedded.set()
+
+    asked: list[tuple[int, bool]] = []
+    lookups = news_archive.store.lookups
+    original = lookups.chunk_facts
+
+    def recording(chunk_ids):
+        ids = list(chunk_ids)
+        asked.extend((c, embedded.is_set()) for c in ids)
+        return original(ids)
+
+    monkeypatch.setattr(hybrid, "embed_query", embed_query)
+    monkeypatch.setattr(lookups, "chunk_facts", recording)
+    response = search(news_archive, "Sudan prime minister Hamdok resigns", k=3)
+    assert response.results[0].title == "Sudan prime minister Hamdok resigns"
+    ids = [c for c, _ in asked]
+    assert len(ids) == len(set(ids)), "a chunk's facts were read twice"
+    assert set(ids) == set(news_archive.store.chunk_ids())  # a tiny archive: every chunk is a candidate
+    assert asked[0][1] is False, "the keyword candidates' facts waited for the embedding"

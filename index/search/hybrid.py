@@ -256,10 +256,11 @@ def search(
     # the model and SQLite both release the GIL: the question is embedded while the keyword query runs
     embedding = _EMBED_POOL.submit(_embed_beside_keywords, archive, query) if vector is None else None
     keyword = keyword_candidates(archive, query, tuning.candidates, only, tuning)
+    facts = chunk_facts(archive, [c for c, _ in keyword])  # read while the question is still being embedded
     vector = embedding.result() if embedding else vector
     assert vector is not None
-    dense = _dense_filtered(archive, vector, tuning.candidates, only, k)
-    results = fuse(archive, dense, keyword, filters, window, tuning, k)
+    dense = _dense_filtered(archive, vector, tuning.candidates, only, k, facts)
+    results = fuse(archive, dense, keyword, filters, window, tuning, k, facts)
     with archive.lock:
         for result in results:
             result.also_in = dedup.also_in(archive.store, result.article_id)
@@ -272,23 +273,27 @@ def _dense_filtered(
     n: int,
     only: ChunkFilter,
     k: int,
+    known: dict[int, ChunkFacts] | None = None,
 ) -> Scored:
     """Over-fetch and filter; when too few survive, search again inside the allowed chunks only."""
     if not only:
         return dense_candidates(archive, vector, n, None)
     hits = dense_candidates(archive, vector, n * 4, None)
-    facts = chunk_facts(archive, [c for c, _ in hits])
+    facts = chunk_facts(archive, [c for c, _ in hits], known)
     kept = [(c, s) for c, s in hits if c in facts and _passes(facts[c], only)]
     if len({facts[c].story for c, _ in kept}) >= k:
         return kept[:n]
     return dense_candidates(archive, vector, n, allowed_chunks(archive, only))
 
 
-def chunk_facts(archive: Archive, chunk_ids: Iterable[int]) -> dict[int, ChunkFacts]:
-    """Chunk id → what ranking needs of it, in one query (no texts)."""
-    found = {}
+def chunk_facts(
+    archive: Archive, chunk_ids: Iterable[int], known: dict[int, ChunkFacts] | None = None
+) -> dict[int, ChunkFacts]:
+    """Chunk id → what ranking needs of it, in one query (no texts); `known` facts are kept, not read
+    again, and the dict returned includes them."""
+    found = dict(known) if known else {}
     moments: dict[str | None, float | None] = {None: None}
-    for r in archive.store.lookups.chunk_facts(chunk_ids):
+    for r in archive.store.lookups.chunk_facts([c for c in chunk_ids if c not in found]):
         if r[4] is not None and r[4] not in moments:
             moments[r[4]] = datetime.fromisoformat(r[4]).timestamp()
         found[int(r[0])] = ChunkFacts(r[1], r[2], r[3], r[4], r[5], (r[6], r[1]), moments[r[4]])
@@ -303,9 +308,10 @@ def fuse(
     window: TimeWindow | None,
     tuning: Tuning,
     k: int | None = None,
+    known: dict[int, ChunkFacts] | None = None,
 ) -> list[Result]:
     """The best `k` stories (all when None) of the two rankings fused (`rank_stories`), as results."""
-    facts = chunk_facts(archive, {c for c, _ in dense} | {c for c, _ in keyword})
+    facts = chunk_facts(archive, {c for c, _ in dense} | {c for c, _ in keyword}, known)
     return results_for(archive, rank_stories(facts, dense, keyword, filters, window, tuning, k))
 
 
