@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS feed_items (
     last_error TEXT, seen_at TEXT NOT NULL, PRIMARY KEY (feed, item)
 );
 """
-ALL = ["m001_articles_chunks_fts", "m002_groups_copies_feeds", "m003_article_facts_index"]
+ALL = ["m001_articles_chunks_fts", "m002_groups_copies_feeds", "m003_article_facts_index", "m004_chunk_facts_index"]
 
 
 def old_archive(path, version):

@@ -74,12 +74,19 @@ def m003_article_facts_index(db: Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS articles_facts ON articles(id, group_id, published, outlet, ingested_at)")
 
 
+@migrations(name="m004_chunk_facts_index")
+def m004_chunk_facts_index(db: Database) -> None:
+    # the same for a candidate chunk: its row holds its text, so reading article_id and position from
+    # the table touches a text page per candidate (2.3 ms against 3.6 for 380 chunks of the full corpus)
+    db.execute("CREATE INDEX IF NOT EXISTS chunks_facts ON chunks(id, article_id, position)")
+
+
 def _run(db: Database, statements: list[str]) -> None:
     for statement in statements:  # one by one: executescript would commit the migration's transaction
         db.execute(statement)
 
 
-SCHEMA_VERSION = 3  # the number of migrations above; `meta.schema_version` records it
+SCHEMA_VERSION = 4  # the number of migrations above; `meta.schema_version` records it
 
 # meta.schema_version of pre-migration archives → how many migrations they already had
 LEGACY_VERSIONS = {1: 1, 2: 2}
