@@ -171,7 +171,7 @@ class Archive:
         if built_with and built_with != self.model_name:
             problems.append(
                 f"the archive was embedded with {built_with!r} but the model setting is {self.model_name!r}: "
-                f"run `newsbot index rebuild` to re-embed (or set NEWSBOT_EMBEDDING_MODEL={built_with})"
+                f"run `newsbot index rebuild` to re-embed (or set NEWSBOT_EMBEDDING_MODEL=auto to keep {built_with})"
             )
         chunks = self.store.count("chunks")
         indexed = len(self.vectors) if self.vectors else 0
