@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.answer_match import any_answer  # noqa: E402
 from benchmarks.common import (  # noqa: E402
+    BENCH_MODEL,
     CACHE,
     StageClock,
     cached_archive,
@@ -75,13 +76,13 @@ def sample_source(size: int) -> Path:
 
 def open_archive(sample: int | None, model: str | None = None) -> tuple[Archive, str]:
     if sample:
-        config = ArchiveConfig(model=model) if model else ArchiveConfig()
+        config = ArchiveConfig(model=model or BENCH_MODEL)
         return cached_archive(f"realtimeqa-sample{sample}", [sample_source(sample)], config), f"sample{sample}"
     (corpus,) = require_data("realtimeqa/corpus_5k.jsonl.gz")
     folder = next(iter(sorted(CACHE.glob("corpus_5k-*"))), None)
     if folder is not None and not (folder / "complete").exists():
         raise SystemExit(f"{folder} is still being built (no `complete` file yet); try again later or use --sample")
-    return cached_archive("corpus_5k", [corpus], ArchiveConfig()), "corpus_5k"
+    return cached_archive("corpus_5k", [corpus], ArchiveConfig(model=BENCH_MODEL)), "corpus_5k"
 
 
 # ----------------------------------------------------------------------------- down-voted answers

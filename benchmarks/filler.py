@@ -29,14 +29,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import CACHE, config_key, require_data  # noqa: E402
+from benchmarks.common import BENCH_MODEL, CACHE, config_key, require_data  # noqa: E402
 from index.archive import Archive, ArchiveConfig  # noqa: E402
 from index.article import Article  # noqa: E402
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder  # noqa: E402
 from index.ingest.chunking import Chunk, embedding_text  # noqa: E402
 from index.ingest.readers import read_path  # noqa: E402
 
-REAL_5K = CACHE / f"corpus_5k-{config_key(ArchiveConfig())}"
+REAL_5K = CACHE / f"corpus_5k-{config_key(ArchiveConfig(model=BENCH_MODEL))}"
 MILLION = 1_000_000
 NOISE = 1.0  # a copy = anchor + NOISE·(unit noise), renormalised: cosine 1/√(1+NOISE²) to its anchor
 FILLER_CHUNKS_PER_ARTICLE = (4, 16)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import cached_archive, require_data, write_section  # noqa: E402
+from benchmarks.common import BENCH_MODEL, cached_archive, require_data, write_section  # noqa: E402
 from bot.follows import topic_scores  # noqa: E402
 from index.archive import Archive, ArchiveConfig  # noqa: E402
 from index.store.rows import ArticleRow  # noqa: E402
@@ -46,7 +46,7 @@ LABELS = Path(__file__).with_name("follow_labels.jsonl")
 
 def open_corpus() -> Archive:
     (source,) = require_data("realtimeqa/corpus_5k.jsonl.gz")
-    return cached_archive("corpus_5k", [source], ArchiveConfig())
+    return cached_archive("corpus_5k", [source], ArchiveConfig(model=BENCH_MODEL))
 
 
 def all_articles(archive: Archive) -> list[ArticleRow]:

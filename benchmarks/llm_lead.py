@@ -29,6 +29,7 @@ from tqdm import tqdm  # noqa: E402
 
 from benchmarks import filler  # noqa: E402
 from benchmarks.common import (  # noqa: E402,E501
+    BENCH_MODEL,
     CACHE,
     cached_archive,
     dev_questions,
@@ -61,7 +62,7 @@ def subset_archive(questions: list[dict], distractors: int) -> tuple[Archive, st
         CACHE.mkdir(parents=True, exist_ok=True)
         with gzip.open(path, "wt") as out:
             out.writelines(json.dumps(r) + "\n" for r in chosen)
-    archive = cached_archive(path.name.removesuffix(".jsonl.gz"), [path], ArchiveConfig())
+    archive = cached_archive(path.name.removesuffix(".jsonl.gz"), [path], ArchiveConfig(model=BENCH_MODEL))
     return archive, f"{len(chosen)} real corpus_5k articles (the questions' own and {distractors} random others)"
 
 

@@ -218,7 +218,7 @@ def index_rebuild(settings: Settings, quiet: bool) -> None:
 
     Every article is chunked and embedded again into a new index, which is then swapped in. The old index keeps answering until the swap; if the rebuild is interrupted, the old one
     stays in place and running the command again starts over. Use it after changing the
-    embedding model or the chunk settings.
+    embedding model or the chunk settings; with the model setting `auto` it keeps the archive's own model.
 
     Example:
 

@@ -11,7 +11,7 @@ from typing_extensions import Annotated
 
 from bot.llm import LLMConfig
 from index.archive import ArchiveConfig
-from index.embedding import DEFAULT_MODEL, DEVICES
+from index.embedding import DEVICES
 from index.ingest.limits import ReadLimits
 from index.web.fetch import FetchSettings
 from index.web.watch import ANNOUNCE_LIMIT
@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSBOT_", env_file=".env", extra="ignore")
 
     data_dir: Path = Path("data")
-    embedding_model: str = DEFAULT_MODEL
+    embedding_model: str = ArchiveConfig.model  # NEWSBOT_EMBEDDING_MODEL: auto, the archive's own encoder
     embed_batch_size: int = ArchiveConfig.embed_batch_size
     chunk_tokens: int = ArchiveConfig.chunk_tokens
     overlap_tokens: int = ArchiveConfig.overlap_tokens

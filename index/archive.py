@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.article import Article, ReadProblem
-from index.embedding import BATCH_SIZE, DEFAULT_DEVICE, DEFAULT_MODEL, Embedder, load_embedder, model_identity
+from index.embedding import (
+    AUTO_MODEL,
+    BATCH_SIZE,
+    DEFAULT_DEVICE,
+    Embedder,
+    load_embedder,
+    model_identity,
+    resolve_model,
+)
 from index.ingest import dedup
 from index.ingest.chunking import CHUNK_TOKENS, OVERLAP_TOKENS
 from index.ingest.pipeline import STORE_BATCH, Ingester, IngestReport, admit, batched
@@ -58,7 +66,7 @@ class ArchiveBusy(ArchiveError):
 class ArchiveConfig:
     """How the archive chunks, embeds and indexes; the CLI fills it from the settings."""
 
-    model: str = DEFAULT_MODEL
+    model: str = AUTO_MODEL  # the archive's own encoder; a new one's: index/embedding/base.py new_archive_encoder
     chunk_tokens: int = CHUNK_TOKENS
     overlap_tokens: int = OVERLAP_TOKENS
     index_kind: str = "auto"
@@ -80,7 +88,8 @@ class Archive:
     def __init__(self, data_dir: Path, config: ArchiveConfig | None = None, embedder: Embedder | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.config = config or ArchiveConfig()
-        self._embedder = embedder
+        self._given = embedder
+        self._loaded: tuple[str, Embedder] | None = None  # loaded for this model setting (`auto` resolved)
         self.lock = threading.RLock()  # one SQLite connection, used from worker threads
         self.store = Store(self.data_dir / DB_NAME, self.lock)
         self._db_inode, self._data_version = self._db_stamp()
@@ -92,18 +101,31 @@ class Archive:
 
     # opening
     @property
+    def model_setting(self) -> str:
+        """The model setting with `auto` resolved, the one place it is: the encoder recorded in the
+        archive (kept through rebuilds), or for a new archive the default encoder."""
+        with self.lock:
+            built_with = self.store.get_meta("embedding_model")
+        return resolve_model(self.config.model, built_with, self.config.embedding_device)
+
+    @property
     def model_name(self) -> str:
-        return self._embedder.name if self._embedder else model_identity(self.config.model)
+        if self._given is not None:
+            return self._given.name
+        setting = self.model_setting
+        return self._loaded[1].name if self._loaded and self._loaded[0] == setting else model_identity(setting)
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
+        if self._given is not None:
+            return self._given
+        setting = self.model_setting
+        if self._loaded is None or self._loaded[0] != setting:  # `auto` follows a rebuild another process swapped in
             config = self.config
-            local = load_embedder(config.model, batch_size=config.embed_batch_size, device=config.embedding_device)
-            self._embedder = (
-                on_cluster(local, config.ray_address, config.embed_batch_size) if config.ray_address else local
-            )
-        return self._embedder
+            local = load_embedder(setting, batch_size=config.embed_batch_size, device=config.embedding_device)
+            cluster = config.ray_address
+            self._loaded = setting, on_cluster(local, cluster, config.embed_batch_size) if cluster else local
+        return self._loaded[1]
 
     @property
     def vectors_path(self) -> Path:
@@ -149,7 +171,7 @@ class Archive:
         if built_with and built_with != self.model_name:
             problems.append(
                 f"the archive was embedded with {built_with!r} but the model setting is {self.model_name!r}: "
-                f"run `newsbot index rebuild` to re-embed (or set NEWSBOT_EMBEDDING_MODEL={built_with})"
+                f"run `newsbot index rebuild` to re-embed (or set NEWSBOT_EMBEDDING_MODEL=auto to keep {built_with})"
             )
         chunks = self.store.count("chunks")
         indexed = len(self.vectors) if self.vectors else 0

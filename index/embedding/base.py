@@ -7,7 +7,14 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # the packaged fp32 MiniLM
+# What a new archive is embedded with: the packaged MiniLM with int8 Linear layers (quantized.py). It
+# matched fp32 within 0.01 MRR@10 and answer hit rate on the 600-article subset at ~1.5x the chunks
+# per CPU-second (docs/benchmarks.md, "Encoders side by side", "Answer quality by encoder").
+DEFAULT_ENCODER = DEFAULT_MODEL + "+int8"
+# The model setting's default: an archive keeps the encoder it was built with, a new one gets
+# DEFAULT_ENCODER, so the archives embedded with fp32 before it became the default keep working.
+AUTO_MODEL = "auto"
 # Relevance (best cosine + the share of question words found, bot/answer.py) below which a
 # question counts as unanswered; calibrated per model on answerable and unanswerable questions
 # (docs/benchmarks.md). Other models get the default until calibrated.
@@ -69,6 +76,20 @@ def resolve_device(device: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def new_archive_encoder(device: str) -> str:
+    """What `auto` embeds a new archive with: int8 MiniLM, unless it would run on a GPU, where fp32
+    MiniLM is fast and int8's kernels cannot run (they are CPU-only); the archive then records fp32."""
+    return DEFAULT_MODEL if resolve_device(device) == "cuda" else DEFAULT_ENCODER
+
+
+def resolve_model(setting: str, built_with: str | None, device: str) -> str:
+    """The model a setting names: `auto` is the archive's own encoder (`built_with`), or for a new
+    archive the default encoder; any other setting is itself (a mismatch is the archive's check)."""
+    if setting != AUTO_MODEL:
+        return setting
+    return built_with or new_archive_encoder(device)
 
 
 def empty(dimension: int) -> Vectors:

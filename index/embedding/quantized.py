@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import re
+import warnings
 from typing import Any
 
 from index.embedding.base import BATCH_SIZE, ModelError
@@ -84,7 +85,10 @@ def quantize_linear_layers(model: Any, groups: tuple[str, ...], per_channel: boo
     first = quantized[0]
     attribute = "model" if hasattr(first, "model") else "auto_model"
     spec = {name: qconfig for name in linear_names(model, groups)}
-    inner = quantize_dynamic(getattr(first, attribute), spec, dtype=torch.qint8)  # type: ignore[no-untyped-call]  # torch leaves it untyped
+    with warnings.catch_warnings():  # the pinned torch's notices that torch.ao moves to torchao, on every load
+        warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated")
+        warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor, torch\.quantize_per_channel")
+        inner = quantize_dynamic(getattr(first, attribute), spec, dtype=torch.qint8)  # type: ignore[no-untyped-call]  # torch leaves it untyped
     setattr(first, attribute, inner)
     if eight_bit:
         for name in spec:
