@@ -105,14 +105,24 @@ def floor_ms(archive, questions: list[dict], flat_path: Path | None) -> dict:
 
 
 def worker(
-    folder: Path, flat_path: Path | None, repeat: int, limit: int | None = None, model: str | None = None
+    folder: Path,
+    flat_path: Path | None,
+    repeat: int,
+    limit: int | None = None,
+    model: str | None = None,
+    query_model: str | None = None,
 ) -> dict:
     from bot.answer import ask
     from index.archive import Archive, ArchiveConfig
+    from index.embedding import load_embedder
     from index.search import Filters, search
 
-    archive = Archive(folder, ArchiveConfig(model=model) if model else ArchiveConfig())
-    archive.require_compatible_model()
+    # --query-model: the questions embedded by another encoder than the archive's (`+int8` over fp32
+    # vectors, mean cosine 0.994 to fp32's): the work of a search with that encoder, for its timing only
+    embedder = load_embedder(query_model, device="cpu") if query_model else None
+    archive = Archive(folder, ArchiveConfig(model=model) if model else ArchiveConfig(), embedder=embedder)
+    if not query_model:
+        archive.require_compatible_model()
     archive.embedder.embed(["warm up"])
     questions = limited(questions_with_worst_cases(), limit)
     clock = StageClock(ASK_STAGES)
@@ -130,6 +140,7 @@ def worker(
         "index_kind": stats.index_kind,
         "index_params": stats.index_params,
         "model": stats.embedding_model,
+        "query_model": archive.embedder.name,
         "rss_mib": rss_mib(),
         "search": searches,
         "ask": asks,
@@ -149,13 +160,21 @@ def limited(questions: list[dict], limit: int | None) -> list[dict]:
     return kept
 
 
-def run_size(folder: Path, flat_path: Path | None, repeat: int, limit: int | None, model: str | None = None) -> dict:
+def run_size(
+    folder: Path,
+    flat_path: Path | None,
+    repeat: int,
+    limit: int | None,
+    model: str | None = None,
+    query_model: str | None = None,
+) -> dict:
     """One size in a fresh process, so its RSS is that size's alone."""
     out = folder / "latency-result.json"
     cmd = [sys.executable, __file__, "--worker", str(folder), "--repeat", str(repeat), "--out", str(out)]
     cmd += ["--flat", str(flat_path)] if flat_path else []
     cmd += ["--limit", str(limit)] if limit else []
     cmd += ["--model", model] if model else []
+    cmd += ["--query-model", query_model] if query_model else []
     subprocess.run(cmd, check=True)
     return json.loads(out.read_text())
 
@@ -264,7 +283,8 @@ def embed_ratio_section(r: dict, repeat: int) -> str:
     stages = ", ".join(f"{STAGE_NAMES[st]} {ms:.1f}" for st, ms in s["stage_mean_ms"].items())
     ratio = embed_ratio(r)
     return (
-        f"{command_line()} — corpus_5k ({r['chunks']:,} chunks, {r['index_kind']} index), the real MiniLM model, "
+        f"{command_line()} — corpus_5k ({r['chunks']:,} chunks, {r['index_kind']} index {json.dumps(r['index_params'])}), "
+        f"questions embedded by `{r.get('query_model', r['model'])}` (the archive's vectors: `{r['model']}`), "
         f"every question of the latency set with its quiz date as `as_of`, `search` {repeat}× over them after 10 "
         f"warm-up searches; then, in the same process, the bare query embedding of each question (`embed_queries`, "
         f"the embedder's call that search makes).\n\n"
@@ -326,12 +346,16 @@ def main() -> None:
     )
     parser.add_argument("--archive", type=Path, help="measure only this archive (e.g. one built with real vectors)")
     parser.add_argument("--model", help="with --archive: the model it was embedded with")
+    parser.add_argument(
+        "--query-model", help="with --embed-ratio: embed the questions with this encoder (e.g. the +int8 default)"
+    )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--flat", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        args.out.write_text(json.dumps(worker(args.worker, args.flat, args.repeat, args.limit, args.model)))
+        result = worker(args.worker, args.flat, args.repeat, args.limit, args.model, args.query_model)
+        args.out.write_text(json.dumps(result))
         return
     if args.archive:
         return one_archive(args)
@@ -339,14 +363,16 @@ def main() -> None:
 
     if args.embed_ratio:
         folder = filler.corpus_5k()
-        text = embed_ratio_section(run_size(folder, folder / "vectors.faiss", args.repeat, args.limit), args.repeat)
+        result = run_size(folder, filler.REAL_5K / "vectors.faiss", args.repeat, args.limit, None, args.query_model)
+        text = embed_ratio_section(result, args.repeat)
         print(text)
         if not args.no_write:
-            write_section("Search against the bare query embedding (corpus_5k)", text)
+            title = "Search against the bare query embedding (corpus_5k)"
+            write_section(f"{title[:-1]}, {args.query_model} queries)" if args.query_model else title, text)
         return
     folders = filler.all_sizes()
     flats = {
-        "corpus_5k": folders["corpus_5k"] / "vectors.faiss",
+        "corpus_5k": filler.REAL_5K / "vectors.faiss",  # the cache's own flat index (the private copy settles to IVF)
         "full": filler.CACHE / "latency-stage-full" / "vectors.faiss",
         "1m": filler.CACHE / "latency-stage-1m" / "vectors.faiss",
     }
