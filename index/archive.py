@@ -90,6 +90,7 @@ class Archive:
         self.config = config or ArchiveConfig()
         self._given = embedder
         self._loaded: tuple[str, Embedder] | None = None  # loaded for this model setting (`auto` resolved)
+        self._built_with: tuple[str | None] | None = None  # the recorded encoder, once read (`auto` only)
         self.lock = threading.RLock()  # one SQLite connection, used from worker threads
         self.store = Store(self.data_dir / DB_NAME, self.lock)
         self._db_inode, self._data_version = self._db_stamp()
@@ -103,10 +104,15 @@ class Archive:
     @property
     def model_setting(self) -> str:
         """The model setting with `auto` resolved, the one place it is: the encoder recorded in the
-        archive (kept through rebuilds), or for a new archive the default encoder."""
-        with self.lock:
-            built_with = self.store.get_meta("embedding_model")
-        return resolve_model(self.config.model, built_with, self.config.embedding_device)
+        archive (kept through rebuilds), or for a new archive the default encoder. The recorded one is
+        read once and again only when another process changed the database (`refresh`): a question's
+        embedding asks for it while the keyword query holds the connection."""
+        if self.config.model != AUTO_MODEL:
+            return self.config.model
+        if self._built_with is None:
+            with self.lock:
+                self._built_with = (self.store.get_meta("embedding_model"),)
+        return resolve_model(AUTO_MODEL, self._built_with[0], self.config.embedding_device)
 
     @property
     def model_name(self) -> str:
@@ -159,6 +165,7 @@ class Archive:
             elif self._db_stamp() == (self._db_inode, self._data_version):
                 return False
             self._db_inode, self._data_version = self._db_stamp()
+            self._built_with = None  # another process may have built or rebuilt it with another encoder
             if _file_stamp(self.vectors_path) == self._vectors_stamp:
                 return False
             self.vectors = self._load_vectors()
@@ -246,6 +253,7 @@ class Archive:
         """The database now at `archive.db` (a rebuild swapped it in), its stamps and its vectors (under the lock)."""
         self.store = Store(self.data_dir / DB_NAME, self.lock)
         self._db_inode, self._data_version = self._db_stamp()
+        self._built_with = None
         self.vectors = self._load_vectors()
 
     def saved_vectors(self, path: Path) -> None:

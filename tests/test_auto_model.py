@@ -4,6 +4,7 @@ int8 MiniLM (fp32 where it would embed on a GPU)."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from click.testing import CliRunner
@@ -24,6 +25,7 @@ from index.embedding import (
     resolve_model,
 )
 from index.ingest.readers import read_path
+from index.store import DB_NAME, Store
 
 from .conftest import NEWS, SAMPLES, SEED
 
@@ -149,3 +151,29 @@ def test_an_fp32_archive_opened_with_auto_keeps_fp32(minilm, tmp_path):
     assert archive.model_name == DEFAULT_MODEL
     assert not is_quantized(archive.embedder.name)
     assert any("breakthrough" in quote for quote, _ in ask(archive, KREMLIN).quotes)
+
+
+def test_the_embedder_does_not_wait_for_a_query_holding_the_connection(tmp_path):
+    """search embeds the question in a pool thread while the keyword query holds the archive's lock:
+    with `auto`, finding the embedder must not need that lock once the encoder is known."""
+    built_with(tmp_path, "fake:32")
+    archive = Archive(tmp_path, ArchiveConfig(model=AUTO_MODEL))
+    first = archive.embedder
+    found: list[object] = []
+    with archive.lock:  # as keyword_matches holds it
+        worker = threading.Thread(target=lambda: found.append(archive.embedder))
+        worker.start()
+        worker.join(timeout=5)
+        assert found == [first], "the embedder waited for the archive's lock"
+
+
+def test_auto_reads_the_encoder_again_after_another_process_changed_the_archive(tmp_path):
+    built_with(tmp_path, "fake:32")
+    archive = Archive(tmp_path, ArchiveConfig(model=AUTO_MODEL))
+    assert archive.model_name == "fake:32"
+    other = Store(tmp_path / DB_NAME)
+    with other.committed():
+        other.set_meta(embedding_model="fake:16")
+    other.close()
+    archive.refresh()
+    assert archive.model_name == "fake:16"
