@@ -18,7 +18,8 @@ from bot.answer_types import answer_span, answer_type
 from bot.quotes import Sentence, article_sentences, is_lede
 from index.archive import Archive
 from index.search import SearchResponse, dense_candidates
-from index.search.keywords import STOP_WORDS, WORD, document_counts, question_terms, stem
+from index.search.keywords import STOP_WORDS, WORD, document_counts, question_terms
+from index.store.postings import stem
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -29,8 +28,10 @@ from index.embedding import (
 from index.ingest import dedup
 from index.ingest.chunking import CHUNK_TOKENS, OVERLAP_TOKENS
 from index.ingest.pipeline import STORE_BATCH, Ingester, IngestReport, admit, batched
+from index.keyword_index import KeywordIndex
 from index.rebuild import Rebuilder, clean_leftovers
 from index.store import DB_NAME, ArchiveStats, Store
+from index.store.files import file_stamp, inode
 from index.store.vectors import SEARCH_PARAMS, VectorIndex, parse_setting
 from index.sync import CHECKPOINT_EVERY, EMBED_BATCH, Syncer, embedded
 
@@ -96,6 +97,7 @@ class Archive:
         self._db_inode, self._data_version = self._db_stamp()
         self._vectors_stamp: tuple[str, int, int, int] | None = None
         self.vectors = self._load_vectors()
+        self.keywords = KeywordIndex(self)
         self.ingester, self.syncer, self.rebuilder = Ingester(self), Syncer(self), Rebuilder(self)
         with contextlib.suppress(ArchiveBusy, OSError), self.writing():
             clean_leftovers(self.data_dir, self.vectors_path.name)  # only while no ingest or rebuild is using them
@@ -139,7 +141,7 @@ class Archive:
 
     def _load_vectors(self) -> VectorIndex | None:
         path = self.vectors_path
-        self._vectors_stamp = _file_stamp(path)
+        self._vectors_stamp = file_stamp(path)
         if not path.exists():
             return None
         params = json.loads(self.store.get_meta("index_params") or "{}")
@@ -153,20 +155,21 @@ class Archive:
 
     # staying current
     def _db_stamp(self) -> tuple[int | None, int]:
-        return _inode(self.store.path), self.store.data_version()
+        return inode(self.store.path), self.store.data_version()
 
     def refresh(self) -> bool:
         """Catches up with other processes, cheaply when nothing changed: reopens the database an
         external `index rebuild` swapped in, reloads vectors an external ingest saved. True if it did."""
         with self.lock:
-            if _inode(self.data_dir / DB_NAME) not in (None, self._db_inode):
+            if inode(self.data_dir / DB_NAME) not in (None, self._db_inode):
                 self.store.close()
                 self.store = Store(self.data_dir / DB_NAME, self.lock)
             elif self._db_stamp() == (self._db_inode, self._data_version):
                 return False
             self._db_inode, self._data_version = self._db_stamp()
             self._built_with = None  # another process may have built or rebuilt it with another encoder
-            if _file_stamp(self.vectors_path) == self._vectors_stamp:
+            self.keywords.reload()
+            if file_stamp(self.vectors_path) == self._vectors_stamp:
                 return False
             self.vectors = self._load_vectors()
             return True
@@ -255,11 +258,12 @@ class Archive:
         self._db_inode, self._data_version = self._db_stamp()
         self._built_with = None
         self.vectors = self._load_vectors()
+        self.keywords.reload()
 
     def saved_vectors(self, path: Path) -> None:
         """The parts saved vectors to `path`: our own save is no news to `refresh`."""
         if path == self.vectors_path:
-            self._vectors_stamp = _file_stamp(path)
+            self._vectors_stamp = file_stamp(path)
 
     def stats(self) -> ArchiveStats:
         """Counts, coverage, model and index facts for `index stats` and `/status`."""
@@ -291,19 +295,3 @@ class Archive:
                 schema_version=int(meta.get("schema_version", 0)),
                 problems=tuple(self.check()),
             )
-
-
-def _inode(path: Path) -> int | None:
-    try:
-        return os.stat(path).st_ino
-    except OSError:
-        return None
-
-
-def _file_stamp(path: Path) -> tuple[str, int, int, int] | None:
-    """Name, inode, mtime and size: any save (an atomic replace or not) changes one of them."""
-    try:
-        found = os.stat(path)
-    except OSError:
-        return None
-    return path.name, found.st_ino, found.st_mtime_ns, found.st_size

@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from index.ingest.pipeline import STORE_BATCH, batched
+from index.keyword_index import POSTINGS_FILE
 from index.store import DB_NAME, Store
 from index.store.vectors import VectorIndex
 from index.sync import Progress
@@ -29,7 +30,7 @@ def clean_leftovers(data_dir: Path, current_vectors: str) -> None:
     for path in data_dir.glob("vectors*.faiss*"):
         if path.name != current_vectors:
             path.unlink(missing_ok=True)
-    for name in (REBUILD_DB, f"{REBUILD_DB}-journal"):
+    for name in (REBUILD_DB, f"{REBUILD_DB}-journal", f"{POSTINGS_FILE}.tmp"):
         (data_dir / name).unlink(missing_ok=True)
 
 
@@ -50,6 +51,7 @@ class Rebuilder:
         finally:
             new_store.close()
         self._swap_in(new_db)
+        self.archive.keywords.sync(progress)  # every chunk id is new: FTS5 answers until this is done
         return count
 
     def _copy_articles(self, new_db: Path) -> Store:

@@ -53,6 +53,7 @@ class Syncer:
             vectors, indexed = archive.vectors, archive.vectors.ids()
             vectors.remove(np.setdiff1d(indexed, stored))
         missing = np.setdiff1d(stored, indexed)
+        archive.keywords.sync(progress)  # first: tokens are cheap, so new chunks are found by keyword at once
         count = self.embed_into(archive.store, vectors, archive.vectors_path, missing, progress)
         self.record_build(archive.store, vectors, build_id=None)
         return count

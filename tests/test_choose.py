@@ -7,7 +7,8 @@ import pytest
 
 from bot.choose import article_stems, best_chunk_cosines, stems_found
 from bot.quotes import article_sentences
-from index.search.keywords import question_terms, stem
+from index.search.keywords import question_terms
+from index.store.postings import stem
 
 from .conftest import SEED
 

@@ -15,10 +15,11 @@ import numpy as np
 from index.archive import Archive
 from index.embedding import embed_queries
 from index.ingest import dedup
-from index.search.keywords import keyword_query
+from index.search.keywords import keyword_query, question_terms, rarest_terms
 from index.search.time_phrases import TimeWindow, find_window
 from index.store import utc_iso
 from index.store.lookups import NO_FILTER, ChunkFilter
+from index.store.postings import TITLE_WEIGHT, tokens
 
 Scored = list[tuple[int, float]]  # (chunk id, score), best first
 
@@ -70,7 +71,7 @@ class Tuning:
     dense_share: float = 0.5  # blend: weight of the dense score, the keyword score getting the rest
     normalise: str = "minmax"  # blend: "minmax" or "zscore" over each ranking's candidates
     lede_boost: float = 0.0  # a story's first chunk (headline and lede) scores × (1 + this) in each ranking
-    title_weight: float = 2.0  # BM25 weight of a headline word against a body word
+    title_weight: float = TITLE_WEIGHT  # BM25 weight of a headline word against a body word
     phrases: str = "none"  # keyword query: also match neighbouring question words as phrases: "none", "names", "all"
     candidates: int = 200  # chunks fetched from each ranking
     window_boost: float = 1.0  # how much an article inside the question's window is preferred
@@ -171,8 +172,14 @@ def keyword_candidates(
     only: ChunkFilter = NO_FILTER,
     tuning: Tuning | None = None,
 ) -> Scored:
-    """Chunk ids and BM25 scores (higher is better) for the question's rarest content words."""
+    """Chunk ids and BM25 scores (higher is better) for the question's rarest content words: from the
+    in-memory index where it is current and scores what is asked (FTS5's own ranking, ~15-20x faster),
+    else from FTS5."""
     tuning = tuning or Tuning()
+    postings = archive.keywords.postings
+    if postings is not None and not only and tuning.phrases == "none" and tuning.title_weight == TITLE_WEIGHT:
+        terms = rarest_terms(archive.store.lookups, question_terms(question))
+        return postings.score([t for term in terms for t in tokens(term)], n)
     expression = keyword_query(archive.store.lookups, question, tuning.phrases)
     if not expression:
         return []

@@ -5,9 +5,8 @@ from __future__ import annotations
 import itertools
 import re
 
-import snowballstemmer
-
 from index.store.lookups import Lookups
+from index.store.postings import stem
 
 STOP_WORDS = frozenset(
     """
@@ -35,7 +34,6 @@ MAX_TERMS = 8
 COMMON_SHARE = 0.05
 COMMON_FLOOR = 10_000  # below this many chunks a term is cheap to score (~8 ms), however common
 MAX_POSTINGS = 60_000
-_stemmer = snowballstemmer.stemmer("porter")  # the same algorithm as FTS5's porter tokenizer
 
 
 def question_terms(question: str) -> list[str]:
@@ -43,10 +41,6 @@ def question_terms(question: str) -> list[str]:
     words = [w.lower().replace("’", "'") for w in WORD.findall(question)]
     content = [w for w in words if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
     return list(dict.fromkeys(w.split("'")[0] for w in content))
-
-
-def stem(term: str) -> str:
-    return str(_stemmer.stemWord(term))
 
 
 def rarest_terms(

@@ -189,6 +189,12 @@ class Store:
     def chunk_ids(self) -> list[int]:
         return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id")]
 
+    def chunk_bounds(self) -> tuple[int, int | None]:
+        """How many chunks, and the highest id: ids only grow (AUTOINCREMENT), so any write changes one."""
+        with self.lock:
+            count, top = self.db.execute("SELECT count(*), max(id) FROM chunks").fetchone()
+        return int(count), top
+
     def chunks(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
         sql = (
             'SELECT c.id, c.article_id, c.position, c.start, c."end", c.text, a.title '

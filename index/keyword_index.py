@@ -1,0 +1,89 @@
+"""The archive's in-memory keyword index (index/store/postings.py) kept in step with its store: read from
+`postings.npz` beside the database, used by search only while it covers exactly the store's chunks
+(else FTS5 answers, as it did before the index existed), brought up to date by every sync."""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from tqdm import tqdm
+
+from index.ingest.pipeline import batched
+from index.store.files import Stamp, file_stamp
+from index.store.postings import Postings
+
+if TYPE_CHECKING:
+    from index.archive import Archive
+
+POSTINGS_FILE = "postings.npz"
+READ_BATCH = 2_000  # chunk texts read from the store at a time while the index catches up
+log = logging.getLogger(__name__)
+
+
+class KeywordIndex:
+    """Loaded once, reloaded when its file changes, checked against the store's chunks on each reload."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self._stamp: Stamp | None = None
+        self._postings: Postings | None = None
+        self._current = False
+        self.reload()
+
+    @property
+    def path(self) -> Path:
+        return self.archive.data_dir / POSTINGS_FILE
+
+    @property
+    def postings(self) -> Postings | None:
+        """The index when it covers exactly the store's chunks, else None (search uses FTS5)."""
+        return self._postings if self._current else None
+
+    def reload(self) -> None:
+        """Reads the file if another process saved it since, and checks it against the store."""
+        stamp = file_stamp(self.path)
+        if stamp != self._stamp:
+            self._stamp, self._postings = stamp, self._read() if stamp else None
+        self._current = self._covers_store()
+
+    def _read(self) -> Postings | None:
+        try:
+            return Postings.load(self.path)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            log.warning("keyword index %s unreadable (%s); FTS5 answers until the next sync", self.path, error)
+            return None
+
+    def _covers_store(self) -> bool:
+        postings = self._postings
+        if postings is None:
+            return False
+        count, top = self.archive.store.chunk_bounds()
+        ids = postings.chunk_ids()
+        return postings.docs == count and (int(ids[-1]) if len(ids) else None) == top
+
+    def sync(self, progress: bool) -> int:
+        """Adds the chunks the index lacks and drops those gone, then saves it (under the writer lock).
+        Returns how many chunks it added."""
+        archive = self.archive
+        with archive.lock:
+            stored = np.asarray(archive.store.chunk_ids(), dtype=np.int64)
+        postings = self._postings or Postings.empty()
+        have = postings.chunk_ids()
+        missing = np.setdiff1d(stored, have)
+        if len(missing) == len(stored) and len(have):
+            postings = Postings.empty()  # nothing in common (a rebuild): start afresh, not on top of the old
+        postings.remove(np.setdiff1d(have, stored))
+        bar = tqdm(total=len(missing), desc="keyword index", unit=" chunks", disable=not progress or not len(missing))
+        for batch in batched(missing.tolist(), READ_BATCH):
+            with archive.lock:
+                chunks = archive.store.chunks(batch)
+            postings.add((c, chunks[c].title, chunks[c].text) for c in batch if c in chunks)
+            bar.update(len(batch))
+        bar.close()
+        postings.save(self.path)
+        self._postings, self._stamp, self._current = postings, file_stamp(self.path), True
+        return len(missing)

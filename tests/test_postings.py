@@ -1,0 +1,149 @@
+"""The in-memory keyword index: FTS5's own ranking from numpy arrays, kept in step with the store, and
+FTS5 answering whenever the index does not cover exactly the store's chunks."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from index.archive import Archive
+from index.keyword_index import POSTINGS_FILE
+from index.search import hybrid, keyword_candidates, search
+from index.search.keywords import keyword_query, question_terms, rarest_terms
+from index.store.lookups import NO_FILTER
+from index.store.postings import MAX_SEGMENTS, TITLE_WEIGHT, Postings, tokens
+
+from .conftest import NEWS, make_article
+
+QUESTIONS = [
+    "Which continent will require a common phone charger?",
+    "Why did the Sudan prime minister Hamdok resign?",
+    "What did the Kremlin expect from Macron's visit to Moscow?",
+    "Did wheat prices jump after the invasion?",
+    "Story topic3 detail3 and topic7",
+]
+
+
+def fts5(archive: Archive, question: str) -> list[tuple[int, float]]:
+    expression = keyword_query(archive.store.lookups, question)
+    return archive.store.lookups.keyword_matches(expression, 200, TITLE_WEIGHT, NO_FILTER) if expression else []
+
+
+def in_memory(archive: Archive, postings: Postings, question: str) -> list[tuple[int, float]]:
+    terms = rarest_terms(archive.store.lookups, question_terms(question))
+    return postings.score([t for term in terms for t in tokens(term)], 200)
+
+
+def assert_same_ranking(got: list[tuple[int, float]], want: list[tuple[int, float]]) -> None:
+    assert [c for c, _ in got] == [c for c, _ in want]
+    assert np.allclose([s for _, s in got], [s for _, s in want], rtol=1e-9, atol=1e-12)
+
+
+@pytest.fixture
+def many(archive: Archive) -> Archive:
+    archive.ingest([*NEWS, *(make_article(n) for n in range(30))], progress=False)
+    return archive
+
+
+def current(archive: Archive) -> Postings:
+    postings = archive.keywords.postings
+    assert postings is not None, "the keyword index does not cover the store"
+    return postings
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_the_index_ranks_and_scores_as_fts5_does(many, question):
+    want = fts5(many, question)
+    assert want, "the question matches nothing: the comparison would be empty"
+    assert_same_ranking(in_memory(many, current(many), question), want)
+
+
+def test_search_takes_its_keyword_ranking_from_the_index(many, monkeypatch):
+    want = fts5(many, QUESTIONS[0])
+
+    def no_fts5(*args, **kwargs):
+        raise AssertionError("FTS5 was asked although the index is current")
+
+    monkeypatch.setattr(many.store.lookups, "keyword_matches", no_fts5)
+    assert_same_ranking(keyword_candidates(many, QUESTIONS[0], 200), want)
+    assert search(many, QUESTIONS[0], k=1).results[0].title == "EU agrees common phone charger rule"
+
+
+def test_phrases_and_filters_still_go_to_fts5(many, monkeypatch):
+    asked = []
+    original = many.store.lookups.keyword_matches
+    monkeypatch.setattr(many.store.lookups, "keyword_matches", lambda *a: asked.append(a) or original(*a))
+    keyword_candidates(many, "Sudan prime minister Hamdok", 50, tuning=hybrid.Tuning(phrases="names"))
+    keyword_candidates(many, "Sudan prime minister Hamdok", 50, only=hybrid.ChunkFilter(outlets=("Reuters",)))
+    assert len(asked) == 2
+
+
+def test_added_in_parts_removed_and_merged_it_scores_as_built_at_once(many):
+    rows = [(c.id, c.title, c.text) for c in many.store.chunks(many.store.chunk_ids()).values()]
+    whole = Postings.empty()
+    whole.add(rows)
+    parts = Postings.empty()
+    for n in range(0, len(rows), 3):  # more segments than MAX_SEGMENTS: merged on the way
+        parts.add(rows[n : n + 3])
+    assert len(parts.state.segments) <= MAX_SEGMENTS + 1
+    for question in QUESTIONS:
+        terms = [t for term in question_terms(question) for t in tokens(term)]
+        assert_same_ranking(parts.score(terms, 50), whole.score(terms, 50))
+    gone = np.array([rows[0][0]])
+    parts.remove(gone)
+    assert rows[0][0] not in {c for c, _ in parts.score(tokens(rows[0][2]), 1000)}
+    assert parts.docs == whole.docs - 1
+
+
+def test_a_changed_article_leaves_no_stale_chunks(many):
+    updated = make_article(3, text="Story number 3 now tells about a completely different zeppelin topic.")
+    many.ingest([updated], progress=False)
+    postings = current(many)
+    assert set(postings.chunk_ids().tolist()) == set(many.store.chunk_ids())
+    assert_same_ranking(in_memory(many, postings, "zeppelin topic3"), fts5(many, "zeppelin topic3"))
+
+
+def test_another_process_reads_the_saved_index_and_sees_later_ingests(many, fake_config):
+    from index.embedding import FakeEmbedder
+
+    reader = Archive(many.data_dir, fake_config, embedder=FakeEmbedder())
+    assert_same_ranking(in_memory(reader, current(reader), QUESTIONS[1]), fts5(many, QUESTIONS[1]))
+    many.ingest(
+        [make_article(99, title="Zeppelin returns", text="A zeppelin flew over the bay today.")], progress=False
+    )
+    reader.refresh()
+    assert [c for c, _ in in_memory(reader, current(reader), "zeppelin")] == [c for c, _ in fts5(many, "zeppelin")]
+    assert search(reader, "zeppelin over the bay", k=1).results[0].title == "Zeppelin returns"
+
+
+def test_a_broken_index_file_is_reported_and_fts5_answers_until_the_next_sync(many, fake_config, caplog):
+    from index.embedding import FakeEmbedder
+
+    (many.data_dir / POSTINGS_FILE).write_bytes(b"not an index")
+    with caplog.at_level(logging.WARNING):
+        reopened = Archive(many.data_dir, fake_config, embedder=FakeEmbedder())
+    assert reopened.keywords.postings is None
+    assert any("keyword index" in r.getMessage() and "unreadable" in r.getMessage() for r in caplog.records)
+    assert search(reopened, QUESTIONS[0], k=1).results[0].title == "EU agrees common phone charger rule"
+    reopened.sync(progress=False)
+    assert_same_ranking(in_memory(reopened, current(reopened), QUESTIONS[0]), fts5(reopened, QUESTIONS[0]))
+
+
+def test_an_index_that_misses_chunks_is_not_used(many):
+    postings = current(many)
+    postings.remove(postings.chunk_ids()[:1])  # as if saved before another process's write
+    many.keywords.reload()
+    assert many.keywords.postings is None
+    assert search(many, QUESTIONS[0], k=1).results[0].title == "EU agrees common phone charger rule"
+
+
+def test_a_rebuild_indexes_the_new_chunks(many):
+    before = set(many.store.chunk_ids())
+    many.rebuild(progress=False)
+    postings = current(many)
+    assert set(postings.chunk_ids().tolist()) == set(many.store.chunk_ids()) and not before & set(
+        many.store.chunk_ids()
+    )
+    assert_same_ranking(in_memory(many, postings, QUESTIONS[2]), fts5(many, QUESTIONS[2]))
