@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ from tqdm import tqdm
 
 from index.ingest.pipeline import batched
 from index.store.files import Stamp, file_stamp
-from index.store.postings import Postings
+from index.store.postings import Postings, Row
 
 if TYPE_CHECKING:
     from index.archive import Archive
@@ -78,12 +79,16 @@ class KeywordIndex:
             postings = Postings.empty()  # nothing in common (a rebuild): start afresh, not on top of the old
         postings.remove(np.setdiff1d(have, stored))
         bar = tqdm(total=len(missing), desc="keyword index", unit=" chunks", disable=not progress or not len(missing))
-        for batch in batched(missing.tolist(), READ_BATCH):
-            with archive.lock:
-                chunks = archive.store.chunks(batch)
-            postings.add((c, chunks[c].title, chunks[c].text) for c in batch if c in chunks)
-            bar.update(len(batch))
+        postings.add(self._rows(missing, bar))  # one segment for all of them
         bar.close()
         postings.save(self.path)
         self._postings, self._stamp, self._current = postings, file_stamp(self.path), True
         return len(missing)
+
+    def _rows(self, ids: np.ndarray, bar: tqdm) -> Iterator[Row]:
+        """The chunks' headlines and texts, read a batch at a time."""
+        for batch in batched(ids.tolist(), READ_BATCH):
+            with self.archive.lock:
+                chunks = self.archive.store.chunks(batch)
+            yield from ((c, chunks[c].title, chunks[c].text) for c in batch if c in chunks)
+            bar.update(len(batch))

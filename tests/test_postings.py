@@ -147,3 +147,15 @@ def test_a_rebuild_indexes_the_new_chunks(many):
         many.store.chunk_ids()
     )
     assert_same_ranking(in_memory(many, postings, QUESTIONS[2]), fts5(many, QUESTIONS[2]))
+
+
+def test_an_index_file_of_another_format_is_not_read(many, fake_config):
+    from index.embedding import FakeEmbedder
+
+    path = many.data_dir / POSTINGS_FILE
+    with open(path, "wb") as out:  # arrays of a file without the format mark, as a newer or older layout
+        np.savez(out, lengths=np.ones(3, np.float32), live=np.ones(3, bool))
+    reopened = Archive(many.data_dir, fake_config, embedder=FakeEmbedder())
+    assert reopened.keywords.postings is None
+    reopened.sync(progress=False)
+    assert_same_ranking(in_memory(reopened, current(reopened), QUESTIONS[3]), fts5(reopened, QUESTIONS[3]))

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import snowballstemmer
@@ -27,6 +28,7 @@ import snowballstemmer
 K1, B = 1.2, 0.75  # FTS5's bm25() constants (fts5_aux.c)
 TITLE_WEIGHT = 2.0  # a headline token counts this many times a text token (the search's bm25 weights)
 TOKEN = re.compile(r"[^\W_]+")
+FORMAT = 1  # of postings.npz; a file of another is rebuilt by the next sync
 MAX_SEGMENTS = 4  # segments added by syncs before they are merged into one
 _stemmer = snowballstemmer.stemmer("porter")  # the same algorithm as FTS5's porter tokenizer
 
@@ -153,10 +155,7 @@ class Postings:
         ids = np.fromiter(lengths, dtype=np.int64, count=len(lengths))
         length[ids] = np.fromiter(lengths.values(), dtype=np.float32, count=len(lengths))
         live[ids] = True
-        segments = (*self.state.segments, segment)
-        self.state = State.of(
-            (merged(list(segments), live),) if len(segments) > MAX_SEGMENTS else segments, length, live
-        )
+        self.state = State.of(tiered((*self.state.segments, segment), live), length, live)
 
     def remove(self, ids: np.ndarray) -> None:
         live = self.state.live.copy()
@@ -176,23 +175,42 @@ class Postings:
         return list(zip(unique[top].tolist(), total[top].tolist()))
 
     def save(self, path: Path) -> None:
-        """One merged segment, written to a temporary file and moved into place."""
+        """Its segments as they are (no merge: a sync's save costs what it writes, not a re-sort of the
+        whole index), written to a temporary file and moved into place."""
         state = self.state
-        segment = merged(list(state.segments), state.live) if state.segments else build_segment([], {})
-        vocab = np.frombuffer("\n".join(segment.vocab).encode(), dtype=np.uint8)
+        arrays: dict[str, np.ndarray] = {"format": np.array([FORMAT]), "lengths": state.lengths, "live": state.live}
+        for n, segment in enumerate(state.segments):
+            arrays[f"{n}_vocab"] = np.frombuffer("\n".join(segment.vocab).encode(), dtype=np.uint8)
+            arrays.update({f"{n}_offsets": segment.offsets, f"{n}_ids": segment.ids, f"{n}_freqs": segment.freqs})
         temporary = path.with_name(path.name + ".tmp")
         with open(temporary, "wb") as out:
-            np.savez(out, vocab=vocab, offsets=segment.offsets, ids=segment.ids, freqs=segment.freqs,
-                     lengths=state.lengths, live=state.live)  # fmt: skip
+            np.savez(out, **arrays)  # type: ignore[arg-type]  # numpy's stub wants a positional file and arrays
         os.replace(temporary, path)
-        self.state = State.of((segment,), state.lengths, state.live)
 
     @classmethod
     def load(cls, path: Path) -> Postings:
         with np.load(path) as data:
-            words = bytes(data["vocab"]).decode().split("\n") if len(data["vocab"]) else []
-            segment = Segment({w: i for i, w in enumerate(words)}, data["offsets"], data["ids"], data["freqs"])
-            return cls(State.of((segment,), data["lengths"], data["live"]))
+            if "format" not in data.files or int(data["format"][0]) != FORMAT:
+                raise ValueError(f"not a keyword index of format {FORMAT}")
+            count = sum(1 for name in data.files if name.endswith("_vocab"))
+            segments = tuple(_segment(data, n) for n in range(count))
+            return cls(State.of(segments, data["lengths"], data["live"]))
+
+
+def _segment(data: Any, n: int) -> Segment:
+    raw = bytes(data[f"{n}_vocab"])
+    words = raw.decode().split("\n") if raw else []
+    return Segment({w: i for i, w in enumerate(words)}, data[f"{n}_offsets"], data[f"{n}_ids"], data[f"{n}_freqs"])
+
+
+def tiered(segments: tuple[Segment, ...], live: np.ndarray) -> tuple[Segment, ...]:
+    """Past MAX_SEGMENTS, the later (small) segments are merged into one, and that one into the first
+    only once it holds a quarter of the first's postings: re-sorting a million chunks' postings on every
+    sync would cost seconds each time."""
+    if len(segments) <= MAX_SEGMENTS:
+        return segments
+    first, rest = segments[0], merged(list(segments[1:]), live)
+    return (merged([first, rest], live),) if 4 * len(rest.ids) >= len(first.ids) else (first, rest)
 
 
 def _grown(values: np.ndarray, size: int, fill: float | bool) -> np.ndarray:
