@@ -161,6 +161,7 @@ class Archive:
         """Catches up with other processes, cheaply when nothing changed: reopens the database an
         external `index rebuild` swapped in, reloads vectors an external ingest saved. True if it did."""
         with self.lock:
+            self.keywords.reload_if_saved()  # a rebuild saves it after its last database write
             if inode(self.data_dir / DB_NAME) not in (None, self._db_inode):
                 self.store.close()
                 self.store = Store(self.data_dir / DB_NAME, self.lock)

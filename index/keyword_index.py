@@ -51,6 +51,11 @@ class KeywordIndex:
             self._stamp, self._postings = stamp, self._read() if stamp else None
         self._current = self._covers_store()
 
+    def reload_if_saved(self) -> None:
+        """One stat: reloads only when another process saved the file since it was read."""
+        if file_stamp(self.path) != self._stamp:
+            self.reload()
+
     def _read(self) -> Postings | None:
         try:
             return Postings.load(self.path)

@@ -159,3 +159,18 @@ def test_an_index_file_of_another_format_is_not_read(many, fake_config):
     assert reopened.keywords.postings is None
     reopened.sync(progress=False)
     assert_same_ranking(in_memory(reopened, current(reopened), QUESTIONS[3]), fts5(reopened, QUESTIONS[3]))
+
+
+def test_a_rebuild_by_another_process_is_picked_up_once_its_index_is_saved(many, fake_config, monkeypatch):
+    from index.embedding import FakeEmbedder
+
+    server = Archive(many.data_dir, fake_config, embedder=FakeEmbedder())
+    with monkeypatch.context() as patch:
+        patch.setattr(many.keywords, "sync", lambda progress: 0)  # the writer has swapped, not yet saved
+        many.rebuild(progress=False)
+    server.refresh()
+    assert server.keywords.postings is None, "an index of the old chunk ids was used"
+    many.keywords.sync(progress=False)  # saved after the writer's last database write
+    server.refresh()
+    assert set(current(server).chunk_ids().tolist()) == set(server.store.chunk_ids())
+    assert_same_ranking(in_memory(server, current(server), QUESTIONS[0]), fts5(server, QUESTIONS[0]))
