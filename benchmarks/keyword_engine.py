@@ -30,9 +30,9 @@ from benchmarks.common import CACHE, command_line, md_table, require_data, write
 from benchmarks.keyword_budget import prepared_questions  # noqa: E402
 from index.archive import Archive  # noqa: E402
 from index.search import Tuning  # noqa: E402
-from index.search.keywords import keyword_query, question_terms, rarest_terms  # noqa: E402
+from index.search.keywords import index_terms, keyword_query  # noqa: E402
 from index.store.lookups import NO_FILTER  # noqa: E402
-from index.store.postings import TITLE_WEIGHT, Postings, tokens  # noqa: E402
+from index.store.postings import TITLE_WEIGHT, Postings  # noqa: E402
 
 SIZES = {
     "corpus_5k": ("realtimeqa/corpus_5k.jsonl.gz", lambda: filler.corpus_5k()),
@@ -63,7 +63,7 @@ def rankings(archive: Archive, postings: Postings, questions: list[dict]) -> tup
     """Each question's FTS5 and in-memory keyword rankings (top 200) and their times in ms."""
     fts, mem, fts_ms, mem_ms = [], [], [], []
     for q in questions:
-        terms = [t for term in rarest_terms(archive.store.lookups, question_terms(q["question"])) for t in tokens(term)]
+        terms = index_terms(archive.store.lookups, q["question"])
         expression = keyword_query(archive.store.lookups, q["question"])  # FTS5 itself, whatever the archive holds
         found, ms = timed(archive.store.lookups.keyword_matches, expression, 200, TITLE_WEIGHT, NO_FILTER)
         fts.append(found)

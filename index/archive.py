@@ -169,7 +169,7 @@ class Archive:
                 return False
             self._db_inode, self._data_version = self._db_stamp()
             self._built_with = None  # another process may have built or rebuilt it with another encoder
-            self.keywords.reload()
+            self.keywords.reload_if_read()
             if file_stamp(self.vectors_path) == self._vectors_stamp:
                 return False
             self.vectors = self._load_vectors()
@@ -259,7 +259,7 @@ class Archive:
         self._db_inode, self._data_version = self._db_stamp()
         self._built_with = None
         self.vectors = self._load_vectors()
-        self.keywords.reload()
+        self.keywords.reload_if_read()
 
     def saved_vectors(self, path: Path) -> None:
         """The parts saved vectors to `path`: our own save is no news to `refresh`."""

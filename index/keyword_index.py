@@ -26,14 +26,15 @@ log = logging.getLogger(__name__)
 
 
 class KeywordIndex:
-    """Loaded once, reloaded when its file changes, checked against the store's chunks on each reload."""
+    """Read at the first search or sync (a command that does neither never pays for it), reloaded
+    when its file changes, checked against the store's chunks on each reload."""
 
     def __init__(self, archive: Archive) -> None:
         self.archive = archive
         self._stamp: Stamp | None = None
         self._postings: Postings | None = None
         self._current = False
-        self.reload()
+        self._read_once = False
 
     @property
     def path(self) -> Path:
@@ -42,18 +43,26 @@ class KeywordIndex:
     @property
     def postings(self) -> Postings | None:
         """The index when it covers exactly the store's chunks, else None (search uses FTS5)."""
+        if not self._read_once:
+            self.reload()
         return self._postings if self._current else None
 
     def reload(self) -> None:
         """Reads the file if another process saved it since, and checks it against the store."""
+        self._read_once = True
         stamp = file_stamp(self.path)
         if stamp != self._stamp:
             self._stamp, self._postings = stamp, self._read() if stamp else None
         self._current = self._covers_store()
 
+    def reload_if_read(self) -> None:
+        """After the database changed: checked again, if it was read at all (else the first use reads it)."""
+        if self._read_once:
+            self.reload()
+
     def reload_if_saved(self) -> None:
         """One stat: reloads only when another process saved the file since it was read."""
-        if file_stamp(self.path) != self._stamp:
+        if self._read_once and file_stamp(self.path) != self._stamp:
             self.reload()
 
     def _read(self) -> Postings | None:
@@ -75,6 +84,8 @@ class KeywordIndex:
         """Adds the chunks the index lacks and drops those gone, then saves it (under the writer lock).
         Returns how many chunks it added."""
         archive = self.archive
+        if not self._read_once:
+            self.reload()
         with archive.lock:
             stored = np.asarray(archive.store.chunk_ids(), dtype=np.int64)
         postings = self._postings or Postings.empty()

@@ -15,11 +15,11 @@ import numpy as np
 from index.archive import Archive
 from index.embedding import embed_queries
 from index.ingest import dedup
-from index.search.keywords import keyword_query, question_terms, rarest_terms
+from index.search.keywords import index_terms, keyword_query
 from index.search.time_phrases import TimeWindow, find_window
 from index.store import utc_iso
 from index.store.lookups import NO_FILTER, ChunkFilter
-from index.store.postings import TITLE_WEIGHT, tokens
+from index.store.postings import TITLE_WEIGHT
 
 Scored = list[tuple[int, float]]  # (chunk id, score), best first
 
@@ -178,8 +178,7 @@ def keyword_candidates(
     tuning = tuning or Tuning()
     postings = archive.keywords.postings
     if postings is not None and not only and tuning.phrases == "none" and tuning.title_weight == TITLE_WEIGHT:
-        terms = rarest_terms(archive.store.lookups, question_terms(question))
-        return postings.score([t for term in terms for t in tokens(term)], n)
+        return postings.score(index_terms(archive.store.lookups, question), n)
     expression = keyword_query(archive.store.lookups, question, tuning.phrases)
     if not expression:
         return []

@@ -6,7 +6,7 @@ import itertools
 import re
 
 from index.store.lookups import Lookups
-from index.store.postings import stem
+from index.store.postings import stem, tokens
 
 STOP_WORDS = frozenset(
     """
@@ -107,6 +107,12 @@ def phrase_pairs(question: str, terms: list[str], names_only: bool) -> list[str]
         if a.lower() in chosen and b.lower() in chosen and (not names_only or (a[0].isupper() and b[0].isupper()))
     ]
     return list(dict.fromkeys(pairs))
+
+
+def index_terms(lookups: Lookups, question: str) -> list[str]:
+    """The question's rarest terms as the in-memory keyword index holds them (tokens, stemmed), the same
+    terms `keyword_query` gives FTS5."""
+    return [t for term in rarest_terms(lookups, question_terms(question)) for t in tokens(term)]
 
 
 def keyword_query(lookups: Lookups, question: str, phrases: str = "none") -> str | None:
