@@ -173,3 +173,12 @@ def test_a_rebuild_by_another_process_is_picked_up_once_its_index_is_saved(many,
     server.refresh()
     assert set(current(server).chunk_ids().tolist()) == set(server.store.chunk_ids())
     assert_same_ranking(in_memory(server, current(server), QUESTIONS[0]), fts5(server, QUESTIONS[0]))
+
+
+def test_a_question_with_diacritics_finds_what_fts5_folded(archive):
+    archive.ingest(
+        [make_article(1, title="Naïve école", text="A naïve école in Besançon reopened today.")], progress=False
+    )
+    question = "Which naïve école in Besançon?"  # every content word has a diacritic
+    assert fts5(archive, question), "the folded terms match nothing in FTS5"
+    assert_same_ranking(in_memory(archive, current(archive), question), fts5(archive, question))

@@ -6,7 +6,7 @@ import itertools
 import re
 
 from index.store.lookups import Lookups
-from index.store.postings import stem, tokens
+from index.store.postings import fold, stem, tokens
 
 STOP_WORDS = frozenset(
     """
@@ -37,8 +37,9 @@ MAX_POSTINGS = 60_000
 
 
 def question_terms(question: str) -> list[str]:
-    """Distinct lower-case content words of the question, in order."""
-    words = [w.lower().replace("’", "'") for w in WORD.findall(question)]
+    """Distinct lower-case content words of the question, in order, folded as FTS5's unicode61 folds
+    the text ("naïve" → "naive"): a word kept with its diacritics is counted in no chunk and dropped."""
+    words = [fold(w).replace("’", "'") for w in WORD.findall(question)]
     content = [w for w in words if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
     return list(dict.fromkeys(w.split("'")[0] for w in content))
 
