@@ -384,14 +384,13 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--no-abstention", action="store_true", help="skip the abstention floor (search per question)")
     parser.add_argument("--corpus", type=Path, help="another corpus file of the same format (a quick try on a subset)")
-    parser.add_argument("--model", help="embedding model of the archive (default: fp32 MiniLM; with --full: auto)")
+    parser.add_argument("--model", help="embedding model of the archive (default: auto, int8 MiniLM for a new archive)")
     args = parser.parse_args()
     corpus = "corpus.jsonl.gz" if args.full else "corpus_5k.jsonl.gz"
     source, dev = require_data(f"realtimeqa/{corpus}", "realtimeqa/dev_questions.jsonl")
     if args.corpus:
         source, corpus = args.corpus, args.corpus.name
-    # corpus_5k's figures are fp32 MiniLM's (common.py BENCH_MODEL); the full corpus is built with the default
-    config = ArchiveConfig(model=args.model or (ArchiveConfig.model if args.full else BENCH_MODEL))
+    config = ArchiveConfig(model=args.model or BENCH_MODEL)
     archive = cached_archive(corpus.split(".")[0], [source], config)
     archive.repair()  # groups duplicates in an archive cached before grouping existed
     questions = load_questions(archive, source, dev)

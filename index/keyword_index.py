@@ -1,5 +1,5 @@
 """The archive's in-memory keyword index (index/store/postings.py) kept in step with its store: read from
-`postings.npz` beside the database, used by search only while it covers exactly the store's chunks
+`keywords/` beside the database, used by search only while it covers exactly the store's chunks
 (else FTS5 answers, as it did before the index existed), brought up to date by every sync."""
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from index.store.postings import Postings, Row
 if TYPE_CHECKING:
     from index.archive import Archive
 
-POSTINGS_FILE = "postings.npz"
+KEYWORDS_DIR = "keywords"
+POSTINGS_FILE = f"{KEYWORDS_DIR}/index.npz"  # the segment list; each segment is a file beside it
+LEGACY_FILE = "postings.npz"  # the whole index in one file, before 2026-12-02: replaced by the next sync
 READ_BATCH = 2_000  # chunk texts read from the store at a time while the index catches up
 log = logging.getLogger(__name__)
 
@@ -67,10 +69,16 @@ class KeywordIndex:
 
     def _read(self) -> Postings | None:
         try:
-            return Postings.load(self.path)
+            return self._load()
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
             log.warning("keyword index %s unreadable (%s); FTS5 answers until the next sync", self.path, error)
             return None
+
+    def _load(self) -> Postings:
+        try:
+            return Postings.load(self.path)
+        except FileNotFoundError:  # a segment removed by a sync that saved a newer list meanwhile: read that
+            return Postings.load(self.path)
 
     def _covers_store(self) -> bool:
         postings = self._postings
@@ -98,6 +106,7 @@ class KeywordIndex:
         postings.add(self._rows(missing, bar))  # one segment for all of them
         bar.close()
         postings.save(self.path)
+        (archive.data_dir / LEGACY_FILE).unlink(missing_ok=True)
         self._postings, self._stamp, self._current = postings, file_stamp(self.path), True
         return len(missing)
 

@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from index.ingest.pipeline import STORE_BATCH, batched
-from index.keyword_index import POSTINGS_FILE
+from index.keyword_index import KEYWORDS_DIR
 from index.store import DB_NAME, Store
 from index.store.vectors import VectorIndex
 from index.sync import Progress
@@ -30,8 +30,10 @@ def clean_leftovers(data_dir: Path, current_vectors: str) -> None:
     for path in data_dir.glob("vectors*.faiss*"):
         if path.name != current_vectors:
             path.unlink(missing_ok=True)
-    for name in (REBUILD_DB, f"{REBUILD_DB}-journal", f"{POSTINGS_FILE}.tmp"):
+    for name in (REBUILD_DB, f"{REBUILD_DB}-journal"):
         (data_dir / name).unlink(missing_ok=True)
+    for path in (data_dir / KEYWORDS_DIR).glob("*.tmp"):  # a keyword index save cut short
+        path.unlink(missing_ok=True)
 
 
 class Rebuilder:

@@ -182,3 +182,61 @@ def test_a_question_with_diacritics_finds_what_fts5_folded(archive):
     question = "Which naïve école in Besançon?"  # every content word has a diacritic
     assert fts5(archive, question), "the folded terms match nothing in FTS5"
     assert_same_ranking(in_memory(archive, current(archive), question), fts5(archive, question))
+
+
+def segment_files(archive: Archive) -> dict[str, int]:
+    """Each segment file of the saved index with its inode (a rewritten file gets a new one)."""
+    folder = (archive.data_dir / POSTINGS_FILE).parent
+    return {p.name: p.stat().st_ino for p in folder.glob("*.npz") if p.name != "index.npz"}
+
+
+def test_a_sync_writes_its_new_segment_and_leaves_the_saved_ones_alone(many):
+    before = segment_files(many)
+    assert len(before) == 1
+    many.ingest([make_article(77, title="Zeppelin returns", text="A zeppelin flew over the bay.")], progress=False)
+    after = segment_files(many)
+    assert {n: after[n] for n in before} == before, "a saved segment was rewritten"
+    (new,) = set(after) - set(before)
+    folder = (many.data_dir / POSTINGS_FILE).parent
+    assert (folder / new).stat().st_size < min((folder / n).stat().st_size for n in before)
+
+
+def test_merged_segments_leave_no_files_behind_and_the_saved_index_reads_back_the_same(many, fake_config):
+    from index.embedding import FakeEmbedder
+
+    for n in range(MAX_SEGMENTS + 2):
+        many.ingest([make_article(200 + n, text=f"Update {n} about the zeppelin fleet.")], progress=False)
+    listed = {s.name + ".npz" for s in current(many).state.segments}
+    assert len(listed) <= MAX_SEGMENTS
+    assert set(segment_files(many)) == listed
+    reader = Archive(many.data_dir, fake_config, embedder=FakeEmbedder())
+    assert_same_ranking(in_memory(reader, current(reader), "zeppelin fleet"), fts5(many, "zeppelin fleet"))
+
+
+def test_a_lost_segment_is_reported_and_the_next_sync_rebuilds_the_index(many, fake_config, caplog):
+    from index.embedding import FakeEmbedder
+
+    folder = (many.data_dir / POSTINGS_FILE).parent
+    for name in segment_files(many):
+        (folder / name).unlink()
+    with caplog.at_level(logging.WARNING):
+        reopened = Archive(many.data_dir, fake_config, embedder=FakeEmbedder())
+        assert reopened.keywords.postings is None
+    assert any("unreadable" in r.getMessage() for r in caplog.records)
+    reopened.sync(progress=False)
+    assert_same_ranking(in_memory(reopened, current(reopened), QUESTIONS[1]), fts5(reopened, QUESTIONS[1]))
+
+
+def test_the_one_file_index_of_before_is_replaced_and_cut_short_saves_are_cleaned(many, fake_config):
+    from index.embedding import FakeEmbedder
+    from index.keyword_index import LEGACY_FILE
+
+    (many.data_dir / LEGACY_FILE).write_bytes(b"an index of format 1")
+    leftover = (many.data_dir / POSTINGS_FILE).parent / "cut-short.npz.tmp"
+    leftover.write_bytes(b"half")
+    reopened = Archive(many.data_dir, fake_config, embedder=FakeEmbedder())
+    assert not leftover.exists()
+    many.ingest([make_article(300, text="One more story.")], progress=False)
+    assert not (many.data_dir / LEGACY_FILE).exists()
+    reopened.refresh()
+    assert set(current(reopened).chunk_ids().tolist()) == set(many.store.chunk_ids())

@@ -3,6 +3,10 @@ arrays, scored as FTS5's bm25() scores them, ~15-20x faster than FTS5 itself (do
 "Keyword stage outside FTS5"). FTS5 stays the source of truth and the fallback: this index is derived,
 saved beside the database, kept in step by sync, and used only while it covers exactly the store's chunks.
 
+On disk it is a folder: one file per segment, written once, and `index.npz` naming the current segments
+with each chunk's length and liveness. A sync writes the segment it added and that small list, not the
+whole index (772 MB at a million chunks).
+
 Tokens are unicode61's (runs of letters and digits, lower case, Latin diacritics removed), stemmed by
 the Porter algorithm as FTS5's porter tokenizer stems them; on the RealTimeQA archives the top 10 of
 every dev question are FTS5's own.
@@ -14,13 +18,13 @@ import math
 import os
 import re
 import unicodedata
+import uuid
 from array import array
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import snowballstemmer
@@ -28,7 +32,7 @@ import snowballstemmer
 K1, B = 1.2, 0.75  # FTS5's bm25() constants (fts5_aux.c)
 TITLE_WEIGHT = 2.0  # a headline token counts this many times a text token (the search's bm25 weights)
 TOKEN = re.compile(r"[^\W_]+")
-FORMAT = 1  # of postings.npz; a file of another is rebuilt by the next sync
+FORMAT = 2  # of the segment list; an index of another (1: one file) is rebuilt by the next sync
 MAX_SEGMENTS = 4  # segments added by syncs before they are merged into one
 _stemmer = snowballstemmer.stemmer("porter")  # the same algorithm as FTS5's porter tokenizer
 
@@ -58,6 +62,7 @@ class Segment:
     offsets: np.ndarray
     ids: np.ndarray
     freqs: np.ndarray
+    name: str = field(default_factory=lambda: uuid.uuid4().hex)  # its file's, once saved
 
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         t = self.vocab.get(term)
@@ -175,32 +180,51 @@ class Postings:
         return list(zip(unique[top].tolist(), total[top].tolist()))
 
     def save(self, path: Path) -> None:
-        """Its segments as they are (no merge: a sync's save costs what it writes, not a re-sort of the
-        whole index), written to a temporary file and moved into place."""
-        state = self.state
-        arrays: dict[str, np.ndarray] = {"format": np.array([FORMAT]), "lengths": state.lengths, "live": state.live}
-        for n, segment in enumerate(state.segments):
-            arrays[f"{n}_vocab"] = np.frombuffer("\n".join(segment.vocab).encode(), dtype=np.uint8)
-            arrays.update({f"{n}_offsets": segment.offsets, f"{n}_ids": segment.ids, f"{n}_freqs": segment.freqs})
-        temporary = path.with_name(path.name + ".tmp")
-        with open(temporary, "wb") as out:
-            np.savez(out, **arrays)  # type: ignore[arg-type]  # numpy's stub wants a positional file and arrays
-        os.replace(temporary, path)
+        """Segments not yet on disk to files of their own, then the segment list `path` moved into place,
+        then the files it no longer names removed (a reader that lost one reads the new list)."""
+        state, folder = self.state, path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        for segment in state.segments:
+            if not (folder / f"{segment.name}.npz").exists():
+                _write(folder / f"{segment.name}.npz", _segment_arrays(segment))
+        names = [s.name for s in state.segments]
+        listed = {
+            "format": np.array([FORMAT]),
+            "lengths": state.lengths,
+            "live": state.live,
+            "segments": np.array(names),
+        }
+        _write(path, listed)
+        for old in folder.glob("*.npz"):
+            if old != path and old.stem not in names:
+                old.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, path: Path) -> Postings:
         with np.load(path) as data:
             if "format" not in data.files or int(data["format"][0]) != FORMAT:
                 raise ValueError(f"not a keyword index of format {FORMAT}")
-            count = sum(1 for name in data.files if name.endswith("_vocab"))
-            segments = tuple(_segment(data, n) for n in range(count))
-            return cls(State.of(segments, data["lengths"], data["live"]))
+            names, lengths, live = [str(n) for n in data["segments"]], data["lengths"], data["live"]
+        return cls(State.of(tuple(_read_segment(path.parent, name) for name in names), lengths, live))
 
 
-def _segment(data: Any, n: int) -> Segment:
-    raw = bytes(data[f"{n}_vocab"])
-    words = raw.decode().split("\n") if raw else []
-    return Segment({w: i for i, w in enumerate(words)}, data[f"{n}_offsets"], data[f"{n}_ids"], data[f"{n}_freqs"])
+def _write(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as out:
+        np.savez(out, **arrays)  # type: ignore[arg-type]  # numpy's stub wants a positional file and arrays
+    os.replace(temporary, path)
+
+
+def _segment_arrays(segment: Segment) -> dict[str, np.ndarray]:
+    vocab = np.frombuffer("\n".join(segment.vocab).encode(), dtype=np.uint8)
+    return {"vocab": vocab, "offsets": segment.offsets, "ids": segment.ids, "freqs": segment.freqs}
+
+
+def _read_segment(folder: Path, name: str) -> Segment:
+    with np.load(folder / f"{name}.npz") as data:
+        raw = bytes(data["vocab"])
+        words = raw.decode().split("\n") if raw else []
+        return Segment({w: i for i, w in enumerate(words)}, data["offsets"], data["ids"], data["freqs"], name)
 
 
 def tiered(segments: tuple[Segment, ...], live: np.ndarray) -> tuple[Segment, ...]:
