@@ -10,8 +10,8 @@ rarest terms, chosen from FTS5's document counts as `keyword_query` chooses them
 arrays built from the chunks' texts (index/store/postings.py: unicode61's tokens, Porter stems,
 headline tokens weighted as the search weights them, BM25 with FTS5's k1, b and idf). Reported: build time and memory, per-query time against FTS5's in the same
 process, how far the top 10 agree with FTS5's, and keyword-only and hybrid retrieval with each ranking.
-The sizes: corpus_5k (the cached MiniLM archive, a private copy) and the full corpus built with the
-static model2vec model (real text and real, if static, vectors).
+The sizes: corpus_5k (the cached int8 MiniLM archive, a private copy) and the full corpus (the cached
+int8 MiniLM archive, real vectors). Also the cost of saving the index: whole, and a sync's save.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,9 +27,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import eval_retrieval as ev  # noqa: E402
 from benchmarks import filler  # noqa: E402
-from benchmarks.common import CACHE, command_line, md_table, require_data, write_section  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    CACHE,
+    command_line,
+    config_key,
+    dir_bytes,
+    md_table,
+    require_data,
+    write_section,
+)
 from benchmarks.keyword_budget import prepared_questions  # noqa: E402
-from index.archive import Archive  # noqa: E402
+from index.archive import Archive, ArchiveConfig  # noqa: E402
 from index.search import Tuning  # noqa: E402
 from index.search.keywords import index_terms, keyword_query  # noqa: E402
 from index.store.lookups import NO_FILTER  # noqa: E402
@@ -36,8 +45,9 @@ from index.store.postings import TITLE_WEIGHT, Postings  # noqa: E402
 
 SIZES = {
     "corpus_5k": ("realtimeqa/corpus_5k.jsonl.gz", lambda: filler.corpus_5k()),
-    "full": ("realtimeqa/corpus.jsonl.gz", lambda: CACHE / "corpus-0ea770cac2"),  # model2vec full corpus
+    "full": ("realtimeqa/corpus.jsonl.gz", lambda: CACHE / f"corpus-{config_key(ArchiveConfig())}"),  # real vectors
 }
+SYNC_CHUNKS = 100  # what a feed's sync adds to the index, for its save's cost
 
 
 def built(rows: list[tuple[int, str | None, str]]) -> Postings:
@@ -74,6 +84,21 @@ def rankings(archive: Archive, postings: Postings, questions: list[dict]) -> tup
     return fts, mem, fts_ms, mem_ms
 
 
+def save_costs(postings: Postings, rows: list[tuple[int, str | None, str]]) -> tuple[float, int, float, int]:
+    """ms and bytes of the first save (every segment: what each sync wrote while the index was one file)
+    and of a later sync's save after SYNC_CHUNKS more chunks (its new segment and the segment list)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _, whole_ms = timed(postings.save, folder / "index.npz")
+        whole = dir_bytes(folder)
+        before = {p.name: p.stat().st_ino for p in folder.iterdir()}
+        top = int(postings.chunk_ids()[-1])
+        postings.add([(top + 1 + n, title, text) for n, (_, title, text) in enumerate(rows[:SYNC_CHUNKS])])
+        _, sync_ms = timed(postings.save, folder / "index.npz")
+        written = sum(p.stat().st_size for p in folder.iterdir() if before.get(p.name) != p.stat().st_ino)
+    return whole_ms, whole, sync_ms, written
+
+
 def top10_overlap(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> float:
     left, right = {c for c, _ in a[:10]}, {c for c, _ in b[:10]}
     return len(left & right) / max(1, len(left | right))
@@ -99,6 +124,7 @@ def measure(size: str) -> list[object]:
     fts, mem, fts_ms, mem_ms = rankings(archive, postings, questions)
     (fts_kw, fts_hy), (mem_kw, mem_hy) = quality(archive, questions, fts), quality(archive, questions, mem)
     overlap = statistics.mean(top10_overlap(a, b) for a, b in zip(fts, mem))
+    whole_ms, whole, sync_ms, written = save_costs(postings, rows)
     return [
         size,
         f"{len(rows):,}",
@@ -113,6 +139,8 @@ def measure(size: str) -> list[object]:
         f"{fts_kw['MRR@10']:.3f} / {mem_kw['MRR@10']:.3f}",
         f"{fts_hy['R@10']:.3f} / {mem_hy['R@10']:.3f}",
         f"{fts_hy['MRR@10']:.3f} / {mem_hy['MRR@10']:.3f}",
+        f"{whole / 2**20:,.0f} MB, {whole_ms:,.0f} ms",
+        f"{written / 2**10:,.0f} KB, {sync_ms:,.0f} ms",
     ]
 
 
@@ -130,6 +158,8 @@ HEADERS = [
     "keyword MRR@10",
     "hybrid + time R@10",
     "hybrid + time MRR@10",
+    "save, every segment (a sync's, when the index was one file)",
+    f"a sync's save now ({SYNC_CHUNKS} chunks added)",
 ]
 
 
@@ -150,7 +180,9 @@ def main() -> None:
             "`keyword_query` chooses them; FTS5: `keyword_candidates` (bm25 over headline ×2 and text, top 200); "
             "in memory: the same terms scored from numpy arrays built from the same chunk texts (module docstring), "
             "one process, one thread. Retrieval: eval_retrieval's metrics with each keyword ranking (hybrid with the "
-            "archive's own vectors: MiniLM at corpus_5k, the static model2vec at full).\n\n" + table
+            "archive's own vectors: int8 MiniLM at both sizes). Saves: to a fresh folder, the whole index, then "
+            f"again after {SYNC_CHUNKS} more chunks; what the second save wrote (new files and the segment list).\n\n"
+            + table
         )
         write_section("Keyword stage outside FTS5", body)
 
