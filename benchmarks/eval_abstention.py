@@ -349,7 +349,7 @@ def write_model(model: dict, n_dev: int, n_other: int) -> None:
         '"""The abstention model `ask` ships (bot/abstain.py): written by `python benchmarks/eval_abstention.py '
         '--write-model`."""\n\nfrom bot.abstain import AbstainModel\n\n'
         f"# Logistic regression (L2 {L2}, standardised signals) fitted on all {n_dev} dev questions and {n_other}\n"
-        "# unanswerable ones over corpus_5k; the threshold is the one with the widest margin over answering 95%\n"
+        "# unanswerable ones over corpus_5k (int8 MiniLM); the threshold is the one with the widest margin over answering 95%\n"
         '# and refusing 90% of them. Its cross-validated figures: docs/benchmarks.md, "Abstention".\n'
         "MODEL = AbstainModel(\n"
         "    signals=("
@@ -450,7 +450,7 @@ def report(rows: list[dict], archive: Archive, name: str) -> str:
         f"score over the first's. Nested choice per fold: {'; '.join(f'{k} ({r})' for k, r in chosen)}.\n\n"
         f"**Shipped** (`ask`'s default, bot/abstain_model.py, refitted on all questions by `--write-model`): "
         f"{label_of(SHIPPED[0])}, the widest-margin threshold. It holds no cosine, whose scale differs between "
-        f"embedding models (measured here with all-MiniLM-L6-v2 retrieval only). {shipped_text(rows, n_other)} "
+        f"embedding models (measured here with `{stats.embedding_model}` retrieval only). {shipped_text(rows, n_other)} "
         f"Computing the signals takes p50 {ms['p50']:.1f} ms, p95 {ms['p95']:.1f} ms per question (every question "
         f"once, n = {ms['n']}); `ask` computes them before choosing quotes, which a refused question then skips."
     )

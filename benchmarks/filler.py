@@ -100,7 +100,9 @@ def _copy_dir(source: Path, target: Path) -> Path:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     for path in source.iterdir():
-        if (
+        if path.is_dir() and not path.name.startswith("."):  # the keyword index's segments
+            shutil.copytree(path, target / path.name, ignore=shutil.ignore_patterns("*.tmp"))
+        elif (
             path.is_file()
             and path.name != "complete"
             and not path.name.startswith(".")
@@ -127,6 +129,9 @@ def corpus_5k() -> Path:
         if not (REAL_5K / "complete").exists():
             raise SystemExit(f"the corpus_5k cache {REAL_5K} is not complete yet")
         _copy_dir(REAL_5K, folder)
+        archive = Archive(folder, ArchiveConfig())  # a keyword index of an older format is rebuilt
+        archive.sync(progress=False)
+        archive.close()
         _finish(folder, {"vectors": "all real MiniLM (the corpus_5k cache)"})
     return folder
 
