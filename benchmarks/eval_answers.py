@@ -386,7 +386,7 @@ def report(
     return (
         f"{command_line()} — {n_dev} dev questions (each asked on its quiz date) and {n_other} unanswerable ones "
         f"(`benchmarks/unanswerable_questions.jsonl`), over {name}: {stats.articles:,} articles, "
-        f"{stats.chunks:,} chunks. Through `bot.batch.run_batch` → `bot.answer.ask` (what `newsbot ask --batch "
+        f"{stats.chunks:,} chunks, embedded by `{stats.embedding_model}`. Through `bot.batch.run_batch` → `bot.answer.ask` (what `newsbot ask --batch "
         f"--json` runs). A gold answer counts when found verbatim or, for answers of two or more content words, "
         f"60% of them, plurals ignored (`benchmarks/answer_match.py`); an abstained dev question counts as a miss.\n\n"
         f"{table}\n\n{latency_text(latency)}\n\n"
