@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+from datetime import date
 from pathlib import Path
 
 from index.archive import Archive, ArchiveConfig
@@ -126,3 +128,140 @@ def remembered(model: str, texts: list[str]) -> dict:
         return {keys[key]: np.frombuffer(blob, dtype=np.float32) for key, blob in _stored(db, list(keys))}
     finally:
         db.close()
+
+
+def write_section(title: str, body: str) -> None:
+    """Replaces (or appends) one `## title` section of docs/benchmarks.md."""
+    BENCHMARKS_MD.parent.mkdir(parents=True, exist_ok=True)
+    text = (
+        BENCHMARKS_MD.read_text()
+        if BENCHMARKS_MD.exists()
+        else "# Benchmarks\n\nEvery figure here was measured on the project's 2-core, no-GPU machine, with the command shown.\n"
+    )
+    section = f"## {title}\n\n_Measured {date.today().isoformat()}._\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    BENCHMARKS_MD.write_text(text)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def dev_questions() -> list[dict]:
+    (path,) = require_data("realtimeqa/dev_questions.jsonl")
+    return read_jsonl(path)
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50/p95/p99 of `values` (linear interpolation), plus the count they were taken over."""
+    import numpy as np
+
+    p50, p95, p99 = np.percentile(np.asarray(values, dtype=float), [50, 95, 99])
+    return {"p50": float(p50), "p95": float(p95), "p99": float(p99), "n": len(values)}
+
+
+def rss_mib() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def md_table(headers: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def command_line() -> str:
+    """The command that ran this benchmark, as quoted in docs/benchmarks.md."""
+    import sys
+
+    return "`python " + " ".join([str(Path(sys.argv[0]).resolve().relative_to(REPO)), *sys.argv[1:]]) + "`"
+
+
+def dir_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).iterdir() if p.is_file())
+
+
+# Worst cases for the keyword stage: long questions made of words most chunks contain.
+COMMON_WORD_QUESTIONS = [
+    "What did the government and the president say about the people of the country and the state of the "
+    "economy this year, and what are officials going to do next to help families and businesses?",
+    "Which company reported that its business grew and its market share rose in the first quarter while "
+    "prices and costs increased for people across the United States and the world?",
+    "What happened when police and officials said that a man was killed and several people were injured "
+    "in the city on Tuesday, according to a statement from the department?",
+    "Why did the court say the law that the state government passed last year will not take effect, and "
+    "what did the public and the company officials say about the case and the decision?",
+    "How many people in the world have been affected by the virus, and what have health officials and "
+    "the government said about the number of new cases, deaths and the vaccine?",
+    "Who is the new leader of the party after the election, and what did he tell reporters about the "
+    "time he will need to form a government and work with other members of parliament?",
+    "What did the team and its players say after the game on Sunday night, and when will the season "
+    "start again for the league and the fans who want to see their first home match?",
+    "Where will the president meet other world leaders next month to talk about the war, the economy, "
+    "energy prices, climate change and security in the region, according to officials?",
+    "What did the report from the federal agency show about the number of jobs, wages and prices for "
+    "American workers and families in the months since the start of the year?",
+    "When did the company say it would begin to offer the new service to customers in the country, and "
+    "how much will people have to pay each month for it according to the statement?",
+]
+
+
+def questions_with_worst_cases() -> list[dict]:
+    """The dev questions, the unanswerable ones and the long common-word ones, each tagged by set."""
+    unanswerable = read_jsonl(Path(__file__).with_name("unanswerable_questions.jsonl"))
+    long = [{"question": q, "asked": "2022-06-30"} for q in COMMON_WORD_QUESTIONS]
+    return (
+        [{**q, "set": "dev"} for q in dev_questions()]
+        + [{**q, "set": "unanswerable"} for q in unanswerable]
+        + [{**q, "set": "long common words"} for q in long]
+    )
+
+
+class StageClock:
+    """Wraps functions and methods so each call's milliseconds add up under a stage name.
+
+    `targets` maps a stage name to "module:attribute" or "module:Class.method"; the wrapper replaces
+    the attribute where callers look it up, so the real code path is what gets timed."""
+
+    def __init__(self, targets: dict[str, str]) -> None:
+        import importlib
+        from collections import defaultdict
+
+        self._fresh = lambda: defaultdict(float)
+        self.current = self._fresh()
+        for stage, target in targets.items():
+            module_name, _, attribute = target.partition(":")
+            owner = importlib.import_module(module_name)
+            *path, name = attribute.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            if hasattr(owner, name):  # a stage the code no longer has is simply not timed
+                setattr(owner, name, self._timed(stage, getattr(owner, name)))
+
+    def _timed(self, stage: str, fn):
+        import functools
+        import time
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.current[stage] += (time.perf_counter() - started) * 1000
+
+        return wrapper
+
+    def take(self) -> dict[str, float]:
+        taken, self.current = dict(self.current), self._fresh()
+        return taken
