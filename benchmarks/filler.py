@@ -1,8 +1,9 @@
-"""Archives too large to embed here (~22 chunks/s), built for the latency benchmarks.
+"""Archives too large to embed here, built for the latency benchmarks.
 
 Text is real: articles go through the real `Archive.ingest` (reader, dedup, chunker, SQLite, FTS5).
-Only the vectors are stood in for, by `StoredVectors`: a chunk the corpus_5k cache embedded gets its
-real MiniLM vector; any other chunk gets a noisy copy of a real one (cosine ≈ 0.71 to it). Copies
+Only the vectors are stood in for, by `StoredVectors`: a chunk the real full-corpus cache embedded
+(else, while that cache is not built, the corpus_5k cache) gets its real MiniLM vector, from the
+benchmarks' vector memo; any other chunk gets a noisy copy of a real one (cosine ≈ 0.71 to it). Copies
 keep the clustered shape of real embeddings, which an IVF's list sizes and recall depend on; uniform
 random unit vectors have no neighbours and would flatter it. Filler chunks (to reach 1M) are real
 chunk texts re-used, each under its article's real headline, in generated articles.
@@ -36,6 +37,7 @@ from index.ingest.chunking import Chunk, embedding_text  # noqa: E402
 from index.ingest.readers import read_path  # noqa: E402
 
 REAL_5K = CACHE / f"corpus_5k-{config_key(ArchiveConfig(model=BENCH_MODEL))}"
+REAL_FULL = CACHE / f"corpus-{config_key(ArchiveConfig(model=BENCH_MODEL))}"  # eval_retrieval.py --full builds it
 MILLION = 1_000_000
 NOISE = 1.0  # a copy = anchor + NOISE·(unit noise), renormalised: cosine 1/√(1+NOISE²) to its anchor
 FILLER_CHUNKS_PER_ARTICLE = (4, 16)
@@ -241,7 +243,8 @@ def settled(stage: Path, name: str, embedder: StoredVectors) -> tuple[Path, floa
 
 def all_sizes() -> dict[str, Path]:
     """Every size the latency benchmark measures, built if missing."""
-    embedder = StoredVectors(*real_vectors())
+    real = REAL_FULL if (REAL_FULL / "complete").exists() else REAL_5K
+    embedder = StoredVectors(*real_vectors(real))
     full_stage = stage_full(embedder)
     million_stage = stage_million(embedder)
     return {

@@ -426,7 +426,7 @@ def latency_text(body: str, misses: list[str], repeat: int, folders: dict[str, P
     facts = {size: json.loads((folder / "complete").read_text()) for size, folder in folders.items()}
     full, million = facts.get("full", {}), facts.get("1m", {})
     return (
-        f"{command_line().replace(' --saved', '')} — each size in its own process: an `Archive` opened on its data dir with MiniLM loaded, "
+        f"{command_line().replace(' --saved', '')} — each size in its own process: an `Archive` opened on its data dir with its MiniLM loaded, "
         f"every question with its quiz date as `as_of`; `search` over all questions {repeat}× (109 dev, 30 "
         "unanswerable, 10 long common-word questions), `ask` once each; after 10 warm-up searches. Milliseconds. "
         "The question is embedded in a thread of its own while the keyword query runs, so stage times overlap "
@@ -434,8 +434,8 @@ def latency_text(body: str, misses: list[str], repeat: int, folders: dict[str, P
         "**What the archives hold.** corpus_5k: the real cached MiniLM archive. full: the whole realtimeqa corpus "
         "through the real `Archive.ingest` (reader, dedup, chunker, FTS5). 1M: full + reuters21578 (real ingest) + "
         f"{million.get('filler_chunks', 0):,} filler chunks (real chunk texts re-used in generated articles under "
-        "real headlines). **Vectors:** a chunk whose text corpus_5k embedded has its real MiniLM vector "
-        f"({full.get('real', 0):,} in full and in 1M); every other chunk ({full.get('copies', 0):,} in full, "
+        "real headlines). **Vectors:** a chunk whose text the real full-corpus cache (or, before it was built, "
+        f"corpus_5k) embedded has its real vector ({full.get('real', 0):,} in full and in 1M); every other chunk ({full.get('copies', 0):,} in full, "
         f"{full.get('copies', 0) + million.get('reuters_and_filler_copies', 0):,} in 1M) has a noisy copy of a real "
         "vector (cosine ≈ 0.71 to it; benchmarks/filler.py), not a uniform random one, which would leave IVF lists "
         "around real queries unrealistically empty. Text, SQLite, FTS5 and the query path are real.\n\n"
