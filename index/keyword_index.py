@@ -89,8 +89,8 @@ class KeywordIndex:
         return postings.docs == count and (int(ids[-1]) if len(ids) else None) == top
 
     def sync(self, progress: bool) -> int:
-        """Adds the chunks the index lacks and drops those gone, then saves it (under the writer lock).
-        Returns how many chunks it added."""
+        """Adds the chunks the index lacks and drops those gone, then saves it (under the writer lock);
+        writes nothing when the saved index covers the store already. Returns how many chunks it added."""
         archive = self.archive
         if not self._read_once:
             self.reload()
@@ -98,10 +98,13 @@ class KeywordIndex:
             stored = np.asarray(archive.store.chunk_ids(), dtype=np.int64)
         postings = self._postings or Postings.empty()
         have = postings.chunk_ids()
-        missing = np.setdiff1d(stored, have)
+        missing, gone = np.setdiff1d(stored, have), np.setdiff1d(have, stored)
+        if self._postings is not None and not len(missing) and not len(gone):
+            self._current = True  # a feed's sync that found nothing new: no write every few minutes
+            return 0
         if len(missing) == len(stored) and len(have):
             postings = Postings.empty()  # nothing in common (a rebuild): start afresh, not on top of the old
-        postings.remove(np.setdiff1d(have, stored))
+        postings.remove(gone)
         bar = tqdm(total=len(missing), desc="keyword index", unit=" chunks", disable=not progress or not len(missing))
         postings.add(self._rows(missing, bar))  # one segment for all of them
         bar.close()

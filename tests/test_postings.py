@@ -240,3 +240,12 @@ def test_the_one_file_index_of_before_is_replaced_and_cut_short_saves_are_cleane
     assert not (many.data_dir / LEGACY_FILE).exists()
     reopened.refresh()
     assert set(current(reopened).chunk_ids().tolist()) == set(many.store.chunk_ids())
+
+
+def test_a_sync_that_finds_nothing_new_writes_nothing(many):
+    listed = many.data_dir / POSTINGS_FILE
+    before = (listed.stat().st_ino, segment_files(many))
+    assert many.keywords.sync(progress=False) == 0
+    many.sync(progress=False)
+    assert (listed.stat().st_ino, segment_files(many)) == before
+    assert_same_ranking(in_memory(many, current(many), QUESTIONS[4]), fts5(many, QUESTIONS[4]))
