@@ -132,9 +132,9 @@ def confidence(archive: Archive, response: SearchResponse, tuning: AnswerTuning 
     return top.dense + tuning.coverage_weight * overlap(idf_weights(archive, response.query), words)
 
 
-def lead_line(question: str, quote: str, n: int) -> str:
+def lead_line(question: str, quote: str, n: int, common: frozenset[str] = frozenset()) -> str:
     """The best quote, its answer span (bot/answer_types.py) in bold when it has one."""
-    span = answer_span(question, quote)
+    span = answer_span(question, quote, common=common)
     if span:
         quote = f"{quote[: span[0]]}**{quote[span[0] : span[1]]}**{quote[span[1] :]}"
     return f"“{quote}” [{n}]"
@@ -178,18 +178,20 @@ def build_answer(
     return quoted_answer(response, chosen, window, filters)
 
 
-def quoted_answer(response: SearchResponse, chosen: list[tuple[int, str]], window: str | None, filters: dict) -> Answer:
+def quoted_answer(
+    response: SearchResponse, chosen: list[tuple[int, str, frozenset[str]]], window: str | None, filters: dict
+) -> Answer:
     """The chosen (article rank, sentence) pairs as numbered quotes and citations, the best one opening."""
     numbers: dict[int, Citation] = {}
     quotes = []
-    for rank, sentence in chosen:
+    for rank, sentence, _ in chosen:
         result = response.results[rank]
         if rank not in numbers:
             numbers[rank] = Citation(
                 len(numbers) + 1, result.url, result.title, result.outlet, result.published, sentence, result.also_in
             )
         quotes.append((sentence, numbers[rank].n))
-    lead = lead_line(response.query, *quotes[0]) if quotes else None
+    lead = lead_line(response.query, *quotes[0], chosen[0][2]) if quotes else None
     return Answer(
         response.query, quotes, list(numbers.values()), not quotes, window, filters, lead, 0 if quotes else None
     )

@@ -77,22 +77,33 @@ def _new(span: str, asked: frozenset[str]) -> bool:
 _LIKE_A_WORD = re.compile(r"(?:ing|ed|ly|ers|ies|tion|ions)$")  # "Defending champion …", "Officials said …"
 
 
-def _names(sentence: str) -> list[tuple[int, int]]:
+_LOWER_WORD = re.compile(r"\b[a-z][\w’'&-]*")
+
+
+@lru_cache(maxsize=64)
+def lowercase_words(text: str) -> frozenset[str]:
+    """The words a text writes in lower case: a sentence's first word that is among them ("New movies…",
+    "Crews worked…") is capitalised by its place, not because it is a name ("Sudan had…")."""
+    return frozenset(_LOWER_WORD.findall(text))
+
+
+def _names(sentence: str, common: frozenset[str]) -> list[tuple[int, int]]:
     """Capitalised runs, without common capitalised words (sentence openers, days, months)."""
     found = []
     for match in _NAME.finditer(sentence):
         text = match.group().rstrip(".")
         while " " in text and text.rsplit(" ", 1)[1] in ("of", "the", "de", "von", "al", "bin", "and"):
             text = text.rsplit(" ", 1)[0]
-        if text in _NOT_NAMES or (match.start() == 0 and " " not in text and _LIKE_A_WORD.search(text)):
+        opener = match.start() == 0 and " " not in text
+        if text in _NOT_NAMES or (opener and (_LIKE_A_WORD.search(text) or text.lower() in common)):
             continue
         found.append((match.start(), match.start() + len(text)))
     return found
 
 
 @lru_cache(maxsize=100_000)
-def spans(sentence: str, kind: str) -> tuple[tuple[int, int], ...]:
-    """Where `sentence` holds an answer of `kind`, in order."""
+def spans(sentence: str, kind: str, common: frozenset[str] = frozenset()) -> tuple[tuple[int, int], ...]:
+    """Where `sentence` holds an answer of `kind`, in order; `common`: the lower-case words of its text."""
     if kind == NUMBER:
         matches = list(_NUMBER.finditer(sentence))
     elif kind == DATE:
@@ -100,17 +111,20 @@ def spans(sentence: str, kind: str) -> tuple[tuple[int, int], ...]:
     elif kind == PLACE:
         return tuple(m.span(1) for m in _PLACE.finditer(sentence))
     else:
-        return tuple(_names(sentence))
+        return tuple(_names(sentence, common))
     return tuple((m.start(), m.start() + len(m.group().rstrip("., "))) for m in matches)
 
 
-def answer_span(question: str, sentence: str, kind: str | None = None) -> tuple[int, int] | None:
-    """The first span of the answer type the question wants that the question does not name itself."""
+def answer_span(
+    question: str, sentence: str, kind: str | None = None, common: frozenset[str] = frozenset()
+) -> tuple[int, int] | None:
+    """The first span of the answer type the question wants that the question does not name itself
+    (`common`: the lower-case words of the sentence's article, `lowercase_words`)."""
     kind = kind or answer_type(question)
     if kind is None:
         return None
     asked = _question_words(question)
-    for start, end in spans(sentence, kind):
+    for start, end in spans(sentence, kind, common):
         if _new(sentence[start:end], asked):
             return start, end
     return None

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from bot.answer_types import answer_span, answer_type
+from bot.answer_types import answer_span, answer_type, lowercase_words
 from bot.quotes import Sentence, article_sentences, is_lede
 from index.archive import Archive
 from index.search import SearchResponse, dense_candidates
@@ -47,6 +47,7 @@ class Candidate:
     rank: int  # the article's rank among the results
     sentence: Sentence
     chunk_cosine: float
+    common: frozenset[str]  # the words its article writes in lower case (bot/answer_types.py)
 
 
 @lru_cache(maxsize=200_000)
@@ -77,11 +78,12 @@ def candidates(archive: Archive, response: SearchResponse, tuning: AnswerTuning)
     found, seen = [], set()
     for rank, result in enumerate(top):
         spans = [(s, e, cosines.get(c, 0.0)) for c, a, s, e in chunks if a == result.article_id]
-        sentences = article_sentences(texts.get(result.article_id, ""))
+        text = texts.get(result.article_id, "")
+        sentences, common = article_sentences(text), lowercase_words(text)
         for sentence, best in zip(sentences, best_chunk_cosines(sentences, spans)):
             if sentence.text not in seen:  # a story's copies and wire pickups repeat sentences
                 seen.add(sentence.text)
-                found.append(Candidate(rank, sentence, float(best)))
+                found.append(Candidate(rank, sentence, float(best), common))
     return found
 
 
@@ -162,7 +164,7 @@ def features(archive: Archive, response: SearchResponse, tuning: AnswerTuning) -
             float(sim),
             overlap(weights, c.sentence.text),
             float(is_lede(c.sentence)),
-            float(kind is not None and answer_span(response.query, c.sentence.text, kind) is not None),
+            float(kind is not None and answer_span(response.query, c.sentence.text, kind, c.common) is not None),
         )
         for c, sim in zip(found, similarity)
     ]
@@ -177,9 +179,9 @@ def score(found: list[Candidate], matrix: np.ndarray, tuning: AnswerTuning) -> n
 
 def choose_quotes(
     archive: Archive, response: SearchResponse, tuning: AnswerTuning, max_quotes: int
-) -> list[tuple[int, str]]:
-    """(article rank, sentence), best first: at most `per_article` from one article while others have
-    good sentences, none far below the best."""
+) -> list[tuple[int, str, frozenset[str]]]:
+    """(article rank, sentence, its article's lower-case words), best first: at most `per_article` from
+    one article while others have good sentences, none far below the best."""
     found, matrix = features(archive, response, tuning)
     if not found:
         return []
@@ -194,4 +196,4 @@ def choose_quotes(
             per[rank] = per.get(rank, 0) + 1
             chosen.append(j)
     chosen = (chosen + [j for j in order if j not in chosen])[:max_quotes]
-    return [(found[j].rank, found[j].sentence.text) for j in chosen]
+    return [(found[j].rank, found[j].sentence.text, found[j].common) for j in chosen]

@@ -6,7 +6,7 @@ import pytest
 
 from bot import embeds
 from bot.answer import Answer, Citation, ask, lead_line
-from bot.answer_types import DATE, NAME, NUMBER, PLACE, answer_span, answer_type
+from bot.answer_types import DATE, NAME, NUMBER, PLACE, answer_span, answer_type, lowercase_words
 from bot.quotes import article_sentences, is_lede, quotable, strip_dateline
 from index.article import Article
 
@@ -93,6 +93,24 @@ def test_answer_span_skips_what_the_question_names() -> None:
     assert found
     assert "700" in "Police said more than 700 people were arrested."[slice(*found)]
     assert answer_span("Which company unveiled the EQXX?", "The EQXX was shown.") is None
+
+
+def test_a_sentence_opener_the_article_writes_in_lower_case_is_not_a_name() -> None:
+    article = (
+        "New movies like Plane were no match for Avatar at the box office. Studios hope new releases do better. "
+        "Sudan had been ruled by the military since 2019."
+    )
+    common = lowercase_words(article)
+    question = "Which movie topped the box office this weekend?"
+    opener = "New movies like Plane were no match for Avatar at the box office."
+    assert opener[slice(*answer_span(question, opener))] == "New"  # without the article: taken for a name
+    assert opener[slice(*answer_span(question, opener, common=common))] == "Plane"
+    sudan = "Sudan had been ruled by the military since 2019."
+    assert sudan[slice(*answer_span("Which country's prime minister resigned?", sudan, common=common))] == "Sudan"
+    assert (
+        lead_line(question, opener, 1, common)
+        == "“New movies like **Plane** were no match for Avatar at the box office.” [1]"
+    )
 
 
 def test_lead_line_bolds_the_answer_span() -> None:
