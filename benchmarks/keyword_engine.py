@@ -84,19 +84,21 @@ def rankings(archive: Archive, postings: Postings, questions: list[dict]) -> tup
     return fts, mem, fts_ms, mem_ms
 
 
-def save_costs(postings: Postings, rows: list[tuple[int, str | None, str]]) -> tuple[float, int, float, int]:
+def save_costs(postings: Postings, rows: list[tuple[int, str | None, str]]) -> tuple[float, int, float, int, float]:
     """ms and bytes of the first save (every segment: what each sync wrote while the index was one file)
-    and of a later sync's save after SYNC_CHUNKS more chunks (its new segment and the segment list)."""
+    and of a later sync's save after SYNC_CHUNKS more chunks (its new segment and the segment list), and
+    the ms to read the saved index back (what a process pays at its first search)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         _, whole_ms = timed(postings.save, folder / "index.npz")
         whole = dir_bytes(folder)
+        _, load_ms = timed(Postings.load, folder / "index.npz")
         before = {p.name: p.stat().st_ino for p in folder.iterdir()}
         top = int(postings.chunk_ids()[-1])
         postings.add([(top + 1 + n, title, text) for n, (_, title, text) in enumerate(rows[:SYNC_CHUNKS])])
         _, sync_ms = timed(postings.save, folder / "index.npz")
         written = sum(p.stat().st_size for p in folder.iterdir() if before.get(p.name) != p.stat().st_ino)
-    return whole_ms, whole, sync_ms, written
+    return whole_ms, whole, sync_ms, written, load_ms
 
 
 def top10_overlap(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> float:
@@ -124,7 +126,7 @@ def measure(size: str) -> list[object]:
     fts, mem, fts_ms, mem_ms = rankings(archive, postings, questions)
     (fts_kw, fts_hy), (mem_kw, mem_hy) = quality(archive, questions, fts), quality(archive, questions, mem)
     overlap = statistics.mean(top10_overlap(a, b) for a, b in zip(fts, mem))
-    whole_ms, whole, sync_ms, written = save_costs(postings, rows)
+    whole_ms, whole, sync_ms, written, load_ms = save_costs(postings, rows)
     return [
         size,
         f"{len(rows):,}",
@@ -141,6 +143,7 @@ def measure(size: str) -> list[object]:
         f"{fts_hy['MRR@10']:.3f} / {mem_hy['MRR@10']:.3f}",
         f"{whole / 2**20:,.0f} MB, {whole_ms:,.0f} ms",
         f"{written / 2**10:,.0f} KB, {sync_ms:,.0f} ms",
+        f"{load_ms:,.0f}",
     ]
 
 
@@ -160,6 +163,7 @@ HEADERS = [
     "hybrid + time MRR@10",
     "save, every segment (a sync's, when the index was one file)",
     f"a sync's save now ({SYNC_CHUNKS} chunks added)",
+    "load ms (first search)",
 ]
 
 
