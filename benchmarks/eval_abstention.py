@@ -3,6 +3,7 @@ judged by 5-fold cross-validation on the dev questions and the unanswerable set.
 
     python benchmarks/eval_abstention.py               # corpus_5k (cached): report, write docs/benchmarks.md
     python benchmarks/eval_abstention.py --no-write    # print only
+    python benchmarks/eval_abstention.py --full        # the same signals and models on the full corpus
     python benchmarks/eval_abstention.py --write-model # also refit the shipped model on all questions and
                                                        # write its constants to bot/abstain_model.py
 
@@ -49,6 +50,7 @@ from benchmarks.eval_answers import (  # noqa: E402
     UNANSWERABLE,
     as_of,
     folds_of,
+    full_archive,
     open_archive,
     quoted_text,
 )
@@ -461,8 +463,13 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--refresh", action="store_true", help="measure the signals again (ignore the cache)")
     parser.add_argument("--write-model", action="store_true", help="refit the shipped model on all questions")
+    parser.add_argument(
+        "--full", action="store_true", help="the full corpus (cached archive): the same model, judged there"
+    )
     args = parser.parse_args()
-    archive, name = open_archive(None)
+    if args.full and args.write_model:
+        parser.error("the shipped model is fitted on corpus_5k: --write-model without --full")
+    archive, name = full_archive(None) if args.full else open_archive(None)
     rows = cached_rows(archive, name, args.refresh)
     body = report(rows, archive, name)
     print(body)
