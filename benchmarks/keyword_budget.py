@@ -1,12 +1,12 @@
 """Keyword stage at scale: what capping its terms costs in quality and saves in time.
 
-    python benchmarks/keyword_budget.py      # corpus_5k and the full corpus (benchmarks/filler.py archives)
+    python benchmarks/keyword_budget.py      # corpus_5k and the full corpus, both with real vectors
 
 Uncapped: the question's 8 rarest terms, as before. Capped (newsbot's default): terms in more than
 5% of the chunks (never fewer than 10,000) dropped, the rest taken rarest first while their chunk
-matches stay within 60,000. Quality is eval_retrieval's on the 109 dev questions; on the full corpus
-the text and keyword ranking are real, the dense vectors partly stand-ins (filler.py), so its hybrid
-figures are indicative only.
+matches stay within 60,000. Quality is eval_retrieval's on the 109 dev questions, over the cached int8
+MiniLM archives (corpus_5k's latency copy and the full-corpus cache): text, keyword ranking and vectors
+all real.
 """
 
 from __future__ import annotations
@@ -98,7 +98,9 @@ def measure(size: str, folder: Path) -> list[list]:
 
 
 def main() -> None:
-    folders = {"corpus_5k": filler.corpus_5k(), "full": filler.CACHE / "latency-full"}
+    if not (filler.REAL_FULL / "complete").exists():
+        raise SystemExit(f"the full-corpus cache {filler.REAL_FULL} is not built: benchmarks/eval_retrieval.py --full")
+    folders = {"corpus_5k": filler.corpus_5k(), "full": filler.REAL_FULL}
     rows = [row for size, folder in folders.items() for row in measure(size, folder)]
     table = md_table(
         [
