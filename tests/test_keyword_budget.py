@@ -20,13 +20,15 @@ def test_terms_are_taken_rarest_first_until_their_matches_exceed_the_budget(arch
     assert rarest_terms(lookups, ["common"], max_postings=10) == []
 
 
-def test_terms_in_most_chunks_are_dropped_once_the_archive_is_large(archive, monkeypatch):
+def test_a_share_cap_drops_terms_in_most_chunks_once_the_archive_is_large(archive, monkeypatch):
     import index.search.keywords as keywords
 
     archive.ingest(
         [make_article(n, text=f"Common words everywhere. Story about topic{n}.") for n in range(30)], progress=False
     )
     lookups = archive.store.lookups
-    assert "common" in rarest_terms(lookups, ["common", "story"])  # small archive: nothing is too common
+    assert "common" in rarest_terms(lookups, ["common", "story"], common_share=0.05)  # small: nothing too common
     monkeypatch.setattr(keywords, "COMMON_FLOOR", 0)
-    assert rarest_terms(lookups, ["common", "topic3"]) == ["topic3"]
+    assert rarest_terms(lookups, ["common", "topic3"], common_share=0.05) == ["topic3"]
+    # the default drops no share (it cost ranking at full size): only the postings bound applies
+    assert rarest_terms(lookups, ["common", "topic3"]) == ["topic3", "common"]
