@@ -54,6 +54,24 @@ def test_int8_minilm_keeps_the_fp32_vectors_and_the_archive_records_its_own_name
     assert any("breakthrough" in quote for quote, _ in answer.quotes)
 
 
+def test_bf16_minilm_keeps_the_fp32_vectors_as_float32_and_the_archive_records_its_own_name(minilm, tmp_path):
+    import torch
+
+    bf16 = load_embedder(DEFAULT_MODEL + "+bf16", device="cpu")
+    assert {p.dtype for p in bf16.model.parameters()} == {torch.bfloat16}
+    vectors = bf16.embed(SENTENCES)
+    assert vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.all(np.sum(vectors * minilm.embed(SENTENCES), axis=1) > 0.999)
+    query = bf16.embed_queries(SENTENCES[:1])
+    assert query.dtype == np.float32
+    assert float(query[0] @ vectors[0]) > 0.999
+    archive = Archive(tmp_path, ArchiveConfig(model=bf16.name), embedder=bf16)
+    archive.ingest(read_path(SEED), progress=False)
+    assert archive.stats().embedding_model == DEFAULT_MODEL + "+bf16"
+    assert any("breakthrough" in q for q, _ in ask(archive, "What did the Kremlin expect from Macron's visit?").quotes)
+
+
 def test_an_archive_built_with_fp32_refuses_the_int8_setting_with_the_fix(minilm, tmp_path):
     Archive(tmp_path, ArchiveConfig(), embedder=minilm).ingest(read_path(SEED), progress=False)
     problems = Archive(tmp_path, ArchiveConfig(model=DEFAULT_MODEL + "+int8")).check()

