@@ -57,6 +57,18 @@ ROWS = {
         CORPUS_SLICE,
         DEFAULT_MODEL,
     ),
+    "corpus_5k-int8": (
+        f"corpus_5k (first {CORPUS_SLICE} articles), int8 MiniLM (the default)",
+        "realtimeqa/corpus_5k.jsonl.gz",
+        CORPUS_SLICE,
+        DEFAULT_MODEL + "+int8",
+    ),
+    "corpus_5k-bf16": (
+        f"corpus_5k (first {CORPUS_SLICE} articles), bf16 MiniLM",
+        "realtimeqa/corpus_5k.jsonl.gz",
+        CORPUS_SLICE,
+        DEFAULT_MODEL + "+bf16",
+    ),
     "reuters-static": (
         "reuters21578 (all), static model2vec",
         "reuters21578/reuters21578.jsonl.gz",

@@ -24,7 +24,10 @@ RELEVANCE_FLOORS = {
 DEFAULT_RELEVANCE_FLOOR = 1.22
 DEFAULT_DEVICE = "auto"  # a GPU where torch sees one, else the CPU
 DEVICES = (DEFAULT_DEVICE, "cpu", "cuda")
-BATCH_SIZE = 32  # texts per embedding batch
+# Texts per forward pass on a CPU: smaller batches pad less and stay in cache. 16 was fastest on both
+# machines measured (2026-11-29: 36.5 chunks/s against 31.4 at 64; 2026-12-02, int8: 98.9 against 69.0 at
+# 32; docs/benchmarks.md, "Faster embedding", "bf16 MiniLM"). A GPU wants far larger batches.
+BATCH_SIZE = 16
 
 Span = tuple[int, int]
 
