@@ -39,7 +39,7 @@ _WHICH_NAME = re.compile(
 )
 _NOT_NAMES = frozenset(
     "The A An In On At It He She They We His Her Their This That These Those But And However When While After "
-    "Before As If For With From By Of Mr Mrs Ms Dr I You Its Our There Here Some Many Most All Now Then Also "
+    "Before As If For With From By Of Mr Mrs Ms Dr I You Its Our There Here Some Many Most All Now Then Also No "
     "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July "
     "August September October November December".split()
 )

@@ -111,6 +111,9 @@ def test_a_sentence_opener_the_article_writes_in_lower_case_is_not_a_name() -> N
         lead_line(question, opener, 1, common)
         == "“New movies like **Plane** were no match for Avatar at the box office.” [1]"
     )
+    record = "Aaron Judge finally hit No. 61 on Wednesday, tying Roger Maris."
+    assert record[slice(*answer_span("Who holds the record?", record))] == "Aaron Judge"
+    assert answer_span("Who holds the record?", "He hit No. 61 on Wednesday.") is None  # "No." is a number sign
 
 
 def test_lead_line_bolds_the_answer_span() -> None:
