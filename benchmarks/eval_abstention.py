@@ -343,7 +343,7 @@ def fitted_model(rows: list[dict], kind: str, rule: str) -> dict:
     return {"signals": names, "mean": mean, "scale": scale, "weights": weights, "bias": bias, "threshold": threshold}
 
 
-def write_model(model: dict, n_dev: int, n_other: int) -> None:
+def write_model(model: dict, n_dev: int, n_other: int, where: str = "corpus_5k (int8 MiniLM)") -> None:
     def floats(values) -> str:  # type: ignore[no-untyped-def]
         return "(" + ", ".join(f"{float(v):.6g}" for v in values) + ("," if len(values) == 1 else "") + ")"
 
@@ -351,7 +351,7 @@ def write_model(model: dict, n_dev: int, n_other: int) -> None:
         '"""The abstention model `ask` ships (bot/abstain.py): written by `python benchmarks/eval_abstention.py '
         '--write-model`."""\n\nfrom bot.abstain import AbstainModel\n\n'
         f"# Logistic regression (L2 {L2}, standardised signals) fitted on all {n_dev} dev questions and {n_other}\n"
-        "# unanswerable ones over corpus_5k (int8 MiniLM); the threshold is the one with the widest margin over answering 95%\n"
+        f"# unanswerable ones over {where}; the threshold is the one with the widest margin over answering 95%\n"
         '# and refusing 90% of them. Its cross-validated figures: docs/benchmarks.md, "Abstention".\n'
         "MODEL = AbstainModel(\n"
         "    signals=("
@@ -458,6 +458,61 @@ def report(rows: list[dict], archive: Archive, name: str) -> str:
     )
 
 
+# ----------------------------------------------------------------------------- across archive sizes
+
+SIZES = ("corpus_5k", "full corpus")  # the names open_archive and full_archive give
+
+
+def size_matrix(rows: list[dict], names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = np.array([[r[n] for n in names] for r in rows], dtype=np.float64)
+    return x, np.array([r["answerable"] for r in rows], dtype=int), np.array([r["quoted"] for r in rows], dtype=bool)
+
+
+def across_sizes(sets: dict[str, list[dict]], kind: str, rule: str, train_on: tuple[str, ...]) -> dict[str, dict]:
+    """Held-out shares at each size of a model fitted per fold on the training questions' rows at the
+    `train_on` sizes (pooled), its threshold chosen on those rows. The folds are the same questions at
+    every size (the rows are in one order), so no question is held out at one size and trained on at another."""
+    names = kind.split("+")
+    data = {size: size_matrix(rows, names) for size, rows in sets.items()}
+    fold = fold_of([bool(a) for a in data[SIZES[0]][1]])
+    held: dict[str, list[dict[str, float]]] = {size: [] for size in sets}
+    for f in range(FOLDS):
+        train, test = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+        x = np.vstack([data[size][0][train] for size in train_on])
+        y = np.concatenate([data[size][1][train] for size in train_on])
+        model = fit(x, y)
+        p = probabilities(model, x)
+        cut = RULES[rule](p[y == 1], p[y == 0])
+        for size, (xs, ys, quoted) in data.items():
+            held[size].append(shares(probabilities(model, xs), cut, ys, quoted, test))
+    return {size: _mean(rows) for size, rows in held.items()}
+
+
+ACROSS = [SHIPPED[0], "rare_lede+rare_article+names+typed+time_fit", "dense+rare_lede+rare_article+time_fit"]
+POOLED = tuple(SIZES)
+
+
+def across_report(sets: dict[str, list[dict]]) -> str:
+    """Each candidate fitted at one size or at both, judged held-out at both: which transfers."""
+    table = []
+    for kind in ACROSS:
+        for train_on in [(size,) for size in SIZES] + [POOLED]:
+            cv = across_sizes(sets, kind, "widest margin", train_on)
+            cells = [f"{cv[size][k]:.1%}" for size in SIZES for k in ("answered", "refused", "quoted")]
+            worst = min(margin(cv[size]) for size in SIZES)
+            table.append([label_of(kind), " + ".join(train_on), *cells, f"{worst:+.1%}"])
+    headers = ["signals", "fitted on", *(f"{size}: {k}" for size in SIZES for k in ("answered", "refused", "quoted"))]
+    counts = ", ".join(f"{size}: {len(rows)} questions" for size, rows in sets.items())
+    return (
+        f"{command_line()} — the signals cached by `--refresh` and `--full --refresh` ({counts}: the 109 dev and "
+        f"100 unanswerable questions at each size). Each model is fitted per fold on the four other folds' questions "
+        f"at the sizes named (both: each training question twice, once per archive), its widest-margin threshold "
+        f"chosen on the same rows, and judged on the held-out fold at each size (held-out shares, mean over "
+        f"{FOLDS} folds). The last column is the smaller of the two sizes' margins over answering "
+        f"{ANSWERED_GOAL:.0%} and refusing {REFUSED_GOAL:.0%}.\n\n{md_table(headers + ['worst margin'], table)}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
@@ -466,9 +521,14 @@ def main() -> None:
     parser.add_argument(
         "--full", action="store_true", help="the full corpus (cached archive): the same model, judged there"
     )
+    parser.add_argument(
+        "--across-sizes", action="store_true", help="models fitted at one size or both, judged at both (cached signals)"
+    )
     args = parser.parse_args()
     if args.full and args.write_model:
-        parser.error("the shipped model is fitted on corpus_5k: --write-model without --full")
+        parser.error("the shipped model is fitted on both sizes' signals: --write-model with --across-sizes")
+    if args.across_sizes:
+        return sizes_main(args)
     archive, name = full_archive(None) if args.full else open_archive(None)
     rows = cached_rows(archive, name, args.refresh)
     body = report(rows, archive, name)
@@ -479,6 +539,27 @@ def main() -> None:
         )
     if not args.no_write:
         write_section(f"Abstention: RealTimeQA {name}", body)
+
+
+def sizes_main(args: argparse.Namespace) -> None:
+    sets = {}
+    for opened in (open_archive(None), full_archive(None)):
+        archive, name = opened
+        sets[name] = cached_rows(archive, name, args.refresh)
+        archive.close()
+    body = across_report(sets)
+    print(body)
+    if args.write_model:
+        dev = sum(r["answerable"] for r in sets[SIZES[0]])
+        rows = [r for size in POOLED for r in sets[size]]
+        write_model(
+            fitted_model(rows, *SHIPPED),
+            dev,
+            len(sets[SIZES[0]]) - dev,
+            "corpus_5k and the full corpus (int8 MiniLM), each question at both",
+        )
+    if not args.no_write:
+        write_section("Abstention across archive sizes", body)
 
 
 if __name__ == "__main__":

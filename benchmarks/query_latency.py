@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -75,6 +76,21 @@ def timed_runs(fn, questions: list[dict], clock: StageClock, repeat: int) -> lis
     return runs
 
 
+@contextmanager
+def eager_questions(embedder):
+    """The embedder embedding questions the eager way, as before its trace (for comparison)."""
+    trace = getattr(embedder, "query_trace", None)
+    if trace is None:
+        yield
+        return
+    saved = trace.traced, trace.failed
+    trace.traced, trace.failed = None, True
+    try:
+        yield
+    finally:
+        trace.traced, trace.failed = saved
+
+
 def floor_ms(archive, questions: list[dict], flat_path: Path | None) -> dict:
     """The bare costs: one query embedding, one exact FAISS search of the same vectors (where a flat
     copy of them exists)."""
@@ -86,13 +102,12 @@ def floor_ms(archive, questions: list[dict], flat_path: Path | None) -> dict:
     embed = {}
     for threads in (torch.get_num_threads(), 1):  # one thread: what a query gets while an ingest holds the cores
         torch.set_num_threads(threads)
-        embed[threads] = []
-        for q in questions:
-            started = time.perf_counter()
-            embed_queries(archive.embedder, [q["question"]])  # as search embeds a question
-            embed[threads].append((time.perf_counter() - started) * 1000)
+        embed[threads] = [_ms(embed_queries, archive.embedder, [q["question"]]) for q in questions]  # as search does
+        with eager_questions(archive.embedder):
+            embed[-threads] = [_ms(embed_queries, archive.embedder, [q["question"]]) for q in questions]
     torch.set_num_threads(max(embed))
     floor = {"embed": percentiles(embed[max(embed)]), "embed_1_thread": percentiles(embed[1])}
+    floor |= {"eager_embed": percentiles(embed[-max(embed)]), "eager_embed_1_thread": percentiles(embed[-1])}
     if flat_path is None:
         return floor
     vectors = archive.embedder.embed([q["question"] for q in questions])
@@ -105,6 +120,12 @@ def floor_ms(archive, questions: list[dict], flat_path: Path | None) -> dict:
         exact.search(v.reshape(1, -1), 200)
         search.append((time.perf_counter() - started) * 1000)
     return {**floor, "exact_faiss": percentiles(search), "exact_vectors": int(exact.ntotal)}
+
+
+def _ms(fn, *args) -> float:
+    started = time.perf_counter()
+    fn(*args)
+    return (time.perf_counter() - started) * 1000
 
 
 def worker(
@@ -132,9 +153,15 @@ def worker(
     filters = {q["question"]: Filters(as_of=as_of(q["asked"])) for q in questions}
     for q in questions[:10]:  # first touches of the index and SQLite pages are not what a warm bot sees
         search(archive, q["question"], filters=filters[q["question"]])
-    searches = timed_runs(
-        lambda q: search(archive, q["question"], filters=filters[q["question"]]), questions, clock, repeat
-    )
+    searches, eager = [], []
+    for _ in range(repeat):  # alternating, so the machine's drift falls on both alike
+        searches += timed_runs(
+            lambda q: search(archive, q["question"], filters=filters[q["question"]]), questions, clock, 1
+        )
+        with eager_questions(archive.embedder):
+            eager += timed_runs(
+                lambda q: search(archive, q["question"], filters=filters[q["question"]]), questions, clock, 1
+            )
     asks = timed_runs(lambda q: ask(archive, q["question"], filters=filters[q["question"]]), questions, clock, 1)
     stats = archive.stats()
     result = {
@@ -146,6 +173,7 @@ def worker(
         "query_model": archive.embedder.name,
         "rss_mib": rss_mib(),
         "search": searches,
+        "search_eager_query": eager if hasattr(archive.embedder, "query_trace") else [],
         "ask": asks,
     }
     result["floor"] = floor_ms(archive, questions, flat_path)
@@ -300,7 +328,23 @@ def embed_ratio_section(r: dict, repeat: int) -> str:
         f"**search = {ratio:.2f}× the embedding** (target ≤ {EMBED_RATIO_TARGET}×: {'met' if ratio <= EMBED_RATIO_TARGET else 'not met'}; "
         f"against the one-thread embedding, as search runs it beside the keyword query: "
         f"{s['total']['p50'] / r['floor']['embed_1_thread']['p50']:.2f}×). "
-        f"Mean ms per stage (the embedding overlaps the keyword query): {stages}.\n\n" + ask_text(r)
+        f"Mean ms per stage (the embedding overlaps the keyword query): {stages}.\n\n" + eager_text(r) + ask_text(r)
+    )
+
+
+def eager_text(r: dict) -> str:
+    """Search with the question embedded the eager way, alternating with the traced passes above."""
+    if not r.get("search_eager_query"):
+        return ""
+    eager, traced = (percentiles([x["total"] for x in r[k]]) for k in ("search_eager_query", "search"))
+    f = r["floor"]
+    return (
+        f"The question through the eager model instead of its trace (index/embedding/query_trace.py), in passes "
+        f"alternating with those above: search p50 {eager['p50']:.1f} ms, p95 {eager['p95']:.1f} ms (traced: "
+        f"{traced['p50']:.1f} / {traced['p95']:.1f}); bare eager embedding p50 {f['eager_embed']['p50']:.1f} ms "
+        f"(one thread: {f['eager_embed_1_thread']['p50']:.1f} ms), against the trace's {f['embed']['p50']:.1f} "
+        f"({f['embed_1_thread']['p50']:.1f}). Search against the bare eager embedding: "
+        f"{traced['p50'] / f['eager_embed']['p50']:.2f}× traced, {eager['p50'] / f['eager_embed']['p50']:.2f}× eager.\n\n"
     )
 
 

@@ -72,6 +72,30 @@ def test_bf16_minilm_keeps_the_fp32_vectors_as_float32_and_the_archive_records_i
     assert any("breakthrough" in q for q, _ in ask(archive, "What did the Kremlin expect from Macron's visit?").quotes)
 
 
+@pytest.mark.parametrize("name", ["", "+int8"])
+def test_one_question_goes_through_the_trace_and_gets_the_eager_vector(minilm, int8, name):
+    embedder = int8 if name else minilm
+    questions = ["What did the Kremlin expect from Macron's visit?", "Who won?", "Stock markets fell " * 40]
+    traced = np.concatenate([embedder.embed_queries([q]) for q in questions])
+    assert embedder.query_trace.traced is not None, "the trace serves MiniLM"
+    eager = np.concatenate([embedder.eager_queries([q]) for q in questions])
+    assert np.abs(traced - eager).max() <= 1e-5
+    batch = embedder.embed_queries(questions[:2])  # padded: the eager way
+    assert batch.shape == (2, embedder.dimension)
+
+
+def test_a_trace_that_gives_other_vectors_is_never_used(minilm):
+    from index.embedding.query_trace import QueryTrace
+
+    def wrong(texts):
+        return minilm.eager_queries(texts) + 0.01
+
+    trace = QueryTrace(minilm.model, wrong)
+    assert trace.embed("Who won the election?") is None
+    assert trace.failed and trace.traced is None
+    assert trace.embed("Who won?") is None, "and it is not traced again"
+
+
 def test_an_archive_built_with_fp32_refuses_the_int8_setting_with_the_fix(minilm, tmp_path):
     Archive(tmp_path, ArchiveConfig(), embedder=minilm).ingest(read_path(SEED), progress=False)
     problems = Archive(tmp_path, ArchiveConfig(model=DEFAULT_MODEL + "+int8")).check()

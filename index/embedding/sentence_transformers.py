@@ -18,6 +18,7 @@ from index.embedding.base import (
     resolve_device,
 )
 from index.embedding.packaged import packaged_model_path
+from index.embedding.query_trace import QueryTrace
 
 
 def load_sentence_transformer(name: str, device: str = "cpu") -> Any:
@@ -49,6 +50,7 @@ class SentenceTransformerEmbedder:
         self.max_tokens = int(max_length) - 2  # [CLS] and [SEP]
         self.tokenizer = self.model.tokenizer
         self.relevance_floor = RELEVANCE_FLOORS.get(name, DEFAULT_RELEVANCE_FLOOR)
+        self.query_trace = QueryTrace(self.model, self.eager_queries)
 
     def token_spans(self, texts: list[str]) -> list[list[Span]]:
         encoded = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
@@ -65,6 +67,15 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_queries(self, texts: list[str]) -> Vectors:
+        """Question vectors: one question (what `search` asks) through the model's trace, where it
+        serves (index/embedding/query_trace.py); several in one eager forward pass."""
+        if len(texts) == 1:
+            traced = self.query_trace.embed(texts[0])
+            if traced is not None:
+                return traced
+        return self.eager_queries(texts)
+
+    def eager_queries(self, texts: list[str]) -> Vectors:
         """A few questions in one forward pass of the model's modules: the vectors `embed` gives (to 1e-7),
         without `encode`'s sorting, batching and checks, a fifth of a short question's time on a CPU."""
         import torch
