@@ -113,7 +113,7 @@ def idf_weights(archive: Archive, question: str) -> dict[str, float]:
     """Each question word's stem and its rarity in the archive (log inverse document frequency)."""
     wanted = sorted({_stem(t) for t in question_terms(question)})
     with archive.lock:
-        counts = document_counts(archive.store.lookups, wanted)
+        counts = document_counts(archive.store.lookups, wanted, archive.keywords.postings)
     total = counts[None]
     return {s: math.log((total + 1) / (counts[s] + 0.5)) for s in wanted}
 

@@ -52,6 +52,26 @@ def current(archive: Archive) -> Postings:
     return postings
 
 
+def test_the_index_counts_chunks_per_term_as_fts5_and_chooses_the_same_terms(many):
+    from index.search.keywords import document_counts, stem
+
+    postings, lookups = current(many), many.store.lookups
+    stems = sorted({stem(t) for q in QUESTIONS for t in question_terms(q)} | {"zzzunknown"})
+    counted = document_counts(lookups, stems, postings)
+    assert counted == {**{s: lookups.term_count(s) for s in stems}, None: lookups.chunk_count()}
+    assert counted["kremlin"] > 0 and counted["zzzunknown"] == 0
+    for question in QUESTIONS:
+        assert index_terms(lookups, question, postings) == index_terms(lookups, question)
+
+
+def test_a_removed_chunk_is_not_counted():
+    postings = Postings.empty()
+    postings.add([(1, "Wheat prices", "wheat jumped"), (2, None, "wheat fell"), (3, None, "oil rose")])
+    assert postings.document_count("wheat") == 2
+    postings.remove(np.array([2]))
+    assert (postings.document_count("wheat"), postings.document_count("oil"), postings.docs) == (1, 1, 2)
+
+
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_the_index_ranks_and_scores_as_fts5_does(many, question):
     want = fts5(many, question)

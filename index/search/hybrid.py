@@ -178,7 +178,7 @@ def keyword_candidates(
     tuning = tuning or Tuning()
     postings = archive.keywords.postings
     if postings is not None and not only and tuning.phrases == "none" and tuning.title_weight == TITLE_WEIGHT:
-        return postings.score(index_terms(archive.store.lookups, question), n)
+        return postings.score(index_terms(archive.store.lookups, question, postings), n)
     expression = keyword_query(archive.store.lookups, question, tuning.phrases)
     if not expression:
         return []

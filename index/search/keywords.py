@@ -6,7 +6,7 @@ import itertools
 import re
 
 from index.store.lookups import Lookups
-from index.store.postings import fold, stem, tokens
+from index.store.postings import Postings, fold, stem, tokens
 
 STOP_WORDS = frozenset(
     """
@@ -51,11 +51,13 @@ def rarest_terms(
     limit: int = MAX_TERMS,
     max_postings: int = MAX_POSTINGS,
     common_share: float = COMMON_SHARE,
+    *,
+    postings: Postings | None = None,
 ) -> list[str]:
     """The `limit` terms found in fewest chunks, as many as match `max_postings` chunks in all;
     terms the archive never uses, or uses in more than `common_share` of its chunks, are dropped."""
     stems = {t: stem(t) for t in terms}
-    found = document_counts(lookups, list(stems.values()))
+    found = document_counts(lookups, list(stems.values()), postings)
     common = max(common_share * found[None], COMMON_FLOOR)
     counts = {term: found[stemmed] for term, stemmed in stems.items() if 0 < found[stemmed] <= common}
     chosen, total = [], 0
@@ -71,11 +73,14 @@ def rarest_terms(
 _COUNTS: dict[int, tuple[Lookups, int, dict[str | None, int]]] = {}
 
 
-def document_counts(lookups: Lookups, stems: list[str]) -> dict[str | None, int]:
-    """Chunks containing each stem, and under `None` all chunks. fts5vocab counts by walking the term's
-    whole posting list (~20 ns a chunk: 7 ms for a common word at 1M chunks), so counts are kept until
-    the connection writes; writes by other processes only make them slightly stale, which ranking
-    terms by rarity tolerates."""
+def document_counts(lookups: Lookups, stems: list[str], postings: Postings | None = None) -> dict[str | None, int]:
+    """Chunks containing each stem, and under `None` all chunks: from the in-memory keyword index where
+    it is current (its counts are the ones its BM25 scores by), else from FTS5. fts5vocab counts by
+    walking the term's whole posting list (~0.4 ms a term at corpus_5k, 7 ms for a common word at 1M
+    chunks), so its counts are kept until the connection writes; writes by other processes only make
+    them slightly stale, which ranking terms by rarity tolerates."""
+    if postings is not None:
+        return {**{s: postings.document_count(s) for s in stems}, None: postings.docs}
     changes = lookups.changes()
     entry = _COUNTS.get(id(lookups))
     if entry is None or entry[0] is not lookups or entry[1] != changes:
@@ -111,10 +116,11 @@ def phrase_pairs(question: str, terms: list[str], names_only: bool) -> list[str]
     return list(dict.fromkeys(pairs))
 
 
-def index_terms(lookups: Lookups, question: str) -> list[str]:
-    """The question's rarest terms as the in-memory keyword index holds them (tokens, stemmed), the same
-    terms `keyword_query` gives FTS5."""
-    return [t for term in rarest_terms(lookups, question_terms(question)) for t in tokens(term)]
+def index_terms(lookups: Lookups, question: str, postings: Postings | None = None) -> list[str]:
+    """The question's rarest terms as the in-memory keyword index holds them (tokens, stemmed), chosen by
+    that index's counts where given, else by FTS5's (then the terms `keyword_query` gives FTS5)."""
+    chosen = rarest_terms(lookups, question_terms(question), postings=postings)
+    return [t for term in chosen for t in tokens(term)]
 
 
 def keyword_query(lookups: Lookups, question: str, phrases: str = "none") -> str | None:

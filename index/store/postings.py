@@ -150,6 +150,13 @@ class Postings:
     def chunk_ids(self) -> np.ndarray:
         return np.flatnonzero(self.state.live)
 
+    def document_count(self, term: str) -> int:
+        """Live chunks holding the (stemmed) term: what FTS5's vocabulary table counts, without walking
+        its posting list on disk."""
+        state = self.state
+        found = (s.postings(term) for s in state.segments)
+        return sum(int(np.count_nonzero(state.live[p[0]])) for p in found if p is not None)
+
     def add(self, rows: Iterable[Row]) -> None:
         lengths: dict[int, int] = {}
         segment = build_segment(rows, lengths)
