@@ -29,7 +29,7 @@ _CAPITAL = r"(?:[A-Z][\w’'.&-]*|of|the|de|von|al|bin|and)"
 _NAME = re.compile(r"\b[A-Z][\w’'&-]*\.?(?:\s+" + _CAPITAL + r")*")
 _PLACE = re.compile(r"\b(?:in|at|near|from|to)\s+((?:the\s)?[A-Z][\w’'.-]*(?:,?\s+[A-Z][\w’'.-]*)*)")
 _WHICH_NAME = re.compile(
-    r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(?:country|countries|state|states|city|cities|company|companies|firm|"
+    r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(country|countries|state|states|city|cities|company|companies|firm|"
     r"automaker|carmaker|team|teams|club|nation|party|university|airline|brand|network|platform|app|show|"
     r"movie|film|agency|island|region|province|town|organization|group|league|tournament|bank|retailer|"
     r"chain|supermarkets?|restaurant|president|star|celebrity|director|athlete|player|philanthropist|"
@@ -113,6 +113,16 @@ def spans(sentence: str, kind: str, common: frozenset[str] = frozenset()) -> tup
     else:
         return tuple(_names(sentence, common))
     return tuple((m.start(), m.start() + len(m.group().rstrip("., "))) for m in matches)
+
+
+def refers_back(question: str, sentence: str) -> bool:
+    """Whether the sentence speaks of what a "which X" question asks for as "the … X": news names a
+    thing once, then refers back to it ("“Squid Game” is coming back. Netflix said the show …")."""
+    match = _WHICH_NAME.search(question)
+    if match is None:
+        return False
+    noun = re.escape(match.group(1).lower().removesuffix("s"))
+    return re.search(rf"\bthe\s+(?:[\w-]+\s+){{0,4}}{noun}s?\b", sentence, re.I) is not None
 
 
 def answer_span(

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from bot.answer_types import answer_span, answer_type, lowercase_words
+from bot.answer_types import NAME, answer_span, answer_type, lowercase_words, refers_back
 from bot.quotes import Sentence, article_sentences, is_lede
 from index.archive import Archive
 from index.search import SearchResponse, dense_candidates
@@ -195,5 +195,21 @@ def choose_quotes(
         if per.get(rank, 0) < tuning.per_article:
             per[rank] = per.get(rank, 0) + 1
             chosen.append(j)
-    chosen = (chosen + [j for j in order if j not in chosen])[:max_quotes]
+    chosen = _named_first((chosen + [j for j in order if j not in chosen]), found, response.query)[:max_quotes]
     return [(found[j].rank, found[j].sentence.text, found[j].common) for j in chosen]
+
+
+def _named_first(chosen: list[int], found: list[Candidate], question: str) -> list[int]:
+    """The best quote after the sentence before it, when it speaks of what a "which X" question asks
+    for only as "the … X" and that sentence names something the question does not (its antecedent)."""
+    if not chosen:
+        return chosen
+    best, before = found[chosen[0]], chosen[0] - 1
+    if before < 0 or not refers_back(question, best.sentence.text):
+        return chosen
+    previous = found[before]
+    if previous.rank != best.rank or previous.sentence.position != best.sentence.position - 1:
+        return chosen
+    if answer_span(question, previous.sentence.text, NAME, previous.common) is None:
+        return chosen
+    return [before, *(j for j in chosen if j != before)]

@@ -6,7 +6,7 @@ import pytest
 
 from bot import embeds
 from bot.answer import Answer, Citation, ask, lead_line
-from bot.answer_types import DATE, NAME, NUMBER, PLACE, answer_span, answer_type, lowercase_words
+from bot.answer_types import DATE, NAME, NUMBER, PLACE, answer_span, answer_type, lowercase_words, refers_back
 from bot.quotes import article_sentences, is_lede, quotable, strip_dateline
 from index.article import Article
 
@@ -147,6 +147,26 @@ def test_ask_opens_with_the_answer_from_the_whole_article(archive) -> None:
     assert "newsletter" not in shown
     assert "WASHINGTON" not in shown
     assert shown.count("unveiled the EQXX") == 1  # the lead's quote is not repeated below it
+
+
+SQUID = (
+    "New York CNN —\n\n“Squid Game” is officially coming back.\n\n"
+    "Netflix announced Sunday that the wildly popular South Korean show is green lit for a second season.\n\n"
+    "The show's creator said fans can expect new games and new players next year."
+)
+
+
+def test_a_which_question_answered_by_the_thing_referred_back_to_opens_with_the_sentence_naming_it(archive) -> None:
+    question = "Which wildly popular show was recently green lit for a new season?"
+    assert refers_back(question, "Netflix said the wildly popular South Korean show is green lit.")
+    assert not refers_back(question, "“Squid Game” is officially coming back.")
+    assert not refers_back("What did Netflix announce?", "Netflix said the show is green lit.")
+    story = Article(text=SQUID, title="Squid Game renewed", url="https://tv.example/squid", published=utc(2022, 6, 12))
+    archive.ingest([story], progress=False)
+    answer = ask(archive, question)
+    assert not answer.abstained
+    assert answer.lead == "““**Squid Game**” is officially coming back.” [1]"  # verbatim, its own quote marks kept
+    assert answer.quotes[1][0].startswith("Netflix announced Sunday")  # the sentence that matched, after it
 
 
 def test_embed_opens_with_the_lead_and_keeps_its_bold() -> None:
