@@ -21,6 +21,7 @@ from index.embedding import (
     BATCH_SIZE,
     DEFAULT_DEVICE,
     Embedder,
+    embed_queries,
     load_embedder,
     model_identity,
     resolve_model,
@@ -230,6 +231,11 @@ class Archive:
         with self.writing():
             self._prepare_writes()
             return self.syncer.sync(progress)
+
+    def warm(self) -> None:
+        """Loads the embedding model and embeds one question, so that the first person to ask does not
+        wait for the model, its first runs or its question trace (index/embedding/query_trace.py)."""
+        embed_queries(self.embedder, ["What happened this week?"])
 
     def repair(self, progress: bool = False) -> int:
         """At start-up of a long-running writer (the bot, `watch`): embeds the chunks a crash left

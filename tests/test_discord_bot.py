@@ -22,6 +22,7 @@ from bot.discord.views import Pager
 from bot.settings import Settings
 from index.archive import Archive
 from index.article import Article
+from index.embedding import ModelError
 from tests.chat_fixture import ChatServer
 from tests.conftest import make_article, utc
 from tests.fake_discord import (
@@ -173,6 +174,29 @@ async def test_mention_is_answered_in_a_new_thread_with_sources(
         assert "The Moscow Times, 7 Feb 2022" in embed["fields"][0]["value"]
         await fake_discord.settle()  # its own echoed message is not answered
         assert len(fake_discord.calls_matching("POST", MESSAGES)) == 1
+
+
+async def test_the_model_is_readied_at_start(
+    fake_discord: FakeDiscord, news_archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warmed: list[bool] = []
+    monkeypatch.setattr(news_archive, "warm", lambda: warmed.append(True))
+    async with running_bot(fake_discord, news_archive):
+        await until(lambda: warmed)
+
+
+async def test_a_model_that_cannot_be_readied_is_logged_and_the_bot_still_answers(
+    fake_discord: FakeDiscord, news_archive: Archive, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise ModelError("cannot load embedding model 'missing/model'")
+
+    monkeypatch.setattr(news_archive, "warm", broken)
+    with caplog.at_level(logging.WARNING):
+        async with running_bot(fake_discord, news_archive):
+            await until(lambda: "the embedding model is not ready" in caplog.text)
+            reply = await reply_to(fake_discord, await mention(fake_discord, KREMLIN))
+            assert reply.json["embeds"][0]["title"] == KREMLIN
 
 
 async def test_bare_mention_gets_a_hint_and_direct_messages_are_answered(

@@ -84,6 +84,13 @@ def test_one_question_goes_through_the_trace_and_gets_the_eager_vector(minilm, i
     assert batch.shape == (2, embedder.dimension)
 
 
+def test_warming_an_archive_readies_the_question_trace(minilm, tmp_path):
+    fresh = load_embedder(DEFAULT_MODEL + "+int8")
+    assert fresh.query_trace.traced is None
+    Archive(tmp_path, ArchiveConfig(model=fresh.name), embedder=fresh).warm()
+    assert fresh.query_trace.traced is not None
+
+
 def test_a_trace_that_gives_other_vectors_is_never_used(minilm):
     from index.embedding.query_trace import QueryTrace
 

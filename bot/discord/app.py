@@ -26,6 +26,7 @@ from bot.follows import Post, due_posts
 from bot.settings import Settings
 from bot.state import BotState
 from index.archive import Archive, ArchiveBusy
+from index.embedding import ModelError
 from index.store.rows import NewArticle
 from index.web.watch import Watcher, to_announce
 
@@ -121,7 +122,12 @@ class NewsBot(commands.Bot):
         return set(self.settings.ask_channel_ids) | configured
 
     async def keep_archive(self) -> None:
-        """At start, embed chunks a crash left out; then, with feeds configured, watch them."""
+        """At start, ready the model for the first question and embed chunks a crash left out; then,
+        with feeds configured, watch them."""
+        try:
+            await self.in_worker(self.archive.warm)
+        except ModelError as error:  # each question reports it; the bot still serves browsing commands
+            log.warning("the embedding model is not ready: %s", error)
         try:
             await self.in_worker(self.archive.repair)
         except ArchiveBusy:
