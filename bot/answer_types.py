@@ -78,6 +78,7 @@ _LIKE_A_WORD = re.compile(r"(?:ing|ed|ly|ers|ies|tion|ions)$")  # "Defending cha
 
 
 _LOWER_WORD = re.compile(r"\b[a-z][\w’'&-]*")
+_YEAR = re.compile(r"(?:19|20)\d\d")
 
 
 @lru_cache(maxsize=64)
@@ -104,8 +105,8 @@ def _names(sentence: str, common: frozenset[str]) -> list[tuple[int, int]]:
 @lru_cache(maxsize=100_000)
 def spans(sentence: str, kind: str, common: frozenset[str] = frozenset()) -> tuple[tuple[int, int], ...]:
     """Where `sentence` holds an answer of `kind`, in order; `common`: the lower-case words of its text."""
-    if kind == NUMBER:
-        matches = list(_NUMBER.finditer(sentence))
+    if kind == NUMBER:  # a bare year ("in 2019", "the 1970s") is a date: news writes counts of 1,000 with a comma
+        matches = [m for m in _NUMBER.finditer(sentence) if not _YEAR.fullmatch(m.group().rstrip("., "))]
     elif kind == DATE:
         matches = list(_DATE.finditer(sentence))
     elif kind == PLACE:

@@ -93,6 +93,11 @@ def test_answer_span_skips_what_the_question_names() -> None:
     assert found
     assert "700" in "Police said more than 700 people were arrested."[slice(*found)]
     assert answer_span("Which company unveiled the EQXX?", "The EQXX was shown.") is None
+    decade = "Khamenei was imprisoned in the 1970s; more than 1,000 people have been arrested since 2019."
+    assert (
+        decade[slice(*answer_span("About how many people have been arrested?", decade))] == "1,000"
+    )  # years are dates
+    assert answer_span("How many people died?", "The storm hit in 2019.") is None
 
 
 def test_a_sentence_opener_the_article_writes_in_lower_case_is_not_a_name() -> None:
