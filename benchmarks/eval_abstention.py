@@ -4,8 +4,9 @@ judged by 5-fold cross-validation on the dev questions and the unanswerable set.
     python benchmarks/eval_abstention.py               # corpus_5k (cached): report, write docs/benchmarks.md
     python benchmarks/eval_abstention.py --no-write    # print only
     python benchmarks/eval_abstention.py --full        # the same signals and models on the full corpus
-    python benchmarks/eval_abstention.py --write-model # also refit the shipped model on all questions and
-                                                       # write its constants to bot/abstain_model.py
+    python benchmarks/eval_abstention.py --across-sizes               # fitted at one size or both, judged at both
+    python benchmarks/eval_abstention.py --across-sizes --write-model # refit the shipped model on every question
+                                                       # at both sizes, its constants to bot/abstain_model.py
 
 Every question (109 dev questions, each of which corpus_5k answers; benchmarks/unanswerable_questions.jsonl,
 which it does not) is searched on its quiz date as `ask` searches it, its quotes chosen as `ask` chooses them,
@@ -170,8 +171,12 @@ def cached_rows(archive: Archive, name: str, refresh: bool) -> list[dict]:
 # ----------------------------------------------------------------------------- logistic regression
 
 
-def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Mean, scale, weights and bias of an L2-penalised logistic regression (Newton's method)."""
+Model = tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]
+
+
+def fit(x: np.ndarray, y: np.ndarray) -> Model:
+    """Mean, scale, weights and bias of an L2-penalised logistic regression (Newton's method), and the
+    range of each signal it was fitted on (bot/abstain.py `AbstainModel` holds signals inside it)."""
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
@@ -185,12 +190,12 @@ def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
         w -= step
         if np.abs(step).max() < 1e-9:
             break
-    return mean, scale, w[:-1], float(w[-1])
+    return mean, scale, w[:-1], float(w[-1]), x.min(axis=0), x.max(axis=0)
 
 
-def probabilities(model: tuple[np.ndarray, np.ndarray, np.ndarray, float], x: np.ndarray) -> np.ndarray:
-    mean, scale, w, b = model
-    return np.asarray(1.0 / (1.0 + np.exp(-(((x - mean) / scale) @ w + b))))
+def probabilities(model: Model, x: np.ndarray) -> np.ndarray:
+    mean, scale, w, b, low, high = model
+    return np.asarray(1.0 / (1.0 + np.exp(-(((np.clip(x, low, high) - mean) / scale) @ w + b))))
 
 
 # ----------------------------------------------------------------------------- thresholds
@@ -338,21 +343,31 @@ def fitted_model(rows: list[dict], kind: str, rule: str) -> dict:
     y = np.array([r["answerable"] for r in rows], dtype=np.float64)
     model = fit(x, y)
     p = probabilities(model, x)
-    mean, scale, weights, bias = model
+    mean, scale, weights, bias, low, high = model
     threshold = RULES[rule](p[y == 1], p[y == 0])
-    return {"signals": names, "mean": mean, "scale": scale, "weights": weights, "bias": bias, "threshold": threshold}
+    return {
+        "signals": names,
+        "mean": mean,
+        "scale": scale,
+        "weights": weights,
+        "bias": bias,
+        "threshold": threshold,
+        "low": low,
+        "high": high,
+    }
 
 
-def write_model(model: dict, n_dev: int, n_other: int, where: str = "corpus_5k (int8 MiniLM)") -> None:
+def write_model(model: dict, n_dev: int, n_other: int) -> None:
     def floats(values) -> str:  # type: ignore[no-untyped-def]
         return "(" + ", ".join(f"{float(v):.6g}" for v in values) + ("," if len(values) == 1 else "") + ")"
 
     MODEL_FILE.write_text(
         '"""The abstention model `ask` ships (bot/abstain.py): written by `python benchmarks/eval_abstention.py '
-        '--write-model`."""\n\nfrom bot.abstain import AbstainModel\n\n'
+        '--across-sizes --write-model`."""\n\nfrom bot.abstain import AbstainModel\n\n'
         f"# Logistic regression (L2 {L2}, standardised signals) fitted on all {n_dev} dev questions and {n_other}\n"
-        f"# unanswerable ones over {where}; the threshold is the one with the widest margin over answering 95%\n"
-        '# and refusing 90% of them. Its cross-validated figures: docs/benchmarks.md, "Abstention".\n'
+        "# unanswerable ones, each over corpus_5k and over the full corpus (int8 MiniLM); the threshold is the one\n"
+        "# with the widest margin over answering 95% and refusing 90% of them; signals held inside [low, high].\n"
+        '# Its cross-validated figures: docs/benchmarks.md, "Abstention across archive sizes".\n'
         "MODEL = AbstainModel(\n"
         "    signals=("
         + ", ".join(f'"{n}"' for n in model["signals"])
@@ -363,6 +378,8 @@ def write_model(model: dict, n_dev: int, n_other: int, where: str = "corpus_5k (
         f"    weights={floats(model['weights'])},\n"
         f"    bias={model['bias']:.6g},\n"
         f"    threshold={model['threshold']:.6g},\n"
+        f"    low={floats(model['low'])},\n"
+        f"    high={floats(model['high'])},\n"
         ")\n"
     )
 
@@ -488,7 +505,15 @@ def across_sizes(sets: dict[str, list[dict]], kind: str, rule: str, train_on: tu
     return {size: _mean(rows) for size, rows in held.items()}
 
 
-ACROSS = [SHIPPED[0], "rare_lede+rare_article+names+typed+time_fit", "dense+rare_lede+rare_article+time_fit"]
+# The archive's size as a signal: only a model fitted at more than one size can weigh it
+SHIPPED_ACROSS = ("rare_lede+rare_article+time_fit+log_chunks", "widest margin")
+ACROSS = [
+    SHIPPED[0],
+    SHIPPED_ACROSS[0],
+    "rare_lede+rare_article+names+typed+time_fit+log_chunks",
+    "dense+rare_lede+rare_article+time_fit+log_chunks",
+    "coverage+rare_lede+rare_article+time_fit+log_chunks",
+]
 POOLED = tuple(SIZES)
 
 
@@ -509,7 +534,12 @@ def across_report(sets: dict[str, list[dict]]) -> str:
         f"at the sizes named (both: each training question twice, once per archive), its widest-margin threshold "
         f"chosen on the same rows, and judged on the held-out fold at each size (held-out shares, mean over "
         f"{FOLDS} folds). The last column is the smaller of the two sizes' margins over answering "
-        f"{ANSWERED_GOAL:.0%} and refusing {REFUSED_GOAL:.0%}.\n\n{md_table(headers + ['worst margin'], table)}"
+        f"{ANSWERED_GOAL:.0%} and refusing {REFUSED_GOAL:.0%}. `log_chunks` is the log of the archive's chunk "
+        f"count, the same for every question of one archive: only a model fitted at both sizes can weigh it.\n\n"
+        f"{md_table(headers + ['worst margin'], table)}\n\n**Shipped** (bot/abstain_model.py, `--across-sizes "
+        f"--write-model`): {label_of(SHIPPED_ACROSS[0])}, fitted on every question at both sizes, the widest-margin "
+        f"threshold; each signal is held inside the range it was fitted on, so an archive smaller than corpus_5k or "
+        f"larger than the full corpus is treated as the nearer of the two."
     )
 
 
@@ -517,7 +547,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--refresh", action="store_true", help="measure the signals again (ignore the cache)")
-    parser.add_argument("--write-model", action="store_true", help="refit the shipped model on all questions")
+    parser.add_argument(
+        "--write-model", action="store_true", help="with --across-sizes: refit the shipped model on all questions"
+    )
     parser.add_argument(
         "--full", action="store_true", help="the full corpus (cached archive): the same model, judged there"
     )
@@ -525,18 +557,14 @@ def main() -> None:
         "--across-sizes", action="store_true", help="models fitted at one size or both, judged at both (cached signals)"
     )
     args = parser.parse_args()
-    if args.full and args.write_model:
-        parser.error("the shipped model is fitted on both sizes' signals: --write-model with --across-sizes")
+    if args.write_model and not args.across_sizes:
+        parser.error("the shipped model is fitted at both archive sizes: --write-model needs --across-sizes")
     if args.across_sizes:
         return sizes_main(args)
     archive, name = full_archive(None) if args.full else open_archive(None)
     rows = cached_rows(archive, name, args.refresh)
     body = report(rows, archive, name)
     print(body)
-    if args.write_model:
-        write_model(
-            fitted_model(rows, *SHIPPED), sum(r["answerable"] for r in rows), sum(not r["answerable"] for r in rows)
-        )
     if not args.no_write:
         write_section(f"Abstention: RealTimeQA {name}", body)
 
@@ -552,12 +580,7 @@ def sizes_main(args: argparse.Namespace) -> None:
     if args.write_model:
         dev = sum(r["answerable"] for r in sets[SIZES[0]])
         rows = [r for size in POOLED for r in sets[size]]
-        write_model(
-            fitted_model(rows, *SHIPPED),
-            dev,
-            len(sets[SIZES[0]]) - dev,
-            "corpus_5k and the full corpus (int8 MiniLM), each question at both",
-        )
+        write_model(fitted_model(rows, *SHIPPED_ACROSS), dev, len(sets[SIZES[0]]) - dev)
     if not args.no_write:
         write_section("Abstention across archive sizes", body)
 

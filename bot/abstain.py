@@ -20,6 +20,7 @@ from bot.choose import article_stems, idf_weights, overlap
 from bot.quotes import article_sentences, is_lede
 from index.archive import Archive
 from index.search import SearchResponse
+from index.search.keywords import document_counts
 
 DAY = 86400.0
 RECENT_DAYS = 14.0  # as the search's recency prior: news a week or two old is what "now" means
@@ -109,19 +110,37 @@ def signals(archive: Archive, response: SearchResponse, lead_quote: str | None, 
         return dict.fromkeys(SIGNALS, 0.0)
     top = response.results[rank]
     article = top_article(archive, response, rank)
-    weights = idf_weights(archive, response.query)
+    words = content_of(response)
+    weights = idf_weights(archive, words)
     passages = " ".join([top.title or "", *(p.text for p in top.passages)])
-    asked = article_stems(response.query)
+    asked = article_stems(words)
     return {
         "dense": top.dense,
         "coverage": len(asked & article_stems(passages)) / len(asked) if asked else 0.0,
         "rare_lede": overlap(weights, article.lede),
         "rare_article": overlap(weights, article.sentences),
-        "names": names_found(question_names(response.query), article.whole),
+        "names": names_found(question_names(words), article.whole),
         "typed": typed_answer(response.query, lead_quote),
         "time_fit": time_fit(response, rank),
         "runner_up": _runner_up(response),
+        "log_chunks": log_chunks(archive),
     }
+
+
+def content_of(response: SearchResponse) -> str:
+    """The question without the time phrase it names ("… in February 2022"): those words are its
+    window, which `time_fit` weighs, not words a story about it must contain."""
+    window = response.window
+    return response.query.replace(window.label, " ") if window and window.label else response.query
+
+
+def log_chunks(archive: Archive) -> float:
+    """The archive's size (log of its chunks): the larger it is, the likelier an unrelated story shares
+    a question's rare words, so the same overlap says less (docs/benchmarks.md, "Abstention across
+    archive sizes")."""
+    with archive.lock:
+        total = document_counts(archive.store.lookups, [], archive.keywords.postings)[None]
+    return math.log(max(total, 1))
 
 
 def _runner_up(response: SearchResponse) -> float:
@@ -130,13 +149,15 @@ def _runner_up(response: SearchResponse) -> float:
     return scores[1] / scores[0] if len(scores) == 2 and scores[0] > 0 else 0.0
 
 
-SIGNALS = ("dense", "coverage", "rare_lede", "rare_article", "names", "typed", "time_fit", "runner_up")
+SIGNALS = ("dense", "coverage", "rare_lede", "rare_article", "names", "typed", "time_fit", "runner_up", "log_chunks")
 
 
 @dataclass(frozen=True)
 class AbstainModel:
     """A logistic model over some signals (standardised by `mean` and `scale`): `ask` answers when
-    the probability that the archive answers reaches `threshold`."""
+    the probability that the archive answers reaches `threshold`. Each signal is first held inside
+    the range it was fitted on (`low`, `high`): the model is not trusted to extrapolate (an archive
+    larger than any it was calibrated on counts as the largest)."""
 
     signals: tuple[str, ...]
     mean: tuple[float, ...]
@@ -144,6 +165,8 @@ class AbstainModel:
     weights: tuple[float, ...]
     bias: float
     threshold: float
+    low: tuple[float, ...] | None = None
+    high: tuple[float, ...] | None = None
 
     @property
     def reads_quote(self) -> bool:
@@ -151,7 +174,10 @@ class AbstainModel:
         return "typed" in self.signals
 
     def probability(self, values: dict[str, float]) -> float:
-        x = (np.array([values[s] for s in self.signals]) - np.array(self.mean)) / np.array(self.scale)
+        raw = np.array([values[s] for s in self.signals], dtype=np.float64)
+        if self.low is not None and self.high is not None:
+            raw = np.clip(raw, self.low, self.high)
+        x = (raw - np.array(self.mean)) / np.array(self.scale)
         return float(1.0 / (1.0 + np.exp(-(x @ np.array(self.weights) + self.bias))))
 
     def answers(self, values: dict[str, float]) -> bool:

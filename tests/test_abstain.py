@@ -3,6 +3,8 @@ logistic regression and thresholds benchmarks/eval_abstention.py fits them with.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -85,10 +87,24 @@ def test_the_date_fits_the_window_or_the_moment_asked(news_archive):
     assert fit_of(plain, None) == 1.0  # no moment: nothing to hold against it
 
 
-def test_the_shipped_model_counts_every_signal_for_answering():
-    assert set(MODEL.signals) <= set(SIGNALS) and all(w > 0 for w in MODEL.weights)
-    low, high = dict.fromkeys(MODEL.signals, 0.0), dict.fromkeys(MODEL.signals, 1.0)
+def test_the_shipped_model_counts_every_story_signal_for_answering_and_a_larger_archive_against():
+    assert set(MODEL.signals) <= set(SIGNALS)
+    weights = dict(zip(MODEL.signals, MODEL.weights))
+    assert all(w > 0 for s, w in weights.items() if s != "log_chunks")
+    assert weights["log_chunks"] < 0, "the same overlap says less in a larger archive"
+    small = {"log_chunks": math.log(50_000)}
+    low, high = dict.fromkeys(MODEL.signals, 0.0) | small, dict.fromkeys(MODEL.signals, 1.0) | small
     assert not MODEL.answers(low) and MODEL.answers(high)
+
+
+def test_signals_are_held_inside_the_range_the_model_was_fitted_on():
+    assert MODEL.low is not None and MODEL.high is not None
+    bounds = dict(zip(MODEL.signals, zip(MODEL.low, MODEL.high)))
+    smallest, largest = (math.exp(b) for b in bounds["log_chunks"])
+    assert 50_000 < smallest < 60_000 and 300_000 < largest < 320_000, "corpus_5k and the full corpus"
+    story = dict.fromkeys(MODEL.signals, 0.8)
+    at = {n: MODEL.probability(story | {"log_chunks": math.log(n)}) for n in (10, smallest, largest, 10**8)}
+    assert at[10] == at[smallest] > at[largest] == at[10**8]
 
 
 def test_logistic_regression_and_thresholds():
