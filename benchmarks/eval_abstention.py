@@ -467,8 +467,9 @@ def report(rows: list[dict], archive: Archive, name: str) -> str:
         f"inside the question's window, else exp(−age/14 days) before `as_of`; `bm25` the best BM25 chunk score per "
         f"unit of rarity weight; `agree` that chunk is the top result's story; `runner_up` the second story's fused "
         f"score over the first's. Nested choice per fold: {'; '.join(f'{k} ({r})' for k, r in chosen)}.\n\n"
-        f"**Shipped** (`ask`'s default, bot/abstain_model.py, refitted on all questions by `--write-model`): "
-        f"{label_of(SHIPPED[0])}, the widest-margin threshold. It holds no cosine, whose scale differs between "
+        f"**The shipped signals at this size alone**: {label_of(SHIPPED[0])}, the widest-margin threshold (what "
+        f'`ask` ships adds the archive\'s size and is fitted at two sizes: "Abstention across archive sizes"). '
+        f"They hold no cosine, whose scale differs between "
         f"embedding models (measured here with `{stats.embedding_model}` retrieval only). {shipped_text(rows, n_other)} "
         f"Computing the signals takes p50 {ms['p50']:.1f} ms, p95 {ms['p95']:.1f} ms per question (every question "
         f"once, n = {ms['n']}); `ask` computes them before choosing quotes, which a refused question then skips."
