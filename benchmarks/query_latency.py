@@ -99,15 +99,16 @@ def floor_ms(archive, questions: list[dict], flat_path: Path | None) -> dict:
 
     from index.embedding import embed_queries
 
-    embed = {}
-    for threads in (torch.get_num_threads(), 1):  # one thread: what a query gets while an ingest holds the cores
+    def per_question() -> dict:
+        return percentiles([_ms(embed_queries, archive.embedder, [q["question"]]) for q in questions])  # as search does
+
+    floor, default = {}, torch.get_num_threads()
+    for threads, suffix in ((default, ""), (1, "_1_thread")):  # one thread: what a query gets beside an ingest
         torch.set_num_threads(threads)
-        embed[threads] = [_ms(embed_queries, archive.embedder, [q["question"]]) for q in questions]  # as search does
+        floor[f"embed{suffix}"] = per_question()
         with eager_questions(archive.embedder):
-            embed[-threads] = [_ms(embed_queries, archive.embedder, [q["question"]]) for q in questions]
-    torch.set_num_threads(max(embed))
-    floor = {"embed": percentiles(embed[max(embed)]), "embed_1_thread": percentiles(embed[1])}
-    floor |= {"eager_embed": percentiles(embed[-max(embed)]), "eager_embed_1_thread": percentiles(embed[-1])}
+            floor[f"eager_embed{suffix}"] = per_question()
+    torch.set_num_threads(default)
     if flat_path is None:
         return floor
     vectors = archive.embedder.embed([q["question"] for q in questions])

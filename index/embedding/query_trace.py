@@ -43,7 +43,7 @@ class QueryTrace:
         if self.traced is None and not self._build():
             return None
         features = self.model.preprocess([text])
-        if tuple(sorted(k for k, v in features.items() if hasattr(v, "shape"))) != self.inputs:
+        if tensor_keys(features) != self.inputs:
             return None
         return self._run(self.traced, features)
 
@@ -69,7 +69,7 @@ class QueryTrace:
         import torch
 
         features = self.model.preprocess([PROBES[0]])
-        self.inputs = tuple(sorted(k for k, v in features.items() if isinstance(v, torch.Tensor)))
+        self.inputs = tensor_keys(features)
         whole = _whole(self.model, self.inputs).eval()
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # TracerWarnings: Python branches the trace fixes, checked below
@@ -82,6 +82,11 @@ class QueryTrace:
             if np.abs(self._run(traced, self.model.preprocess([text])) - self.eager([text])).max() > TOLERANCE:
                 return None
         return traced
+
+
+def tensor_keys(features: dict[str, Any]) -> tuple[str, ...]:
+    """The model inputs that are tensors (preprocess also gives a "modality" string), in a fixed order."""
+    return tuple(sorted(k for k, v in features.items() if hasattr(v, "shape")))
 
 
 def _whole(model: Any, inputs: tuple[str, ...]) -> Any:
