@@ -9,9 +9,10 @@ import numpy as np
 
 from bot.abstain import signals
 from bot.abstain_model import MODEL
-from bot.answer_types import answer_span
+from bot.answer_types import COUNTRY, answer_span, answer_type
 from bot.choose import AnswerTuning, article_stems, choose_quotes, idf_weights, overlap
 from bot.llm import LLMConfig, with_generated_lead
+from bot.places import country_of
 from index.archive import Archive
 from index.search import Filters, SearchResponse, Tuning, search
 
@@ -133,11 +134,16 @@ def confidence(archive: Archive, response: SearchResponse, tuning: AnswerTuning 
 
 
 def lead_line(question: str, quote: str, n: int, common: frozenset[str] = frozenset()) -> str:
-    """The best quote, its answer span (bot/answer_types.py) in bold when it has one."""
-    span = answer_span(question, quote, common=common)
-    if span:
-        quote = f"{quote[: span[0]]}**{quote[span[0] : span[1]]}**{quote[span[1] :]}"
-    return f"“{quote}” [{n}]"
+    """The best quote, its answer span (bot/answer_types.py) in bold when it has one; a country given
+    by its adjective ("Iranian lawmakers …") is named first, as the answer to "which country?"."""
+    kind = answer_type(question)
+    span = answer_span(question, quote, kind, common)
+    if span is None:
+        return f"“{quote}” [{n}]"
+    country = country_of(quote[span[0] : span[1]]) if kind == COUNTRY else None
+    if country:
+        return f"**{country}** — “{quote}” [{n}]"
+    return f"“{quote[: span[0]]}**{quote[span[0] : span[1]]}**{quote[span[1] :]}” [{n}]"
 
 
 def answers(archive: Archive, response: SearchResponse, lead_quote: str | None, own_question: str | None) -> bool:

@@ -1,7 +1,7 @@
 """What kind of answer a question wants, and where a sentence holds one (measured heuristics).
 
-Who / which person → a run of capitalised names; which country, company, team, city… → a capitalised
-name; how many / how much / what percentage → a number; when / what year → a date; where → a place
+Who / which person → a run of capitalised names; which company, team, city… → a capitalised name;
+which country or state → one that bot/places.py lists ("Iranian" answers for Iran); how many / how much / what percentage → a number; when / what year → a date; where → a place
 after "in", "at" or "near". What the question itself names is not an answer: "Which company unveiled
 the EQXX?" is answered by "Mercedes", not by "EQXX"."""
 
@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from bot import places
+
 NAME, NUMBER, DATE, PLACE = "name", "number", "date", "place"
+COUNTRY, STATE = "country", "state"  # names of a kind bot/places.py lists
 MONTHS = (
     "January|February|March|April|May|June|July|August|September|October|November|December|"
     "Jan\\.|Feb\\.|Aug\\.|Sept?\\.|Oct\\.|Nov\\.|Dec\\."
@@ -37,6 +40,8 @@ _WHICH_NAME = re.compile(
     r"musician|artist|author|writer|person|man|woman|virus|storm|hurricane|volcano|award|awards)\b",
     re.I,
 )
+_THIS_PLACE = re.compile(r"\bthis\s+(country|nation|state)\b", re.I)  # a quiz's "The leader of this country…"
+_LISTED = {"country": COUNTRY, "countries": COUNTRY, "nation": COUNTRY, "state": STATE, "states": STATE}
 _NOT_NAMES = frozenset(
     "The A An In On At It He She They We His Her Their This That These Those But And However When While After "
     "Before As If For With From By Of Mr Mrs Ms Dr I You Its Our There Here Some Many Most All Now Then Also No "
@@ -58,14 +63,17 @@ def answer_type(question: str) -> str | None:
         return DATE
     if re.search(r"\bwhere\b", q):
         return PLACE
-    if re.search(r"\bwho(?:se|m)?\b", q) or _WHICH_NAME.search(question):
+    if re.search(r"\bwho(?:se|m)?\b", q):
         return NAME
-    return None
+    which = _WHICH_NAME.search(question) or _THIS_PLACE.search(question)
+    if which is None:
+        return None
+    return _LISTED.get(which.group(1).lower(), NAME)
 
 
 @lru_cache(maxsize=1024)
 def _question_words(question: str) -> frozenset[str]:
-    return frozenset(w.lower().strip(".,’'s") for w in re.findall(r"[\w’'.&-]+", question))
+    return frozenset(w.strip(".,’'s").lower() for w in re.findall(r"[\w’'.&-]+", question))
 
 
 def _new(span: str, asked: frozenset[str]) -> bool:
@@ -111,6 +119,8 @@ def spans(sentence: str, kind: str, common: frozenset[str] = frozenset()) -> tup
         matches = list(_DATE.finditer(sentence))
     elif kind == PLACE:
         return tuple(m.span(1) for m in _PLACE.finditer(sentence))
+    elif kind in (COUNTRY, STATE):
+        return tuple(m.span() for m in places.finder(kind).finditer(sentence))
     else:
         return tuple(_names(sentence, common))
     return tuple((m.start(), m.start() + len(m.group().rstrip("., "))) for m in matches)

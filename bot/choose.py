@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from bot.answer_types import NAME, answer_span, answer_type, lowercase_words, refers_back
+from bot.answer_types import answer_span, answer_type, lowercase_words, refers_back
 from bot.quotes import Sentence, article_sentences, is_lede
 from index.archive import Archive
 from index.search import SearchResponse, dense_candidates
@@ -210,6 +210,6 @@ def _named_first(chosen: list[int], found: list[Candidate], question: str) -> li
     previous = found[before]
     if previous.rank != best.rank or previous.sentence.position != best.sentence.position - 1:
         return chosen
-    if answer_span(question, previous.sentence.text, NAME, previous.common) is None:
+    if answer_span(question, previous.sentence.text, None, previous.common) is None:
         return chosen
     return [before, *(j for j in chosen if j != before)]

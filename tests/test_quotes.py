@@ -6,7 +6,18 @@ import pytest
 
 from bot import embeds
 from bot.answer import Answer, Citation, ask, lead_line
-from bot.answer_types import DATE, NAME, NUMBER, PLACE, answer_span, answer_type, lowercase_words, refers_back
+from bot.answer_types import (
+    COUNTRY,
+    DATE,
+    NAME,
+    NUMBER,
+    PLACE,
+    STATE,
+    answer_span,
+    answer_type,
+    lowercase_words,
+    refers_back,
+)
 from bot.quotes import article_sentences, is_lede, quotable, strip_dateline
 from index.article import Article
 
@@ -79,6 +90,9 @@ def test_not_quotable(line: str) -> None:
         ("When will NASA next attempt to launch Artemis I?", DATE),
         ("Where in the US is it illegal to pump your own gas?", PLACE),
         ("What did the rover find on Mars?", None),
+        ("Which country’s lawmakers urged officials to “show no leniency” to protesters?", COUNTRY),
+        ("The prime minister of this country resigned this week.", COUNTRY),
+        ("Severe flooding hit which state this week?", STATE),
     ],
 )
 def test_answer_type(question: str, kind: str | None) -> None:
@@ -119,6 +133,24 @@ def test_a_sentence_opener_the_article_writes_in_lower_case_is_not_a_name() -> N
     record = "Aaron Judge finally hit No. 61 on Wednesday, tying Roger Maris."
     assert record[slice(*answer_span("Who holds the record?", record))] == "Aaron Judge"
     assert answer_span("Who holds the record?", "He hit No. 61 on Wednesday.") is None  # "No." is a number sign
+
+
+def test_which_country_and_which_state_are_answered_by_a_country_or_a_state() -> None:
+    question = "Which country's prime minister resigned after Boris Johnson?"
+    johnson = "Boris Johnson resigned on Thursday."
+    assert answer_span(question, johnson) is None  # a name, but no country's
+    sudan = "The Sudanese prime minister resigned days after Johnson."
+    assert sudan[slice(*answer_span(question, sudan))] == "Sudanese"
+    assert lead_line(question, sudan, 1) == "**Sudan** — “The Sudanese prime minister resigned days after Johnson.” [1]"
+    south = "South Sudanese officials met on Friday."
+    assert south[slice(*answer_span(question, south))] == "South Sudanese"  # the longest form, not "Sudanese"
+    formula = "The U.S. flew in baby formula from Germany's Nestlé plants."
+    assert formula[slice(*answer_span("The U.S. flew in formula from which country?", formula))] == "Germany"
+    assert lead_line("Which country did the UK choose?", "The UK chose Rwanda.", 2) == "“The UK chose **Rwanda**.” [2]"
+    flood = "Crews searched Buchanan County after 44 people in Indianapolis and rural Virginia went missing."
+    state = "Dozens were unaccounted for after flooding in which state?"
+    assert flood[slice(*answer_span(state, flood))] == "Virginia"  # not "Crews", "Buchanan County", "India…"
+    assert answer_span(state, "Crews worked overnight in Buchanan County.") is None
 
 
 def test_lead_line_bolds_the_answer_span() -> None:
