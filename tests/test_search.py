@@ -102,13 +102,14 @@ def test_time_phrase_in_the_question_filters_relative_to_as_of(news_archive):
     assert "2022-02-01 to 2022-02-28" in response.to_json()["filters"]["window"]
 
 
-def test_as_of_prefers_articles_near_that_date_without_dropping_others(news_archive):
+def test_as_of_prefers_articles_near_that_date_and_holds_none_published_after_it(news_archive):
     question = "prime minister charger Kremlin prices"
     near_june = search(news_archive, question, k=10, filters=Filters(as_of=utc(2022, 6, 8)))
     near_jan = search(news_archive, question, k=10, filters=Filters(as_of=utc(2022, 1, 3)))
     assert near_june.results[0].title == "EU agrees common phone charger rule"
-    assert near_jan.results[0].title == "Sudan prime minister Hamdok resigns"
-    assert len(near_june.results) == len(near_jan.results) == 4
+    assert len(near_june.results) == 4, "older articles are preferred less, not dropped"
+    assert [r.title for r in near_jan.results] == ["Sudan prime minister Hamdok resigns"]  # the rest came later
+    assert len(search(news_archive, question, k=10).results) == 4
 
 
 def test_date_phrases():
@@ -225,6 +226,16 @@ def test_recency_prior_relative_to_as_of():
     for fusion in ("rrf", "blend"):
         assert ranked_articles(facts, dense, [], Tuning(fusion=fusion), june)[:2] == [20, 10]
         assert ranked_articles(facts, dense, [], Tuning(fusion=fusion, recency_boost=0.0), june)[:2] == [10, 20]
+
+
+def test_asked_as_of_a_day_nothing_published_after_it_is_found():
+    facts = facts_of((1, 10, 10, 0, "2022-06-07"), (2, 20, 20, 0, "2022-06-09"), (3, 30, 30, 0, "2022-06-12"))
+    facts[4] = replace(facts[1], article_id=40, story=40, published=None, version=("", 40), moment=None)
+    dense = [(3, 0.9), (2, 0.8), (4, 0.7), (1, 0.6)]
+    for fusion in ("rrf", "blend"):
+        asked = ranked_articles(facts, dense, [], Tuning(fusion=fusion), Filters(as_of=utc(2022, 6, 8)))
+        assert sorted(asked) == [10, 20, 40], "a day's grace for time zones; an undated article stays"
+        assert len(ranked_articles(facts, dense, [], Tuning(fusion=fusion))) == 4, "no as_of, no cutoff"
 
 
 def test_name_phrases_in_the_keyword_query():

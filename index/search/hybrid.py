@@ -191,6 +191,9 @@ def allowed_chunks(archive: Archive, only: ChunkFilter) -> np.ndarray | None:
     return np.asarray(archive.store.lookups.allowed_chunks(only), dtype=np.int64)
 
 
+DAY_GRACE = 86400.0  # a date written in another time zone than `as_of`'s
+
+
 def time_prior(moments: np.ndarray, window: TimeWindow | None, filters: Filters, tuning: Tuning) -> np.ndarray:
     """Multipliers ≥ 1 for articles published at `moments` (epoch seconds, NaN unknown): inside the
     question's loose window ("this week"), or near `as_of` when the question names no time."""
@@ -206,8 +209,17 @@ def time_prior(moments: np.ndarray, window: TimeWindow | None, filters: Filters,
     now = filters.as_of.timestamp()
     age = np.nan_to_num(now - moments, nan=-math.inf)
     # an article from after the question was asked cannot be what the asker means
-    boost = np.where(age >= -86400, np.exp(-np.maximum(age, 0.0) / (86400 * tuning.recency_days)), 0.0)
+    boost = np.where(age >= -DAY_GRACE, np.exp(-np.maximum(age, 0.0) / (86400 * tuning.recency_days)), 0.0)
     return 1.0 + tuning.recency_boost * boost
+
+
+def published_by(moments: np.ndarray, filters: Filters) -> np.ndarray:
+    """Which articles were published by `as_of` (a day's grace for time zones), or have no date:
+    asked as of a moment, the archive holds only what had been published by then."""
+    if filters.as_of is None:
+        return np.ones(len(moments), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return ~(moments > filters.as_of.timestamp() + DAY_GRACE)
 
 
 def _passes(facts: ChunkFacts, only: ChunkFilter) -> bool:
@@ -358,10 +370,11 @@ def story_order(
     table: StoryTable, filters: Filters, window: TimeWindow | None, tuning: Tuning, limit: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indexes into the table of the best `limit` stories, best first, and their scores: the weighted
-    sum of their ranking values times the time prior."""
+    sum of their ranking values times the time prior; none published after `as_of`."""
     weights = np.array(_weights(tuning), dtype=np.float64)
     scores = (weights @ table.values) * time_prior(table.moments, window, filters, tuning)
-    order = np.argsort(-scores, kind="stable")[:limit]
+    order = np.argsort(-scores, kind="stable")
+    order = order[published_by(table.moments[order], filters)][:limit]
     return order, scores[order]
 
 
