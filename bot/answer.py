@@ -9,8 +9,8 @@ import numpy as np
 
 from bot.abstain import signals
 from bot.abstain_model import MODEL
-from bot.answer_types import COUNTRY, answer_span, answer_type
-from bot.choose import AnswerTuning, article_stems, choose_quotes, idf_weights, overlap
+from bot.answer_types import COUNTRY, PERSON, answer_span, answer_type, full_name
+from bot.choose import AnswerTuning, Candidate, article_stems, choose_quotes, idf_weights, overlap
 from bot.llm import LLMConfig, with_generated_lead
 from bot.places import country_of
 from index.archive import Archive
@@ -133,17 +133,19 @@ def confidence(archive: Archive, response: SearchResponse, tuning: AnswerTuning 
     return top.dense + tuning.coverage_weight * overlap(idf_weights(archive, response.query), words)
 
 
-def lead_line(question: str, quote: str, n: int, common: frozenset[str] = frozenset()) -> str:
-    """The best quote, its answer span (bot/answer_types.py) in bold when it has one; a country given
-    by its adjective ("Iranian lawmakers …") is named first, as the answer to "which country?"."""
+def lead_line(question: str, quote: str, n: int, common: frozenset[str] = frozenset(), article: str = "") -> str:
+    """The best quote, its answer span (bot/answer_types.py) in bold when it has one; an answer the
+    quote gives only in part is stated first in full: a country by its adjective ("Iranian lawmakers …"
+    answers Iran), a person by surname (the article's "Steven Spielberg" for "Spielberg has …")."""
     kind = answer_type(question)
     span = answer_span(question, quote, kind, common)
     if span is None:
         return f"“{quote}” [{n}]"
-    country = country_of(quote[span[0] : span[1]]) if kind == COUNTRY else None
-    if country:
-        return f"**{country}** — “{quote}” [{n}]"
-    return f"“{quote[: span[0]]}**{quote[span[0] : span[1]]}**{quote[span[1] :]}” [{n}]"
+    stated = quote[span[0] : span[1]]
+    whole = country_of(stated) if kind == COUNTRY else full_name(stated, article) if kind == PERSON else None
+    if whole:
+        return f"**{whole}** — “{quote}” [{n}]"
+    return f"“{quote[: span[0]]}**{stated}**{quote[span[1] :]}” [{n}]"
 
 
 def answers(archive: Archive, response: SearchResponse, lead_quote: str | None, own_question: str | None) -> bool:
@@ -179,25 +181,24 @@ def build_answer(
     if floor is not None and confidence(archive, response, tuning) < floor:
         return nothing
     chosen = choose_quotes(archive, response, tuning, max_quotes or tuning.max_quotes)
-    if floor is None and not early and not answers(archive, response, chosen[0][1] if chosen else None, own_question):
+    lead_quote = chosen[0].sentence.text if chosen else None
+    if floor is None and not early and not answers(archive, response, lead_quote, own_question):
         return nothing
     return quoted_answer(response, chosen, window, filters)
 
 
-def quoted_answer(
-    response: SearchResponse, chosen: list[tuple[int, str, frozenset[str]]], window: str | None, filters: dict
-) -> Answer:
+def quoted_answer(response: SearchResponse, chosen: list[Candidate], window: str | None, filters: dict) -> Answer:
     """The chosen (article rank, sentence) pairs as numbered quotes and citations, the best one opening."""
     numbers: dict[int, Citation] = {}
     quotes = []
-    for rank, sentence, _ in chosen:
+    for rank, sentence in ((c.rank, c.sentence.text) for c in chosen):
         result = response.results[rank]
         if rank not in numbers:
             numbers[rank] = Citation(
                 len(numbers) + 1, result.url, result.title, result.outlet, result.published, sentence, result.also_in
             )
         quotes.append((sentence, numbers[rank].n))
-    lead = lead_line(response.query, *quotes[0], chosen[0][2]) if quotes else None
+    lead = lead_line(response.query, *quotes[0], chosen[0].common, chosen[0].article) if quotes else None
     return Answer(
         response.query, quotes, list(numbers.values()), not quotes, window, filters, lead, 0 if quotes else None
     )

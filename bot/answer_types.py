@@ -14,6 +14,7 @@ from bot import places
 
 NAME, NUMBER, DATE, PLACE = "name", "number", "date", "place"
 COUNTRY, STATE = "country", "state"  # names of a kind bot/places.py lists
+PERSON = "person"  # a name, not a title in quotation marks (“West Side Story”)
 MONTHS = (
     "January|February|March|April|May|June|July|August|September|October|November|December|"
     "Jan\\.|Feb\\.|Aug\\.|Sept?\\.|Oct\\.|Nov\\.|Dec\\."
@@ -32,7 +33,7 @@ _CAPITAL = r"(?:[A-Z][\w’'.&-]*|of|the|de|von|al|bin|and)"
 _NAME = re.compile(r"\b[A-Z][\w’'&-]*\.?(?:\s+" + _CAPITAL + r")*")
 _PLACE = re.compile(r"\b(?:in|at|near|from|to)\s+((?:the\s)?[A-Z][\w’'.-]*(?:,?\s+[A-Z][\w’'.-]*)*)")
 _WHICH_NAME = re.compile(
-    r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(country|countries|state|states|city|cities|company|companies|firm|"
+    r"\b(?:which|what)\s+(?:\w+\s+){0,2}(country|countries|state|states|city|cities|company|companies|firm|"
     r"automaker|carmaker|team|teams|club|nation|party|university|airline|brand|network|platform|app|show|"
     r"movie|film|agency|island|region|province|town|organization|group|league|tournament|bank|retailer|"
     r"chain|supermarkets?|restaurant|president|star|celebrity|director|athlete|player|philanthropist|"
@@ -41,7 +42,18 @@ _WHICH_NAME = re.compile(
     re.I,
 )
 _THIS_PLACE = re.compile(r"\bthis\s+(country|nation|state)\b", re.I)  # a quiz's "The leader of this country…"
-_LISTED = {"country": COUNTRY, "countries": COUNTRY, "nation": COUNTRY, "state": STATE, "states": STATE}
+_PEOPLE = (
+    "president star celebrity director athlete player philanthropist singer actor actress member official leader "
+    "lawmaker mp senator governor ceo billionaire rapper musician artist author writer person man woman"
+).split()
+_LISTED = {
+    "country": COUNTRY,
+    "countries": COUNTRY,
+    "nation": COUNTRY,
+    "state": STATE,
+    "states": STATE,
+    **dict.fromkeys(_PEOPLE, PERSON),
+}
 _NOT_NAMES = frozenset(
     "The A An In On At It He She They We His Her Their This That These Those But And However When While After "
     "Before As If For With From By Of Mr Mrs Ms Dr I You Its Our There Here Some Many Most All Now Then Also No "
@@ -51,7 +63,8 @@ _NOT_NAMES = frozenset(
 
 
 def answer_type(question: str) -> str | None:
-    """NAME, NUMBER, DATE, PLACE or None (a what/why question: no type to look for)."""
+    """NUMBER, DATE, PLACE, PERSON (who, which director…), COUNTRY, STATE, NAME (which company, team…)
+    or None (a what/why question: no type to look for)."""
     q = question.lower()
     if re.search(
         r"\bhow (?:many|much|high|long|far|big|old|fast)\b|\bwhat (?:percentage|percent|share|number|"
@@ -63,7 +76,9 @@ def answer_type(question: str) -> str | None:
         return DATE
     if re.search(r"\bwhere\b", q):
         return PLACE
-    if re.search(r"\bwho(?:se|m)?\b", q):
+    if re.search(r"\bwho(?:m)?\b", q):
+        return PERSON
+    if re.search(r"\bwhose\b", q):
         return NAME
     which = _WHICH_NAME.search(question) or _THIS_PLACE.search(question)
     if which is None:
@@ -121,9 +136,36 @@ def spans(sentence: str, kind: str, common: frozenset[str] = frozenset()) -> tup
         return tuple(m.span(1) for m in _PLACE.finditer(sentence))
     elif kind in (COUNTRY, STATE):
         return tuple(m.span() for m in places.finder(kind).finditer(sentence))
+    elif kind == PERSON:
+        return tuple(span for span in _names(sentence, common) if not _in_quotes(sentence, span[0]))
     else:
         return tuple(_names(sentence, common))
     return tuple((m.start(), m.start() + len(m.group().rstrip("., "))) for m in matches)
+
+
+def _in_quotes(sentence: str, at: int) -> bool:
+    """Whether a position lies inside quotation marks: news quotes the titles of films, shows and books."""
+    before = sentence[:at]
+    return before.rfind("“") > before.rfind("”") or before.count('"') % 2 == 1
+
+
+_TITLES = frozenset(
+    "President Prime Minister Premier Chancellor Secretary Gov Governor Sen Senator Rep Representative Mayor "
+    "King Queen Prince Princess Pope Judge Justice Gen General Coach Dr Mr Mrs Ms Sir Dame Lord Lady CEO Chief "
+    "Director Producer Star Actor Actress Singer Rapper Leader Nominee Former Late".split()
+)
+
+
+def full_name(surname: str, article: str) -> str | None:
+    """The first and last name an article gives someone it then calls by surname alone ("Steven
+    Spielberg" … "Spielberg has now produced 11 films"): news names a person in full once."""
+    if " " in surname or not surname[:1].isupper():
+        return None
+    for match in re.finditer(rf"\b([A-Z][\w’'-]+)\s+{re.escape(surname)}\b", article):
+        first = match.group(1)
+        if first not in _TITLES and first not in _NOT_NAMES and first.lower() not in lowercase_words(article):
+            return f"{first} {surname}"
+    return None
 
 
 def refers_back(question: str, sentence: str) -> bool:

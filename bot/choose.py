@@ -48,6 +48,7 @@ class Candidate:
     sentence: Sentence
     chunk_cosine: float
     common: frozenset[str]  # the words its article writes in lower case (bot/answer_types.py)
+    article: str = ""  # its article's text (where the opening line finds a surname's full name)
 
 
 @lru_cache(maxsize=200_000)
@@ -83,7 +84,7 @@ def candidates(archive: Archive, response: SearchResponse, tuning: AnswerTuning)
         for sentence, best in zip(sentences, best_chunk_cosines(sentences, spans)):
             if sentence.text not in seen:  # a story's copies and wire pickups repeat sentences
                 seen.add(sentence.text)
-                found.append(Candidate(rank, sentence, float(best), common))
+                found.append(Candidate(rank, sentence, float(best), common, text))
     return found
 
 
@@ -177,11 +178,9 @@ def score(found: list[Candidate], matrix: np.ndarray, tuning: AnswerTuning) -> n
     return (matrix @ weights) / (1.0 + tuning.rank_decay * ranks)
 
 
-def choose_quotes(
-    archive: Archive, response: SearchResponse, tuning: AnswerTuning, max_quotes: int
-) -> list[tuple[int, str, frozenset[str]]]:
-    """(article rank, sentence, its article's lower-case words), best first: at most `per_article` from
-    one article while others have good sentences, none far below the best."""
+def choose_quotes(archive: Archive, response: SearchResponse, tuning: AnswerTuning, max_quotes: int) -> list[Candidate]:
+    """The quotes, best first: at most `per_article` from one article while others have good
+    sentences, none far below the best."""
     found, matrix = features(archive, response, tuning)
     if not found:
         return []
@@ -196,7 +195,7 @@ def choose_quotes(
             per[rank] = per.get(rank, 0) + 1
             chosen.append(j)
     chosen = _named_first((chosen + [j for j in order if j not in chosen]), found, response.query)[:max_quotes]
-    return [(found[j].rank, found[j].sentence.text, found[j].common) for j in chosen]
+    return [found[j] for j in chosen]
 
 
 def _named_first(chosen: list[int], found: list[Candidate], question: str) -> list[int]:

@@ -11,10 +11,12 @@ from bot.answer_types import (
     DATE,
     NAME,
     NUMBER,
+    PERSON,
     PLACE,
     STATE,
     answer_span,
     answer_type,
+    full_name,
     lowercase_words,
     refers_back,
 )
@@ -83,8 +85,9 @@ def test_not_quotable(line: str) -> None:
     ("question", "kind"),
     [
         ("Which car company just unveiled the EQXX?", NAME),
-        ("Who won the Philippines presidential election?", NAME),
-        ("Which tennis star won a historic Australian Open title?", NAME),
+        ("Who won the Philippines presidential election?", PERSON),
+        ("Which tennis star won a historic Australian Open title?", PERSON),
+        ("Whose company bought Twitter?", NAME),
         ("About how many people have been arrested?", NUMBER),
         ("How much money has the US committed to Ukraine?", NUMBER),
         ("When will NASA next attempt to launch Artemis I?", DATE),
@@ -151,6 +154,20 @@ def test_which_country_and_which_state_are_answered_by_a_country_or_a_state() ->
     state = "Dozens were unaccounted for after flooding in which state?"
     assert flood[slice(*answer_span(state, flood))] == "Virginia"  # not "Crews", "Buchanan County", "India…"
     assert answer_span(state, "Crews worked overnight in Buchanan County.") is None
+
+
+def test_a_person_is_not_a_title_in_quotes_and_is_stated_by_full_name() -> None:
+    question = "Which movie director set a new record at the Oscars nominations?"
+    quote = "As producer of “West Side Story,” Spielberg has now produced 11 films nominated, a new record."
+    assert quote[slice(*answer_span(question, quote))] == "Spielberg"
+    assert answer_span("Which movie topped the box office?", quote) is not None  # a title answers "which movie"
+    article = f"Fellow directing nominee Steven Spielberg also set a new record. {quote} President Biden said so."
+    assert full_name("Spielberg", article) == "Steven Spielberg"  # not "nominee", "Fellow" or a title
+    assert full_name("Biden", article) is None  # "President" is his title, not his first name
+    assert lead_line(question, quote, 1, lowercase_words(article), article) == f"**Steven Spielberg** — “{quote}” [1]"
+    assert lead_line(question, quote, 1) == (
+        "“As producer of “West Side Story,” **Spielberg** has now produced 11 films nominated, a new record.” [1]"
+    )
 
 
 def test_lead_line_bolds_the_answer_span() -> None:
