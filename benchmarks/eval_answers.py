@@ -199,6 +199,7 @@ def _share(flags) -> float:  # type: ignore[no-untyped-def]
 GRID = {
     "lede_bonus": (0.0, 0.1, 0.2, 0.35),
     "type_weight": (0.0, 0.15, 0.3),
+    "context_weight": (1.0, 0.5, 0.25),
     "overlap_weight": (0.5, 1.0, 1.5),
 }
 FLOORS = [round(0.30 + 0.01 * i, 2) for i in range(120)]
@@ -232,7 +233,7 @@ def memoize_features() -> None:
     real, memo = bot.choose.features, {}
 
     def remembered(archive: Archive, response: SearchResponse, tuning: AnswerTuning):  # type: ignore[no-untyped-def]
-        key = (id(response), tuning.articles, tuning.embed_sentences)
+        key = (id(response), tuning.articles, tuning.embed_sentences, tuning.context_weight)
         if key not in memo:
             memo[key] = (response, real(archive, response, tuning))  # the response kept: its id stays unique
         return memo[key][1]

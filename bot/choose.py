@@ -39,6 +39,7 @@ class AnswerTuning:
     max_quotes: int = 3
     coverage_of: str = "passages"  # abstention: question words sought in "passages" or the whole "article"
     coverage_weight: float = 1.0  # abstention: weight of those words against the best chunk's cosine
+    context_weight: float = 0.5  # a quiz's context sentence before its question ("X happened. Why?")
     embed_sentences: bool = False  # score by each sentence's own embedding (slow: measured for comparison)
 
 
@@ -154,7 +155,7 @@ def features(archive: Archive, response: SearchResponse, tuning: AnswerTuning) -
     found = candidates(archive, response, tuning)
     if not found:
         return [], np.zeros((0, 4))
-    weights = idf_weights(archive, response.query)
+    weights = asked_weights(response.query, idf_weights(archive, response.query), tuning.context_weight)
     kind = answer_type(response.query)
     similarity = np.array([c.chunk_cosine for c in found], dtype=np.float32)
     if tuning.embed_sentences:
@@ -170,6 +171,20 @@ def features(archive: Archive, response: SearchResponse, tuning: AnswerTuning) -
         for c, sim in zip(found, similarity)
     ]
     return found, np.asarray(rows)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"])")
+
+
+def asked_weights(question: str, weights: dict[str, float], context_weight: float) -> dict[str, float]:
+    """The rarity weights with the words only a context sentence gives counted `context_weight` times:
+    in "Apple released iOS 16. Which feature did it introduce?" the first sentence says which story (the
+    lede says it too), the last what is asked of it."""
+    parts = _SENTENCE_END.split(question.strip())
+    if context_weight == 1.0 or len(parts) < 2 or not parts[-1].endswith("?"):
+        return weights
+    asked = article_stems(parts[-1])
+    return {s: w if s in asked else w * context_weight for s, w in weights.items()}
 
 
 def score(found: list[Candidate], matrix: np.ndarray, tuning: AnswerTuning) -> np.ndarray:

@@ -20,6 +20,7 @@ from bot.answer_types import (
     lowercase_words,
     refers_back,
 )
+from bot.choose import AnswerTuning, asked_weights
 from bot.quotes import article_sentences, is_lede, quotable, strip_dateline
 from index.article import Article
 
@@ -237,3 +238,27 @@ def test_embed_opens_with_the_lead_and_keeps_its_bold() -> None:
     first, *rest = description.split("\n")
     assert first == "“**Mercedes\\_** unveiled it.” **[1]**"
     assert rest == ["> “It drives far.” **[1]**"]
+
+
+IOS = (
+    "Apple on Monday released its next-generation mobile software, iOS 16.\n\n"
+    "The update works with any model dating back to 2017.\n\n"
+    "Among the most highly anticipated features Apple introduced for iPhones is the ability to unsend iMessages."
+)
+
+
+def test_a_quiz_question_is_answered_by_its_question_not_by_the_lede_its_context_repeats(archive) -> None:
+    question = (
+        "Apple released iOS 16 on Monday. Which highly anticipated feature did the company introduce to its iPhones?"
+    )
+    weights = {"appl": 2.0, "releas": 1.0, "anticip": 1.5, "featur": 1.0}
+    assert asked_weights(question, weights, 0.5) == {"appl": 1.0, "releas": 0.5, "anticip": 1.5, "featur": 1.0}
+    assert asked_weights("Which feature did Apple introduce?", weights, 0.5) == weights  # one sentence: all asked
+    story = Article(
+        text=IOS, title="Apple releases iOS 16", url="https://tech.example/ios16", published=utc(2022, 9, 12)
+    )
+    archive.ingest([story], progress=False)
+    default = ask(archive, question)
+    assert default.lead and "unsend" in default.lead
+    echo = ask(archive, question, answer_tuning=AnswerTuning(context_weight=1.0))
+    assert echo.lead and "released its next-generation" in echo.lead  # the lede echoing the context wins
