@@ -135,7 +135,7 @@ def spans(sentence: str, kind: str, common: frozenset[str] = frozenset()) -> tup
     elif kind == PLACE:
         return tuple(m.span(1) for m in _PLACE.finditer(sentence))
     elif kind in (COUNTRY, STATE):
-        return tuple(m.span() for m in places.finder(kind).finditer(sentence))
+        return tuple(places.find(sentence, kind))
     elif kind == PERSON:
         return tuple(span for span in _names(sentence, common) if not _in_quotes(sentence, span[0]))
     else:

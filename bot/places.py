@@ -246,10 +246,39 @@ def country_of(adjective: str) -> str | None:
     return _country_forms()[1].get(adjective)
 
 
-@lru_cache(maxsize=2)
-def finder(kind: str) -> re.Pattern[str]:
-    """A pattern of every form of a country ("country") or state ("state"), longest first, as whole words
-    ("South Sudanese" before "Sudanese"; "Indiana" is not "India")."""
+_RUN = re.compile(r"(?<![\w.])[A-Z][\w.]*(?:\s+(?:(?:and|of|the)\s+)*[A-Z][\w.]*)*")  # capitalised words
+_WORD = re.compile(r"\S+")
+LONGEST = 6  # words in the longest form ("Democratic Republic of the Congo")
+
+
+def find(sentence: str, kind: str) -> list[tuple[int, int]]:
+    """Where the sentence names a country ("country": by name, short form or adjective) or a state
+    ("state"), longest form first ("South Sudanese", not "Sudanese"; "Indiana" is not "India"). A
+    dictionary lookup over the capitalised runs: one pattern of ~400 alternatives cost 40 µs a sentence."""
     forms = _country_forms()[0] if kind == "country" else states()
-    alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
-    return re.compile(rf"(?<![\w.])(?:{alternatives})(?!\w)")
+    found = []
+    for run in _RUN.finditer(sentence):
+        words = [(w.start() + run.start(), w.end() + run.start()) for w in _WORD.finditer(run.group())]
+        i = 0
+        while i < len(words):
+            span = _longest_form(sentence, words, i, forms)
+            if span:
+                found.append(span)
+                while i < len(words) and words[i][0] < span[1]:  # on past the words the form covers
+                    i += 1
+            else:
+                i += 1
+    return found
+
+
+def _longest_form(
+    sentence: str, words: list[tuple[int, int]], i: int, forms: dict[str, str] | frozenset[str]
+) -> tuple[int, int] | None:
+    for j in range(min(len(words), i + LONGEST), i, -1):
+        start, end = words[i][0], words[j - 1][1]
+        text = sentence[start:end]
+        if text in forms:
+            return start, end
+        if text.endswith(".") and text[:-1] in forms:  # the sentence's full stop, not "U.S."
+            return start, end - 1
+    return None

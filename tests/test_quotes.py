@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import embeds
+from bot import embeds, places
 from bot.answer import Answer, Citation, ask, lead_line
 from bot.answer_types import (
     COUNTRY,
@@ -262,3 +262,21 @@ def test_a_quiz_question_is_answered_by_its_question_not_by_the_lede_its_context
     assert default.lead and "unsend" in default.lead
     echo = ask(archive, question, answer_tuning=AnswerTuning(context_weight=1.0))
     assert echo.lead and "released its next-generation" in echo.lead  # the lede echoing the context wins
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kind", "found"),
+    [
+        ("Officials met in Bosnia and Herzegovina, then in Iran.", "country", ["Bosnia and Herzegovina", "Iran"]),
+        (
+            "The U.S. and the Democratic Republic of the Congo signed.",
+            "country",
+            ["U.S.", "Democratic Republic of the Congo"],
+        ),
+        ("Iran's lawmakers and a Sudan-based group.", "country", ["Iran", "Sudan"]),
+        ("Crews from Indiana and West Virginia.", "state", ["Indiana", "West Virginia"]),
+        ("Crews from Indiana and West Virginia.", "country", []),
+    ],
+)
+def test_places_are_found_by_their_longest_form(sentence: str, kind: str, found: list[str]) -> None:
+    assert [sentence[a:b] for a, b in places.find(sentence, kind)] == found
