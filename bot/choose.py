@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from bot.answer_types import answer_span, answer_type, lowercase_words, refers_back
-from bot.quotes import Sentence, article_sentences, is_lede
+from bot.quotes import Sentence, article_sentences, headline_only, is_lede
 from index.archive import Archive
 from index.search import SearchResponse, dense_candidates
 from index.search.keywords import STOP_WORDS, WORD, document_counts, question_terms
@@ -81,7 +81,7 @@ def candidates(archive: Archive, response: SearchResponse, tuning: AnswerTuning)
     for rank, result in enumerate(top):
         spans = [(s, e, cosines.get(c, 0.0)) for c, a, s, e in chunks if a == result.article_id]
         text = texts.get(result.article_id, "")
-        sentences, common = article_sentences(text), lowercase_words(text)
+        sentences, common = article_sentences(text) or headline_only(result.title), lowercase_words(text)
         for sentence, best in zip(sentences, best_chunk_cosines(sentences, spans)):
             if sentence.text not in seen:  # a story's copies and wire pickups repeat sentences
                 seen.add(sentence.text)

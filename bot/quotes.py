@@ -81,7 +81,7 @@ _BOILERPLATE_ANY = re.compile("|".join(map(re.escape, BOILERPLATE_ANY)))
 
 @dataclass(frozen=True)
 class Sentence:
-    """A quotable sentence of one article: `article_text[start:end] == text`."""
+    """A quotable sentence of one article: `article_text[start:end] == text` (or its headline, `headline_only`)."""
 
     text: str
     start: int
@@ -135,6 +135,13 @@ def article_sentences(text: str) -> tuple[Sentence, ...]:
         if quotable(stripped):
             found.append(Sentence(stripped, start + len(raw) - len(stripped), end, len(found)))
     return tuple(found)
+
+
+def headline_only(title: str | None) -> tuple[Sentence, ...]:
+    """The headline as an article's one quotable sentence, for an article whose text has none (a page
+    scraped as its ad-feedback form): start = end = 0, where the headline's chunk begins."""
+    headline = re.sub(r"\s*(?:\.\.\.|…)\s*$", "", title or "").strip()
+    return (Sentence(headline, 0, 0, 0),) if headline else ()
 
 
 def is_lede(sentence: Sentence) -> bool:

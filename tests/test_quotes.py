@@ -280,3 +280,21 @@ def test_a_quiz_question_is_answered_by_its_question_not_by_the_lede_its_context
 )
 def test_places_are_found_by_their_longest_form(sentence: str, kind: str, found: list[str]) -> None:
     assert [sentence[a:b] for a, b in places.find(sentence, kind)] == found
+
+
+AD_FORM = (
+    "1. How relevant is this ad to you?\n\nVideo player was slow to load content Video content never loaded "
+    "Ad froze or did not finish loading Video content did not start after ad Audio on ad was too loud Other issues"
+)
+
+
+def test_an_article_scraped_as_its_ad_form_is_quoted_by_its_headline(archive) -> None:
+    assert article_sentences(AD_FORM) == ()
+    title = "Nissan recalls more than 200,000 pickup trucks due to rollaway risk ..."
+    archive.ingest(
+        [Article(text=AD_FORM, title=title, url="https://cars.example/nissan", published=utc(2022, 9, 18))],
+        progress=False,
+    )
+    answer = ask(archive, "Which automaker recalled more than 200,000 pickup trucks?")
+    assert answer.lead == "“**Nissan** recalls more than 200,000 pickup trucks due to rollaway risk” [1]"
+    assert "Video player" not in answer.text
