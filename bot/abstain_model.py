@@ -8,11 +8,11 @@ from bot.abstain import AbstainModel
 # Its cross-validated figures: docs/benchmarks.md, "Abstention across archive sizes".
 MODEL = AbstainModel(
     signals=("rare_lede", "rare_article", "time_fit", "log_chunks"),
-    mean=(0.425468, 0.705046, 0.564186, 11.798),
-    scale=(0.299035, 0.233625, 0.450501, 0.84874),
-    weights=(1.20066, 1.06684, 1.56594, -0.481702),
-    bias=0.00714378,
-    threshold=0.510914,
+    mean=(0.413784, 0.696951, 0.568977, 11.798),
+    scale=(0.303102, 0.240881, 0.449786, 0.84874),
+    weights=(1.27364, 1.12629, 1.46078, -0.488245),
+    bias=0.0218186,
+    threshold=0.452112,
     low=(0, 0.0969933, 0, 10.9493),
     high=(1, 1, 1, 12.6468),
 )
