@@ -1,8 +1,9 @@
 """What kind of answer a question wants, and where a sentence holds one (measured heuristics).
 
-Who / which person → a run of capitalised names; which company, team, city… → a capitalised name;
-which country or state → one that bot/places.py lists ("Iranian" answers for Iran); how many / how much / what percentage → a number; when / what year → a date; where → a place
-after "in", "at" or "near". What the question itself names is not an answer: "Which company unveiled
+Who / which director… → a run of capitalised names outside quotation marks (those are titles); which
+company, team, city… → a capitalised name; which country or state → one bot/places.py lists ("Iranian"
+answers for Iran); how many / how much / what percentage → a number; when / what year → a date;
+where → a place after "in", "at" or "near". What the question itself names is not an answer: "Which company unveiled
 the EQXX?" is answered by "Mercedes", not by "EQXX"."""
 
 from __future__ import annotations
@@ -163,7 +164,12 @@ def full_name(surname: str, article: str) -> str | None:
         return None
     for match in re.finditer(rf"\b([A-Z][\w’'-]+)\s+{re.escape(surname)}\b", article):
         first = match.group(1)
-        if first not in _TITLES and first not in _NOT_NAMES and first.lower() not in lowercase_words(article):
+        if (
+            first != surname
+            and first not in _TITLES
+            and first not in _NOT_NAMES
+            and first.lower() not in lowercase_words(article)
+        ):
             return f"{first} {surname}"
     return None
 

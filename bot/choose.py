@@ -17,6 +17,7 @@ import numpy as np
 from bot.answer_types import answer_span, answer_type, lowercase_words, refers_back
 from bot.quotes import Sentence, article_sentences, headline_only, is_lede
 from index.archive import Archive
+from index.ingest.chunking import sentence_spans
 from index.search import SearchResponse, dense_candidates
 from index.search.keywords import STOP_WORDS, WORD, document_counts, question_terms
 from index.store.postings import stem
@@ -48,8 +49,12 @@ class Candidate:
     rank: int  # the article's rank among the results
     sentence: Sentence
     chunk_cosine: float
-    common: frozenset[str]  # the words its article writes in lower case (bot/answer_types.py)
-    article: str = ""  # its article's text (where the opening line finds a surname's full name)
+    article: str  # its article's text (where the opening line finds a surname's full name)
+
+    @property
+    def common(self) -> frozenset[str]:
+        """The words its article writes in lower case (bot/answer_types.py)."""
+        return lowercase_words(self.article)
 
 
 @lru_cache(maxsize=200_000)
@@ -81,11 +86,11 @@ def candidates(archive: Archive, response: SearchResponse, tuning: AnswerTuning)
     for rank, result in enumerate(top):
         spans = [(s, e, cosines.get(c, 0.0)) for c, a, s, e in chunks if a == result.article_id]
         text = texts.get(result.article_id, "")
-        sentences, common = article_sentences(text) or headline_only(result.title), lowercase_words(text)
+        sentences = article_sentences(text) or headline_only(result.title)
         for sentence, best in zip(sentences, best_chunk_cosines(sentences, spans)):
             if sentence.text not in seen:  # a story's copies and wire pickups repeat sentences
                 seen.add(sentence.text)
-                found.append(Candidate(rank, sentence, float(best), common, text))
+                found.append(Candidate(rank, sentence, float(best), text))
     return found
 
 
@@ -173,14 +178,11 @@ def features(archive: Archive, response: SearchResponse, tuning: AnswerTuning) -
     return found, np.asarray(rows)
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"])")
-
-
 def asked_weights(question: str, weights: dict[str, float], context_weight: float) -> dict[str, float]:
     """The rarity weights with the words only a context sentence gives counted `context_weight` times:
     in "Apple released iOS 16. Which feature did it introduce?" the first sentence says which story (the
     lede says it too), the last what is asked of it."""
-    parts = _SENTENCE_END.split(question.strip())
+    parts = [question[start:end].strip() for start, end in sentence_spans(question)]
     if context_weight == 1.0 or len(parts) < 2 or not parts[-1].endswith("?"):
         return weights
     asked = article_stems(parts[-1])

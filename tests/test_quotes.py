@@ -165,6 +165,7 @@ def test_a_person_is_not_a_title_in_quotes_and_is_stated_by_full_name() -> None:
     article = f"Fellow directing nominee Steven Spielberg also set a new record. {quote} President Biden said so."
     assert full_name("Spielberg", article) == "Steven Spielberg"  # not "nominee", "Fellow" or a title
     assert full_name("Biden", article) is None  # "President" is his title, not his first name
+    assert full_name("Spielberg", "Spielberg Spielberg said.") is None
     assert lead_line(question, quote, 1, lowercase_words(article), article) == f"**Steven Spielberg** — “{quote}” [1]"
     assert lead_line(question, quote, 1) == (
         "“As producer of “West Side Story,” **Spielberg** has now produced 11 films nominated, a new record.” [1]"

@@ -208,7 +208,7 @@ def time_prior(moments: np.ndarray, window: TimeWindow | None, filters: Filters,
         return np.ones_like(moments)
     now = filters.as_of.timestamp()
     age = np.nan_to_num(now - moments, nan=-math.inf)
-    # an article from after the question was asked cannot be what the asker means
+    # an undated article (age -inf) gets no boost; later ones than `as_of` are dropped (`published_by`)
     boost = np.where(age >= -DAY_GRACE, np.exp(-np.maximum(age, 0.0) / (86400 * tuning.recency_days)), 0.0)
     return 1.0 + tuning.recency_boost * boost
 
