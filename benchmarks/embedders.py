@@ -33,7 +33,7 @@ from benchmarks.common import (  # noqa: E402
     command_line,
     dev_questions,
     md_table,
-    read_jsonl,
+    question_sets,
     require_data,
     write_section,
 )
@@ -168,7 +168,7 @@ def quality(archive: Archive) -> dict:
     prepared = ev.candidates_for(archive, questions, Tuning().candidates)
     dense = ev.metrics(archive, prepared, Tuning(keyword_weight=0.0), False)
     product = ev.metrics(archive, prepared, None, True)
-    abstain = ev.abstention(archive, questions, read_jsonl(ev.UNANSWERABLE))
+    abstain = ev.abstention(archive, questions, question_sets(archive)[1])
     return {
         "dense R@10": dense["R@10"],
         "dense MRR@10": dense["MRR@10"],

@@ -9,7 +9,7 @@ judged by 5-fold cross-validation on the dev questions and the unanswerable set.
                                                        # at both sizes, its constants to bot/abstain_model.py
 
 Every question (109 dev questions, each of which corpus_5k answers; benchmarks/unanswerable_questions.jsonl,
-which it does not) is searched on its quiz date as `ask` searches it, its quotes chosen as `ask` chooses them,
+which it does not, though the full corpus holds a few: `found_in`, counted answerable there) is searched on its quiz date as `ask` searches it, its quotes chosen as `ask` chooses them,
 and its signals (bot/abstain.py `signals`, plus two from the keyword ranking that `ask` does not compute)
 cached to a file: the cross-validation over feature sets and thresholds then takes seconds.
 
@@ -36,8 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.answer_match import any_answer  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     CACHE,
+    UNANSWERABLE,
     command_line,
     dev_questions,
+    held_by,
     md_table,
     percentiles,
     read_jsonl,
@@ -48,7 +50,6 @@ from benchmarks.eval_answers import (  # noqa: E402
     FOLDS,
     REFUSED_GOAL,
     SEED,
-    UNANSWERABLE,
     as_of,
     folds_of,
     full_archive,
@@ -153,17 +154,16 @@ def measure(archive: Archive, question: dict, answerable: bool) -> dict:
 
 
 def cached_rows(archive: Archive, name: str, refresh: bool) -> list[dict]:
-    dev, others = dev_questions(), read_jsonl(UNANSWERABLE)
-    wanted = [q["question"] for q in dev + others]
+    """Every question's signals, in one order at every size: the dev questions, then the unanswerable
+    set, each labelled answerable where this archive holds its answer (`held_by`)."""
+    questions = [(q, True) for q in dev_questions()] + [(q, held_by(archive, q)) for q in read_jsonl(UNANSWERABLE)]
     path = CACHE / f"abstention-signals-{name}.json"
     if path.exists() and not refresh:
         rows = json.loads(path.read_text())
-        if [r["question"] for r in rows] == wanted and {*SIGNALS, "time_soft", "rare_quote", "signals_ms"} <= set(
-            rows[0]
-        ):
+        same = [(r["question"], r["answerable"]) for r in rows] == [(q["question"], a) for q, a in questions]
+        if same and {*SIGNALS, "time_soft", "rare_quote", "signals_ms"} <= set(rows[0]):
             return rows
-    rows = [measure(archive, q, True) for q in tqdm(dev, desc="dev")]
-    rows += [measure(archive, q, False) for q in tqdm(others, desc="unanswerable")]
+    rows = [measure(archive, q, answerable) for q, answerable in tqdm(questions, desc="questions")]
     path.write_text(json.dumps(rows))
     return rows
 
@@ -357,16 +357,18 @@ def fitted_model(rows: list[dict], kind: str, rule: str) -> dict:
     }
 
 
-def write_model(model: dict, n_dev: int, n_other: int) -> None:
+def write_model(model: dict, answerable: dict[str, int], n_questions: int) -> None:
     def floats(values) -> str:  # type: ignore[no-untyped-def]
         return "(" + ", ".join(f"{float(v):.6g}" for v in values) + ("," if len(values) == 1 else "") + ")"
 
     MODEL_FILE.write_text(
         '"""The abstention model `ask` ships (bot/abstain.py): written by `python benchmarks/eval_abstention.py '
         '--across-sizes --write-model`."""\n\nfrom bot.abstain import AbstainModel\n\n'
-        f"# Logistic regression (L2 {L2}, standardised signals) fitted on all {n_dev} dev questions and {n_other}\n"
-        "# unanswerable ones, each over corpus_5k and over the full corpus (int8 MiniLM); the threshold is the one\n"
-        "# with the widest margin over answering 95% and refusing 90% of them; signals held inside [low, high].\n"
+        f"# Logistic regression (L2 {L2}, standardised signals) fitted on all {n_questions} questions (dev and\n"
+        "# unanswerable set), each over corpus_5k and over the full corpus (int8 MiniLM), answerable: "
+        + ", ".join(f"{n} at {size}" for size, n in answerable.items())
+        + ".\n# The threshold has the widest margin over answering 95% and refusing 90% of them; signals are held\n"
+        "# inside [low, high].\n"
         '# Its cross-validated figures: docs/benchmarks.md, "Abstention across archive sizes".\n'
         "MODEL = AbstainModel(\n"
         "    signals=("
@@ -414,7 +416,8 @@ def shipped_text(rows: list[dict], n_other: int) -> str:
     refused = held_out_refusals(rows, *SHIPPED)
     dev = [i for i, r in enumerate(rows) if r["answerable"]]
     others = [i for i, r in enumerate(rows) if not r["answerable"]]
-    old, new = others[:ORIGINAL_UNANSWERABLE], others[ORIGINAL_UNANSWERABLE:]
+    first = len(dev_questions()) + ORIGINAL_UNANSWERABLE  # rows run dev questions, then the set in its order
+    old, new = [i for i in others if i < first], [i for i in others if i >= first]
     lost = [i for i in dev if refused[i]]
     return (
         f"Held out, it answers {sum(not refused[i] for i in dev)} of {len(dev)} dev questions and refuses "
@@ -430,7 +433,7 @@ ORIGINAL_UNANSWERABLE = 63  # the set before this benchmark; the rest were added
 
 def report(rows: list[dict], archive: Archive, name: str) -> str:
     n_dev = sum(r["answerable"] for r in rows)
-    n_other = len(rows) - n_dev
+    n_other, n_held = len(rows) - n_dev, sum(r["answerable"] for r in rows[len(dev_questions()) :])
     table = [row_of(f"{label_of('confidence')} ({rule})", cross_validate(rows, "confidence", rule)) for rule in RULES]
     table += [row_of(label_of(kind), cross_validate(rows, kind, "widest margin")) for kind in CANDIDATES]
     table += [
@@ -452,9 +455,10 @@ def report(rows: list[dict], archive: Archive, name: str) -> str:
         "answer quoted (held-out)",
     ]
     return (
-        f"{command_line()} — {n_dev} dev questions (each asked on its quiz date) and {n_other} unanswerable ones "
-        f"(`benchmarks/unanswerable_questions.jsonl`: the first {ORIGINAL_UNANSWERABLE}, and {n_other - ORIGINAL_UNANSWERABLE} "
-        f"added before any tuning here, each checked absent from the archive by searching it), over {name}: "
+        f"{command_line()} — {n_dev} answerable questions ({len(dev_questions())} dev questions, each asked on its "
+        f"quiz date, and {n_held} of `benchmarks/unanswerable_questions.jsonl` whose answer this archive holds: "
+        f"`found_in`) and {n_other} unanswerable ones (the rest of that set: of its first {ORIGINAL_UNANSWERABLE}, "
+        f"the rest added before any tuning here, each checked absent from corpus_5k by searching it), over {name}: "
         f"{stats.articles:,} articles. Logistic regressions (numpy, L2 {L2}) over the signals named "
         f"(bot/abstain.py), fitted per fold on the four other folds ({FOLDS} folds, seed {SEED}, the folds of "
         f"eval_answers.py), threshold chosen there (widest margin over answering {ANSWERED_GOAL:.0%} and refusing "
@@ -528,10 +532,14 @@ def across_report(sets: dict[str, list[dict]]) -> str:
             worst = min(margin(cv[size]) for size in SIZES)
             table.append([label_of(kind), " + ".join(train_on), *cells, f"{worst:+.1%}"])
     headers = ["signals", "fitted on", *(f"{size}: {k}" for size in SIZES for k in ("answered", "refused", "quoted"))]
-    counts = ", ".join(f"{size}: {len(rows)} questions" for size, rows in sets.items())
+    counts = ", ".join(
+        f"{size}: {sum(r['answerable'] for r in rows)} answerable, {sum(not r['answerable'] for r in rows)} not"
+        for size, rows in sets.items()
+    )
     return (
-        f"{command_line()} — the signals cached by `--refresh` and `--full --refresh` ({counts}: the 109 dev and "
-        f"100 unanswerable questions at each size). Each model is fitted per fold on the four other folds' questions "
+        f"{command_line()} — the signals cached by `--refresh` and `--full --refresh` ({counts}: the 109 dev "
+        f"questions, and the unanswerable set less those whose answer the archive holds, `found_in`, which count "
+        f"as answerable there). Each question is in one fold at both sizes. Each model is fitted per fold on the four other folds' questions "
         f"at the sizes named (both: each training question twice, once per archive), its widest-margin threshold "
         f"chosen on the same rows, and judged on the held-out fold at each size (held-out shares, mean over "
         f"{FOLDS} folds). The last column is the smaller of the two sizes' margins over answering "
@@ -579,9 +587,9 @@ def sizes_main(args: argparse.Namespace) -> None:
     body = across_report(sets)
     print(body)
     if args.write_model:
-        dev = sum(r["answerable"] for r in sets[SIZES[0]])
         rows = [r for size in POOLED for r in sets[size]]
-        write_model(fitted_model(rows, *SHIPPED_ACROSS), dev, len(sets[SIZES[0]]) - dev)
+        counts = {size: sum(r["answerable"] for r in sets[size]) for size in POOLED}
+        write_model(fitted_model(rows, *SHIPPED_ACROSS), counts, len(sets[SIZES[0]]))
     if not args.no_write:
         write_section("Abstention across archive sizes", body)
 

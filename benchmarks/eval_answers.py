@@ -36,12 +36,14 @@ from benchmarks.answer_match import any_answer  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     BENCH_MODEL,
     CACHE,
+    UNANSWERABLE,
     StageClock,
     cached_archive,
     command_line,
     dev_questions,
     md_table,
     percentiles,
+    question_sets,
     read_jsonl,
     require_data,
     write_section,
@@ -52,7 +54,6 @@ from index.archive import Archive, ArchiveConfig  # noqa: E402
 from index.search import Filters, SearchResponse, search  # noqa: E402
 from index.store.rows import ArchiveStats  # noqa: E402
 
-UNANSWERABLE = Path(__file__).with_name("unanswerable_questions.jsonl")
 FOLDS = 5
 SEED = 7
 ANSWERED_GOAL, REFUSED_GOAL = 0.95, 0.90
@@ -368,10 +369,9 @@ def figures(row: dict[str, float]) -> list[str]:
     return [f"{row[k]:.1%}" for k in ("quoted", "cited", "answered", "refused")]
 
 
-def report(
-    name: str, stats: ArchiveStats, shipped: dict, cv: dict, t: Table, latency: dict, n_dev: int, n_other: int
-) -> str:
+def report(name: str, stats: ArchiveStats, shipped: dict, cv: dict, t: Table, latency: dict) -> str:
     everyone = list(range(len(t.answerable)))
+    n_dev, n_other = sum(t.answerable), len(t.answerable) - sum(t.answerable)
     whole = tune(t, everyone)
     rows = [
         ["`ask` as shipped (its constants, its floor)", *figures(shipped)],
@@ -385,8 +385,10 @@ def report(
     )
     chosen = "; ".join(_choice_text(t, c) for c in cv["chosen"])
     return (
-        f"{command_line()} — {n_dev} dev questions (each asked on its quiz date) and {n_other} unanswerable ones "
-        f"(`benchmarks/unanswerable_questions.jsonl`), over {name}: {stats.articles:,} articles, "
+        f"{command_line()} — {n_dev} answerable questions ({len(dev_questions())} dev questions, each asked on its "
+        f"quiz date, and {n_dev - len(dev_questions())} of `benchmarks/unanswerable_questions.jsonl` whose answer this "
+        f"archive holds: `found_in`) and {n_other} unanswerable ones (the rest of that set), over {name}: "
+        f"{stats.articles:,} articles, "
         f"{stats.chunks:,} chunks, embedded by `{stats.embedding_model}`. Through `bot.batch.run_batch` → `bot.answer.ask` (what `newsbot ask --batch "
         f"--json` runs). A gold answer counts when found verbatim or, for answers of two or more content words, "
         f"60% of them, plurals ignored (`benchmarks/answer_match.py`); an abstained dev question counts as a miss.\n\n"
@@ -444,7 +446,7 @@ def main() -> None:
     found = measure(archive, args.no_grid)
     if found is None:
         return
-    body = report(name, archive.stats(), *found, len(dev_questions()), len(read_jsonl(UNANSWERABLE)))
+    body = report(name, archive.stats(), *found)
     print(body)
     if not args.no_write:
         write_section(f"Answer quality: RealTimeQA {name}", body)
@@ -477,7 +479,7 @@ def full_archive(model: str | None) -> tuple[Archive, str]:
 def measure(archive: Archive, no_grid: bool = False) -> tuple[dict, dict, Table, dict] | None:
     """The shipped `ask` over the dev and unanswerable questions, then the cross-validated grid."""
     archive.embedder.embed(["warm up"])
-    dev, others = dev_questions(), read_jsonl(UNANSWERABLE)
+    dev, others = question_sets(archive)
     ask_all(archive, dev[:10], True)  # warm-up: first touches of SQLite pages and the index
     asked = ask_all(archive, dev, True) + ask_all(archive, others, False)
     shipped = scores(archive, asked)

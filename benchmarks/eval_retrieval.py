@@ -33,6 +33,7 @@ from benchmarks.common import (  # noqa: E402
     cached_archive,
     command_line,
     md_table,
+    question_sets,
     require_data,
     write_section,
 )
@@ -54,7 +55,6 @@ FOLDS = 5
 SEED = 20221  # the fold split; fixed so reruns compare like with like
 MISS = 10**6
 NONE: list[tuple[int, float]] = []  # a ranking left out  # the rank of a question whose article is not in the list
-UNANSWERABLE = Path(__file__).with_name("unanswerable_questions.jsonl")
 BM25_BASELINE = {
     "corpus_5k.jsonl.gz": "R@1 .556, R@10 .855, MRR@10 .648",
     "corpus.jsonl.gz": "R@1 .359, R@10 .672, MRR@10 .454",
@@ -407,14 +407,10 @@ def main() -> None:
         cv[m.name] = evaluate(archive, prepared, m)
         print(m.name, cv[m.name]["held_out"], cv[m.name]["tuned_on"], differs(cv[m.name]["chosen"]), flush=True)
     report, cv_report = table(rows), cv_table(cv) + "\n\n" + choice_text(cv)
-    abstain_text = "" if args.no_abstention else abstention(archive, questions, read_unanswerable())
+    abstain_text = "" if args.no_abstention else abstention(archive, questions, question_sets(archive)[1])
     print(report, cv_report, abstain_text, sep="\n\n")
     if not args.no_write:
         write_report(archive, corpus, len(questions), report, cv_report, abstain_text, args.model)
-
-
-def read_unanswerable() -> list[dict]:
-    return [json.loads(line) for line in UNANSWERABLE.read_text().splitlines() if line.strip()]
 
 
 def write_report(
