@@ -94,7 +94,9 @@ def variant_signals(archive: Archive, response: SearchResponse) -> dict[str, flo
     from bot.choose import article_stems, idf_weights
 
     if not response.results:
-        return {"time_soft": 0.0, "rare3_article": 0.0, "names_lede": 0.0}
+        return dict.fromkeys(
+            ("time_soft", "rare3_article", "names_lede", "rare_paragraph", "rare_sentence", "rare_passage"), 0.0
+        )
     window, article, published = response.window, top_article(archive, response), response.results[0].published
     soft = time_fit(response)
     if window is not None and published and soft == 0.0:
@@ -108,6 +110,23 @@ def variant_signals(archive: Archive, response: SearchResponse) -> dict[str, flo
         "time_soft": soft,
         "rare3_article": sum(s in stems for s in rarest) / len(rarest) if rarest else 0.0,
         "names_lede": names_found(question_names(response.query), lede_text(archive, response)),
+        **concentration(archive, response, article.whole),
+    }
+
+
+def concentration(archive: Archive, response: SearchResponse, text: str) -> dict[str, float]:
+    """The question's rare words in the top article's best paragraph, its best sentence, and its
+    passages found: a digest of many stories holds them apart, the story asked about together."""
+    from bot.abstain import content_of
+    from bot.choose import idf_weights
+    from bot.quotes import article_sentences
+
+    weights = idf_weights(archive, content_of(response))
+    passages = " ".join(p.text for p in response.results[0].passages)
+    return {
+        "rare_paragraph": max((overlap(weights, p) for p in text.split("\n\n") if p.strip()), default=0.0),
+        "rare_sentence": max((overlap(weights, s.text) for s in article_sentences(text)), default=0.0),
+        "rare_passage": overlap(weights, passages),
     }
 
 
@@ -161,7 +180,7 @@ def cached_rows(archive: Archive, name: str, refresh: bool) -> list[dict]:
     if path.exists() and not refresh:
         rows = json.loads(path.read_text())
         same = [(r["question"], r["answerable"]) for r in rows] == [(q["question"], a) for q, a in questions]
-        if same and {*SIGNALS, "time_soft", "rare_quote", "signals_ms"} <= set(rows[0]):
+        if same and {*SIGNALS, "time_soft", "rare_quote", "rare_sentence", "signals_ms"} <= set(rows[0]):
             return rows
     rows = [measure(archive, q, answerable) for q, answerable in tqdm(questions, desc="questions")]
     path.write_text(json.dumps(rows))
@@ -333,6 +352,8 @@ CANDIDATES = [
     "rare_lede+rare_article+rare_quote+time_fit",
     "rare_lede+rare_quote+time_fit",
     "dense+rare_lede+rare_article+rare_quote+time_fit",
+    "rare_lede+rare_article+rare_paragraph+time_fit",
+    "rare_lede+rare_paragraph+time_fit",
 ]
 
 
@@ -515,6 +536,10 @@ SHIPPED_ACROSS = ("rare_lede+rare_article+time_fit+log_chunks", "widest margin")
 ACROSS = [
     SHIPPED[0],
     SHIPPED_ACROSS[0],
+    "rare_lede+rare_article+rare_paragraph+time_fit+log_chunks",
+    "rare_lede+rare_paragraph+time_fit+log_chunks",
+    "rare_lede+rare_article+rare_sentence+time_fit+log_chunks",
+    "rare_lede+rare_article+rare_passage+time_fit+log_chunks",
     "rare_lede+rare_article+names+typed+time_fit+log_chunks",
     "dense+rare_lede+rare_article+time_fit+log_chunks",
     "coverage+rare_lede+rare_article+time_fit+log_chunks",
