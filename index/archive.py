@@ -234,8 +234,12 @@ class Archive:
 
     def warm(self) -> None:
         """Loads the embedding model and embeds one question, so that the first person to ask does not
-        wait for the model, its first runs or its question trace (index/embedding/query_trace.py)."""
+        wait for the model, its first runs or its question trace (index/embedding/query_trace.py). Reads
+        the keyword index, and what ranking reads of every chunk, so that the first searches do not wait
+        on the disk (docs/benchmarks.md, "Search from a cold page cache")."""
         embed_queries(self.embedder, ["What happened this week?"])
+        _ = self.keywords.postings
+        self.store.lookups.read_facts()
 
     def repair(self, progress: bool = False) -> int:
         """At start-up of a long-running writer (the bot, `watch`): embeds the chunks a crash left

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from index.archive import Archive
 from index.search import hybrid
 from index.search.hybrid import (
     ChunkFacts,
@@ -28,6 +29,7 @@ from index.search.keywords import (
     rarest_terms,
 )
 from index.search.time_phrases import find_window
+from index.store.lookups import WARM_SQL
 
 from .conftest import NEWS, make_article, utc
 
@@ -305,3 +307,14 @@ def test_search_reads_keyword_facts_while_the_question_is_embedded(news_archive,
     assert len(ids) == len(set(ids)), "a chunk's facts were read twice"
     assert set(ids) == set(news_archive.store.chunk_ids())  # a tiny archive: every chunk is a candidate
     assert asked[0][1] is False, "the keyword candidates' facts waited for the embedding"
+
+
+def test_warming_reads_what_ranking_reads_of_every_chunk(news_archive: Archive) -> None:
+    assert news_archive.store.lookups.read_facts() == news_archive.store.count("chunks") > 0
+    plans = [row[3] for sql in WARM_SQL for row in news_archive.store.db.execute(f"EXPLAIN QUERY PLAN {sql}")]
+    assert all("COVERING INDEX" in plan for plan in plans), plans  # the indexes alone, not the text pages
+    news_archive.warm()  # the model, its question trace and those pages: no error on a real archive
+
+
+def test_warming_an_empty_archive_reads_nothing(archive: Archive) -> None:
+    assert archive.store.lookups.read_facts() == 0
