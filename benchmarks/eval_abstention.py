@@ -432,7 +432,7 @@ def held_out_refusals(rows: list[dict], kind: str, rule: str) -> np.ndarray:
 
 def shipped_text(rows: list[dict], n_other: int) -> str:
     """The shipped method question by question: how many it answers and refuses held-out, on the
-    original and the added unanswerable questions, and whether the dev questions it refuses were
+    original and the added unanswerable questions, and whether the answerable questions it refuses were
     answered by their quotes at all."""
     refused = held_out_refusals(rows, *SHIPPED)
     dev = [i for i, r in enumerate(rows) if r["answerable"]]
@@ -441,9 +441,9 @@ def shipped_text(rows: list[dict], n_other: int) -> str:
     old, new = [i for i in others if i < first], [i for i in others if i >= first]
     lost = [i for i in dev if refused[i]]
     return (
-        f"Held out, it answers {sum(not refused[i] for i in dev)} of {len(dev)} dev questions and refuses "
+        f"Held out, it answers {sum(not refused[i] for i in dev)} of {len(dev)} answerable questions and refuses "
         f"{sum(refused[i] for i in others)} of {n_other} unanswerable ones ({sum(refused[i] for i in old)} of the "
-        f"first {len(old)}, {sum(refused[i] for i in new)} of the {len(new)} added); of the {len(lost)} dev questions "
+        f"first {len(old)}, {sum(refused[i] for i in new)} of the {len(new)} added); of the {len(lost)} answerable questions "
         f"it refuses, {sum(rows[i]['quoted'] for i in lost)} had a gold answer in the quotes `ask` would have shown "
         f"(the others had found the wrong story or the wrong sentences)."
     )
