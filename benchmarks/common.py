@@ -163,11 +163,17 @@ def held_by(archive: Archive, question: dict) -> bool:
     return any(archive.store.find_by_key_or_url(url, url) for url in question.get("found_in", []))
 
 
+def labelled_questions(archive: Archive) -> list[tuple[dict, bool]]:
+    """Every benchmark question with whether `archive` answers it, in one order at every size: the
+    dev questions, then the unanswerable set (answerable where the archive holds it: `held_by`)."""
+    return [(q, True) for q in dev_questions()] + [(q, held_by(archive, q)) for q in read_jsonl(UNANSWERABLE)]
+
+
 def question_sets(archive: Archive) -> tuple[list[dict], list[dict]]:
     """The questions `archive` answers (the dev questions, then those of the unanswerable set it
     holds) and those it cannot (the rest of the set)."""
-    others = read_jsonl(UNANSWERABLE)
-    return dev_questions() + [q for q in others if held_by(archive, q)], [q for q in others if not held_by(archive, q)]
+    labelled = labelled_questions(archive)
+    return [q for q, answers in labelled if answers], [q for q, answers in labelled if not answers]
 
 
 def percentiles(values: list[float]) -> dict[str, float]:

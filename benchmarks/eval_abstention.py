@@ -36,13 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.answer_match import any_answer  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     CACHE,
-    UNANSWERABLE,
     command_line,
     dev_questions,
-    held_by,
+    labelled_questions,
     md_table,
     percentiles,
-    read_jsonl,
     write_section,
 )
 from benchmarks.eval_answers import (  # noqa: E402
@@ -173,9 +171,8 @@ def measure(archive: Archive, question: dict, answerable: bool) -> dict:
 
 
 def cached_rows(archive: Archive, name: str, refresh: bool) -> list[dict]:
-    """Every question's signals, in one order at every size: the dev questions, then the unanswerable
-    set, each labelled answerable where this archive holds its answer (`held_by`)."""
-    questions = [(q, True) for q in dev_questions()] + [(q, held_by(archive, q)) for q in read_jsonl(UNANSWERABLE)]
+    """Every question's signals, in the order of `labelled_questions` at every size."""
+    questions = labelled_questions(archive)
     path = CACHE / f"abstention-signals-{name}.json"
     if path.exists() and not refresh:
         rows = json.loads(path.read_text())

@@ -237,9 +237,9 @@ class Archive:
         wait for the model, its first runs or its question trace (index/embedding/query_trace.py). Reads
         the keyword index, and what ranking reads of every chunk, so that the first searches do not wait
         on the disk (docs/benchmarks.md, "Search from a cold page cache")."""
-        embed_queries(self.embedder, ["What happened this week?"])
-        _ = self.keywords.postings
+        _ = self.keywords.postings  # first: a model that fails to load must not leave the pages cold
         self.store.lookups.read_facts()
+        embed_queries(self.embedder, ["What happened this week?"])
 
     def repair(self, progress: bool = False) -> int:
         """At start-up of a long-running writer (the bot, `watch`): embeds the chunks a crash left
