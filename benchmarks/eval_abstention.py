@@ -33,6 +33,15 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.abstention_fit import (  # noqa: E402
+    ANSWERED_GOAL,
+    L2,
+    ONE_SIZE_SIGNALS,
+    REFUSED_GOAL,
+    RULES,
+    fit,
+    probabilities,
+)
 from benchmarks.answer_match import any_answer  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     CACHE,
@@ -44,9 +53,7 @@ from benchmarks.common import (  # noqa: E402
     write_section,
 )
 from benchmarks.eval_answers import (  # noqa: E402
-    ANSWERED_GOAL,
     FOLDS,
-    REFUSED_GOAL,
     SEED,
     as_of,
     folds_of,
@@ -64,7 +71,6 @@ from index.search.hybrid import chunk_facts  # noqa: E402
 
 MODEL_FILE = Path(__file__).resolve().parents[1] / "bot" / "abstain_model.py"
 EXTRA = ("bm25", "agree")  # from the keyword ranking: measured here, shipped only if they earn their cost
-L2 = 1.0  # ridge penalty on the standardised weights: 7 or fewer signals, ~170 questions
 
 
 # ----------------------------------------------------------------------------- signals, cached
@@ -184,62 +190,6 @@ def cached_rows(archive: Archive, name: str, refresh: bool) -> list[dict]:
     return rows
 
 
-# ----------------------------------------------------------------------------- logistic regression
-
-
-Model = tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]
-
-
-def fit(x: np.ndarray, y: np.ndarray) -> Model:
-    """Mean, scale, weights and bias of an L2-penalised logistic regression (Newton's method), and the
-    range of each signal it was fitted on (bot/abstain.py `AbstainModel` holds signals inside it)."""
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
-    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
-    w = np.zeros(z.shape[1])
-    penalty = np.diag([L2] * (z.shape[1] - 1) + [0.0])
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-(z @ w)))
-        gradient = z.T @ (p - y) + penalty @ w
-        hessian = (z * (p * (1 - p))[:, None]).T @ z + penalty
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if np.abs(step).max() < 1e-9:
-            break
-    return mean, scale, w[:-1], float(w[-1]), x.min(axis=0), x.max(axis=0)
-
-
-def probabilities(model: Model, x: np.ndarray) -> np.ndarray:
-    mean, scale, w, b, low, high = model
-    return np.asarray(1.0 / (1.0 + np.exp(-(((np.clip(x, low, high) - mean) / scale) @ w + b))))
-
-
-# ----------------------------------------------------------------------------- thresholds
-
-
-def margin_threshold(dev: np.ndarray, others: np.ndarray) -> float:
-    """The threshold with the widest margin over both goals (the smaller of answered − 95% and refused
-    − 90%), the middle one of those tied (as benchmarks/eval_answers.py chooses floors)."""
-    cuts = _cuts(dev, others)
-    margins = [min((dev >= c).mean() - ANSWERED_GOAL, (others < c).mean() - REFUSED_GOAL) for c in cuts]
-    tied = [c for c, m in zip(cuts, margins) if m == max(margins)]
-    return float(tied[len(tied) // 2])
-
-
-def answered_threshold(dev: np.ndarray, others: np.ndarray, goal: float = ANSWERED_GOAL) -> float:
-    """The highest threshold that still answers `goal` of the dev questions (refusing the most)."""
-    cuts = [c for c in _cuts(dev, others) if (dev >= c).mean() >= goal]
-    return float(max(cuts))
-
-
-def _cuts(dev: np.ndarray, others: np.ndarray) -> list[float]:
-    values = np.unique(np.concatenate([dev, others]))
-    return [float(values[0]) - 1e-9, *((values[1:] + values[:-1]) / 2).tolist(), float(values[-1]) + 1e-9]
-
-
-RULES = {"widest margin": margin_threshold, "answer 95% of the tuning folds": answered_threshold}
-
-
 # ----------------------------------------------------------------------------- cross-validation
 
 
@@ -329,7 +279,7 @@ def nested(rows: list[dict], choices: list[tuple[str, str]]) -> tuple[dict, list
 
 # ----------------------------------------------------------------------------- candidates and report
 
-SHIPPED = ("rare_lede+rare_article+time_fit", "widest margin")
+SHIPPED = ("+".join(ONE_SIZE_SIGNALS), "widest margin")
 CANDIDATES = [
     "dense+coverage",  # what the shipped confidence added up until now, weighed by the model instead
     *(f"dense+{s}" for s in ("rare_lede", "rare_article", "names", "typed", "time_fit", "bm25", "agree", "runner_up")),

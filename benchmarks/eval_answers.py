@@ -28,10 +28,20 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.abstention_fit import (  # noqa: E402
+    ANSWERED_GOAL,
+    ONE_SIZE_SIGNALS,
+    REFUSED_GOAL,
+    Model,
+    fit,
+    margin_threshold,
+    probabilities,
+)
 from benchmarks.answer_match import any_answer  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     BENCH_MODEL,
@@ -56,7 +66,6 @@ from index.store.rows import ArchiveStats  # noqa: E402
 
 FOLDS = 5
 SEED = 7
-ANSWERED_GOAL, REFUSED_GOAL = 0.95, 0.90
 
 
 def as_of(day: str) -> str:
@@ -203,8 +212,6 @@ GRID = {
     "context_weight": (1.0, 0.5, 0.25),
     "overlap_weight": (0.5, 1.0, 1.5),
 }
-FLOORS = [round(0.30 + 0.01 * i, 2) for i in range(120)]
-CONFIDENCE_VARIANTS = [(where, w) for where in ("passages", "article") for w in (0.25, 0.5, 0.75, 1.0)]
 
 
 @dataclass
@@ -248,7 +255,7 @@ def grid_points() -> list[AnswerTuning]:
 
 
 def answers_for(archive: Archive, prepared: list[Prepared], tuning: AnswerTuning) -> list[Asked]:
-    """Answers that never abstain: each confidence variant and floor is applied afterwards (`fold_scores`)."""
+    """Answers that never abstain: each fold's abstention model is applied afterwards (`fold_scores`)."""
     open_tuning = replace(tuning, floor=-1.0)
     return [
         Asked(p.question, p.answerable, build_answer(archive, p.response, tuning=open_tuning), 0.0) for p in prepared
@@ -264,32 +271,19 @@ def folds_of(items: list, k: int) -> list[int]:
     return fold
 
 
-def choose_floor(dev: list[float], others: list[float]) -> tuple[float, float]:
-    """The floor with the widest margin over both goals (the smaller of answered − 95% and refused − 90%),
-    the middle one when several tie; and that margin."""
-
-    def margin(f: float) -> float:
-        return min(_share(c >= f for c in dev) - ANSWERED_GOAL, _share(c < f for c in others) - REFUSED_GOAL)
-
-    margins = [margin(f) for f in FLOORS]
-    best = max(margins)
-    tied = [f for f, m in zip(FLOORS, margins) if m == best]
-    return tied[len(tied) // 2], best
-
-
 @dataclass
 class Table:
-    """Per grid point and question: quoted hit, cited hit; per confidence variant and question: its value."""
+    """Per grid point and question: quoted hit, cited hit; per question: the shipped abstention signals."""
 
     points: list[AnswerTuning]
     quoted: list[list[bool]]
     cited: list[list[bool]]
-    confidences: dict[tuple[str, float], list[float]]
+    signals: np.ndarray  # (questions, ONE_SIZE_SIGNALS)
     answerable: list[bool]
 
 
 def tabulate(archive: Archive, prepared: list[Prepared]) -> Table:
-    from bot.answer import confidence
+    from bot.abstain import signals
 
     points = grid_points()
     quoted, cited = [], []
@@ -299,44 +293,41 @@ def tabulate(archive: Archive, prepared: list[Prepared]) -> Table:
         cited.append(
             [a.answerable and any_answer(article_texts(archive, a.answer), a.question["answers"]) for a in asked]
         )
-    confidences = {
-        variant: [
-            confidence(archive, p.response, replace(AnswerTuning(), coverage_of=variant[0], coverage_weight=variant[1]))
-            for p in prepared
-        ]
-        for variant in CONFIDENCE_VARIANTS
-    }
-    return Table(points, quoted, cited, confidences, [p.answerable for p in prepared])
+    # the shipped signals read no quote: one row per question serves every grid point
+    rows = [signals(archive, p.response, None) for p in prepared]
+    x = np.array([[r[n] for n in ONE_SIZE_SIGNALS] for r in rows], dtype=np.float64).reshape(len(rows), -1)
+    return Table(points, quoted, cited, x, [p.answerable for p in prepared])
 
 
 @dataclass
 class Choice:
     point: int
-    variant: tuple[str, float]
-    floor: float
+    model: Model  # the abstention model, fitted on the tuning questions
+    threshold: float
 
 
 def fold_scores(t: Table, choice: Choice, members: list[int]) -> dict[str, float]:
-    conf = t.confidences[choice.variant]
+    answers = probabilities(choice.model, t.signals) >= choice.threshold
     dev = [i for i in members if t.answerable[i]]
     others = [i for i in members if not t.answerable[i]]
     return {
-        "quoted": _share(t.quoted[choice.point][i] and conf[i] >= choice.floor for i in dev),
-        "cited": _share(t.cited[choice.point][i] and conf[i] >= choice.floor for i in dev),
-        "answered": _share(conf[i] >= choice.floor for i in dev),
-        "refused": _share(conf[i] < choice.floor for i in others),
+        "quoted": _share(t.quoted[choice.point][i] and answers[i] for i in dev),
+        "cited": _share(t.cited[choice.point][i] and answers[i] for i in dev),
+        "answered": _share(answers[i] for i in dev),
+        "refused": _share(not answers[i] for i in others),
     }
 
 
 def tune(t: Table, members: list[int]) -> Choice:
-    """On `members`: the grid point quoting the most gold answers, and the confidence variant and floor
-    with the widest margin over the abstention goals."""
+    """On `members`: the grid point quoting the most gold answers, and the shipped abstention signals'
+    model fitted there, with the threshold of the widest margin over the abstention goals."""
     dev = [i for i in members if t.answerable[i]]
     others = [i for i in members if not t.answerable[i]]
     point = max(range(len(t.points)), key=lambda p: (sum(t.quoted[p][i] for i in dev), sum(t.cited[p][i] for i in dev)))
-    floors = {v: choose_floor([c[i] for i in dev], [c[i] for i in others]) for v, c in t.confidences.items()}
-    variant = max(floors, key=lambda v: floors[v][1])
-    return Choice(point, variant, floors[variant][0])
+    y = np.array([t.answerable[i] for i in members], dtype=np.float64)
+    model = fit(t.signals[members], y)
+    p = probabilities(model, t.signals)
+    return Choice(point, model, margin_threshold(p[dev], p[others]))
 
 
 def cross_validate(t: Table) -> dict:
@@ -374,7 +365,7 @@ def report(name: str, stats: ArchiveStats, shipped: dict, cv: dict, t: Table, la
     n_dev, n_other = sum(t.answerable), len(t.answerable) - sum(t.answerable)
     whole = tune(t, everyone)
     rows = [
-        ["`ask` as shipped (its constants, its floor)", *figures(shipped)],
+        ["`ask` as shipped (its constants, its abstention model)", *figures(shipped)],
         [f"cross-validated, held-out folds ({FOLDS} folds, seed {SEED}; mean)", *figures(cv["held_out"])],
         ["cross-validated, the folds tuned on (mean)", *figures(cv["tuned_on"])],
         ["tuned on all questions", *figures(fold_scores(t, whole, everyone))],
@@ -394,17 +385,17 @@ def report(name: str, stats: ArchiveStats, shipped: dict, cv: dict, t: Table, la
         f"60% of them, plurals ignored (`benchmarks/answer_match.py`); an abstained dev question counts as a miss.\n\n"
         f"{table}\n\n{latency_text(latency)}\n\n"
         f"**Tuning.** Quote choice: grid {_grid_text()} ({len(t.points)} points), the point quoting the most gold "
-        f"answers on the tuning folds. Abstention: the confidence (best chunk cosine + weight × share of the question's "
-        f"words in the top result's passages, or rarity-weighted in its whole article; weights 0.25/0.5/0.75/1) and floor "
-        f"(0.30–1.49) with the widest margin over answering ≥{ANSWERED_GOAL:.0%} of the tuning folds' dev questions and "
-        f"refusing ≥{REFUSED_GOAL:.0%} of their unanswerable ones. Chosen per fold: {chosen}. Tuned on all: "
-        f"{_choice_text(t, whole)}. (These floors are the abstention `ask` had before; the row “as shipped” "
-        f"abstains by the model of bot/abstain.py, cross-validated in “Abstention”, benchmarks/eval_abstention.py.)"
+        f"answers on the tuning folds. Abstention: the shipped model's signals ({' + '.join(ONE_SIZE_SIGNALS)}; "
+        f"bot/abstain.py) in a logistic regression fitted on the tuning folds, its threshold the widest margin there "
+        f"over answering ≥{ANSWERED_GOAL:.0%} of the answerable questions and refusing ≥{REFUSED_GOAL:.0%} of the "
+        f"others (`log_chunks`, the same for every question of one archive, is left out: the model `ask` ships "
+        f"weighs it across two archive sizes, “Abstention across archive sizes”). Chosen per fold: {chosen}. "
+        f"Tuned on all: {_choice_text(t, whole)}."
     )
 
 
 def _choice_text(t: Table, choice: Choice) -> str:
-    return f"{_point_text(t.points[choice.point])}, {choice.variant[0]} × {choice.variant[1]}, floor {choice.floor:.2f}"
+    return f"{_point_text(t.points[choice.point])}, threshold {choice.threshold:.2f}"
 
 
 def latency_text(latency: dict[str, dict[str, float]]) -> str:
@@ -517,8 +508,8 @@ def compare_encoders(args: argparse.Namespace) -> None:
         f"{command_line()} — the same {stats.articles:,}-article, {stats.chunks:,}-chunk subset of corpus_5k "
         f"(`{source.name}`: every article a dev question needs, the rest random) embedded by each encoder; "
         f"{len(dev_questions())} dev questions and {len(read_jsonl(UNANSWERABLE))} unanswerable ones through the real "
-        f"`ask` (the encoder embeds the question and ranks the chunks it quotes from). Shipped: `ask` with its constants and its floor; "
-        f"held-out: {FOLDS}-fold cross-validation (seed {SEED}) of the quote constants and the abstention floor, "
+        f"`ask` (the encoder embeds the question and ranks the chunks it quotes from). Shipped: `ask` with its constants and its abstention model; "
+        f"held-out: {FOLDS}-fold cross-validation (seed {SEED}) of the quote constants and the abstention model, "
         f"mean of the held-out folds. quoted / cited: the gold answer in the quoted text / in the cited articles; "
         f"answered: dev questions not abstained on; refused: unanswerable ones abstained on. Threads: "
         f"{args.threads or 'torch default'}; ask p50 is measured one encoder after the other on a shared machine "

@@ -1,5 +1,5 @@
 """When `ask` abstains: the signals of bot/abstain.py on real archives, the shipped model, and the
-logistic regression and thresholds benchmarks/eval_abstention.py fits them with."""
+logistic regression and thresholds the benchmarks fit them with (benchmarks/abstention_fit.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.eval_abstention import answered_threshold, fit, margin_threshold, probabilities
+from benchmarks.abstention_fit import answered_threshold, fit, margin_threshold, probabilities
 from bot.abstain import SIGNALS, names_found, question_names, signals, time_fit, typed_answer
 from bot.abstain_model import MODEL
 from bot.answer import ask
@@ -122,3 +122,25 @@ def test_logistic_regression_and_thresholds():
     dev, others = np.array([0.1, *np.linspace(0.5, 0.9, 23)]), np.array([0.05, 0.2, 0.55])
     # the highest cut answering 95%: the one low dev question given up (23 of 24 answered), 0.05 and 0.2 refused
     assert answered_threshold(dev, others) == pytest.approx(0.35)
+
+
+def test_answer_benchmark_cross_validates_the_shipped_abstention_signals():
+    from benchmarks.abstention_fit import ONE_SIZE_SIGNALS
+    from benchmarks.eval_answers import Table, cross_validate, fold_scores, tune
+
+    assert ONE_SIZE_SIGNALS and "log_chunks" not in ONE_SIZE_SIGNALS
+    rng = np.random.default_rng(1)
+    answerable = [True] * 40 + [False] * 40
+    width = len(ONE_SIZE_SIGNALS)
+    x = np.vstack([rng.normal(1.0, 0.3, (40, width)), rng.normal(-1.0, 0.3, (40, width))])
+    x[0] = -1.0  # one answerable question that looks unanswerable: its quote cannot count
+    quoted = [[i < 30 for i in range(80)], [i < 10 for i in range(80)]]  # grid point 0 quotes more
+    t = Table([None, None], quoted, quoted, x, answerable)  # type: ignore[list-item]  # points are only counted
+    choice = tune(t, list(range(80)))
+    assert choice.point == 0
+    whole = fold_scores(t, choice, list(range(80)))
+    # the widest margin over answering 95% and refusing 90%: at most one unanswerable question answered
+    assert whole["answered"] == pytest.approx(39 / 40) and whole["refused"] >= 39 / 40
+    assert whole["quoted"] == pytest.approx(29 / 40), "the refused question's quote is not counted"
+    held = cross_validate(t)["held_out"]
+    assert held["answered"] == pytest.approx(39 / 40) and held["refused"] >= 0.9
