@@ -469,6 +469,7 @@ def full_archive(model: str | None) -> tuple[Archive, str]:
 
 def measure(archive: Archive, no_grid: bool = False) -> tuple[dict, dict, Table, dict] | None:
     """The shipped `ask` over the dev and unanswerable questions, then the cross-validated grid."""
+    archive.warm()  # as the bot does at start: the model, the keyword index and the ranking facts
     archive.embedder.embed(["warm up"])
     dev, others = question_sets(archive)
     ask_all(archive, dev[:10], True)  # warm-up: first touches of SQLite pages and the index
