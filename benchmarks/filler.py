@@ -136,6 +136,11 @@ def corpus_5k() -> Path:
     return folder
 
 
+def fresh_copy(name: str) -> Path:
+    """A new copy of the corpus_5k cache, for a benchmark that writes to it (the bot's own tables)."""
+    return _copy_dir(corpus_5k(), CACHE / name)
+
+
 def _ingest(folder: Path, embedder: StoredVectors, source: Path) -> float:
     archive = Archive(folder, FLAT, embedder=embedder)
     started = time.perf_counter()

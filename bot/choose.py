@@ -62,11 +62,6 @@ def _stem(term: str) -> str:
     return stem(term)
 
 
-@lru_cache(maxsize=100_000)
-def stems(sentence: str) -> frozenset[str]:
-    return article_stems(sentence)
-
-
 def article_stems(text: str) -> frozenset[str]:
     """The stems of `question_terms(text)`, as a set: the same words, filtered with set operations
     rather than word by word (this runs over every sentence of the top articles)."""
