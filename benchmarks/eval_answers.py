@@ -211,6 +211,7 @@ GRID = {
     "type_weight": (0.0, 0.15, 0.3),
     "context_weight": (1.0, 0.5, 0.25),
     "overlap_weight": (0.5, 1.0, 1.5),
+    "score_power": (0.0, 0.5, 1.0),
 }
 
 

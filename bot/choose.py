@@ -3,7 +3,8 @@
 A sentence's score adds the cosine between the question and the chunk that holds it (the chunk
 vectors are already in the index: no embedding at question time), the rarity-weighted share of the
 question's words it contains, a bonus for the story's lede and one for holding what the question asks
-for (bot/answer_types.py), and is discounted by its article's rank."""
+for (bot/answer_types.py), and is discounted by its article's rank and by its search score against the best
+one's: for "this week" the score carries the recency prior, so an older story's sentences count less."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class AnswerTuning:
     lede_bonus: float = 0.2  # the first two sentences of a story state who/what/where/when
     type_weight: float = 0.15  # the sentence holds what the question asks for (a name, number, date, place)
     rank_decay: float = 0.1  # a slightly better sentence from a worse article loses
+    score_power: float = 1.0  # and by how much worse: its search score over the best one's (time prior included)
     quote_floor: float = 0.6  # a sentence scoring under this share of the best one is filler, not an answer
     per_article: int = 2
     max_quotes: int = 3
@@ -50,6 +52,7 @@ class Candidate:
     sentence: Sentence
     chunk_cosine: float
     article: str  # its article's text (where the opening line finds a surname's full name)
+    standing: float = 1.0  # its article's search score over the best result's
 
     @property
     def common(self) -> frozenset[str]:
@@ -78,6 +81,7 @@ def candidates(archive: Archive, response: SearchResponse, tuning: AnswerTuning)
         chunks = archive.store.chunk_spans(ids)
     cosines = chunk_cosines(archive, response, [c[0] for c in chunks])
     found, seen = [], set()
+    best_score = top[0].score if top and top[0].score > 0 else 1.0
     for rank, result in enumerate(top):
         spans = [(s, e, cosines.get(c, 0.0)) for c, a, s, e in chunks if a == result.article_id]
         text = texts.get(result.article_id, "")
@@ -85,7 +89,7 @@ def candidates(archive: Archive, response: SearchResponse, tuning: AnswerTuning)
         for sentence, best in zip(sentences, best_chunk_cosines(sentences, spans)):
             if sentence.text not in seen:  # a story's copies and wire pickups repeat sentences
                 seen.add(sentence.text)
-                found.append(Candidate(rank, sentence, float(best), text))
+                found.append(Candidate(rank, sentence, float(best), text, max(result.score, 0.0) / best_score))
     return found
 
 
@@ -187,7 +191,8 @@ def asked_weights(question: str, weights: dict[str, float], context_weight: floa
 def score(found: list[Candidate], matrix: np.ndarray, tuning: AnswerTuning) -> np.ndarray:
     weights = np.array([tuning.chunk_weight, tuning.overlap_weight, tuning.lede_bonus, tuning.type_weight])
     ranks = np.array([c.rank for c in found], dtype=np.float64)
-    return (matrix @ weights) / (1.0 + tuning.rank_decay * ranks)
+    standing = np.array([c.standing for c in found], dtype=np.float64) ** tuning.score_power
+    return (matrix @ weights) * standing / (1.0 + tuning.rank_decay * ranks)
 
 
 def choose_quotes(archive: Archive, response: SearchResponse, tuning: AnswerTuning, max_quotes: int) -> list[Candidate]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.choose import article_stems, best_chunk_cosines, stems_found
-from bot.quotes import article_sentences
+from bot.choose import AnswerTuning, Candidate, article_stems, best_chunk_cosines, score, stems_found
+from bot.quotes import Sentence, article_sentences
 from index.search.keywords import question_terms
 from index.store.postings import stem
 
@@ -50,3 +50,15 @@ def test_a_sentence_takes_the_best_cosine_of_the_chunks_its_start_lies_in() -> N
     assert best_chunk_cosines(sentences, spans).tolist() == pytest.approx([0.2, 0.5, -0.1])
     assert best_chunk_cosines(sentences, [(45, 90, -0.3)]).tolist() == pytest.approx([0.0, 0.0, -0.3])  # in none: 0
     assert np.all(best_chunk_cosines(sentences, []) == 0.0)
+
+
+def test_a_sentence_counts_by_how_far_its_article_stands_below_the_best() -> None:
+    found = [
+        Candidate(rank, Sentence(f"Sentence {rank}.", 0, 10, 0), 0.5, "", standing)
+        for rank, standing in ((0, 1.0), (1, 0.5))
+    ]
+    features = np.array([[0.5, 0.5, 0.0, 0.0]] * 2)  # the same sentence features in both articles
+    by_rank = score(found, features, AnswerTuning(rank_decay=0.1, score_power=0.0))
+    assert by_rank.tolist() == pytest.approx([1.0, 1.0 / 1.1])  # the rank alone discounts it
+    by_score = score(found, features, AnswerTuning(rank_decay=0.0, score_power=1.0))
+    assert by_score.tolist() == pytest.approx([1.0, 0.5])  # half the best article's score: half the value
