@@ -81,7 +81,7 @@ def candidates(archive: Archive, response: SearchResponse, tuning: AnswerTuning)
         chunks = archive.store.chunk_spans(ids)
     cosines = chunk_cosines(archive, response, [c[0] for c in chunks])
     found, seen = [], set()
-    best_score = top[0].score if top and top[0].score > 0 else 1.0
+    best_score = top[0].score if top else 0.0
     for rank, result in enumerate(top):
         spans = [(s, e, cosines.get(c, 0.0)) for c, a, s, e in chunks if a == result.article_id]
         text = texts.get(result.article_id, "")
@@ -89,7 +89,7 @@ def candidates(archive: Archive, response: SearchResponse, tuning: AnswerTuning)
         for sentence, best in zip(sentences, best_chunk_cosines(sentences, spans)):
             if sentence.text not in seen:  # a story's copies and wire pickups repeat sentences
                 seen.add(sentence.text)
-                found.append(Candidate(rank, sentence, float(best), text, max(result.score, 0.0) / best_score))
+                found.append(Candidate(rank, sentence, float(best), text, standing(result.score, best_score)))
     return found
 
 
@@ -186,6 +186,11 @@ def asked_weights(question: str, weights: dict[str, float], context_weight: floa
         return weights
     asked = article_stems(parts[-1])
     return {s: w if s in asked else w * context_weight for s, w in weights.items()}
+
+
+def standing(result_score: float, best_score: float) -> float:
+    """An article's search score over the best one's; 1 where scores carry no scale (all zero)."""
+    return max(result_score, 0.0) / best_score if best_score > 0 else 1.0
 
 
 def score(found: list[Candidate], matrix: np.ndarray, tuning: AnswerTuning) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.choose import AnswerTuning, Candidate, article_stems, best_chunk_cosines, score, stems_found
+from bot.choose import AnswerTuning, Candidate, article_stems, best_chunk_cosines, score, standing, stems_found
 from bot.quotes import Sentence, article_sentences
 from index.search.keywords import question_terms
 from index.store.postings import stem
@@ -62,3 +62,8 @@ def test_a_sentence_counts_by_how_far_its_article_stands_below_the_best() -> Non
     assert by_rank.tolist() == pytest.approx([1.0, 1.0 / 1.1])  # the rank alone discounts it
     by_score = score(found, features, AnswerTuning(rank_decay=0.0, score_power=1.0))
     assert by_score.tolist() == pytest.approx([1.0, 0.5])  # half the best article's score: half the value
+
+
+def test_scores_without_a_scale_leave_every_article_standing_level() -> None:
+    assert standing(0.3, 0.6) == pytest.approx(0.5)
+    assert standing(0.0, 0.0) == 1.0  # all-zero scores say nothing: rank alone discounts
