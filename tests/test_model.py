@@ -57,3 +57,20 @@ def test_questions_embed_in_one_forward_pass_as_encode_embeds_them(model):
     assert fast.dtype == np.float32
     assert np.abs(fast - model.embed(questions)).max() < 1e-5
     assert np.abs(model.embed_queries(questions[:1])[0] - fast[0]).max() < 1e-5  # padding changes nothing
+
+
+def test_many_texts_on_a_cpu_are_shared_out_to_threads_and_come_back_in_order(model, monkeypatch):
+    from index.embedding.sentence_transformers import cpu_shares
+
+    texts = [("word " * (i % 37 + 1)) + str(i) for i in range(80)]
+    shares = cpu_shares(texts, 2, model.batch_size)
+    assert len(shares) == 2
+    assert sorted(np.concatenate(shares).tolist()) == list(range(80))
+    assert len(cpu_shares(texts[:40], 2, model.batch_size)) == 1  # too few to fill two batches each
+    monkeypatch.setattr(model, "workers", 2)
+    shared = model.embed(texts)
+    monkeypatch.setattr(model, "workers", 1)
+    one_call = model.embed(texts)
+    assert model._pool is not None  # the shared call did run on worker threads
+    assert np.abs(shared - one_call).max() < 1e-5
+    assert np.abs(shared[::-1] - one_call).max() > 0.01  # order is the texts', not the shares'
