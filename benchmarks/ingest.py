@@ -5,8 +5,8 @@
 
 Throughput rows: the real `Archive.ingest` into a fresh temporary data dir, each in its own process
 (so peak RSS is that ingest's); then, in the same process, on the same chunk texts (read back from
-the store, headline + chunk as embedded), the bare encoder: one `SentenceTransformer.encode` call (torch's threads) with the
-archive's batch size, or the static model's `encode`. Where ingest time goes is measured by timing
+the store, headline + chunk as embedded), the bare encoder: one `SentenceTransformer.encode` call on
+torch's threads with the archive's batch size, or the static model's `encode`. Where ingest time goes is measured by timing
 the functions ingest calls. Incremental rows: 100 Reuters stories (new to it) ingested into a copy of
 the full-corpus archive (benchmarks/filler.py; its index is the IVF `auto` picks at that size).
 """
