@@ -74,3 +74,29 @@ def test_many_texts_on_a_cpu_are_shared_out_to_threads_and_come_back_in_order(mo
     assert model._pool is not None  # the shared call did run on worker threads
     assert np.abs(shared - one_call).max() < 1e-5
     assert np.abs(shared[::-1] - one_call).max() > 0.01  # order is the texts', not the shares'
+
+
+def test_the_worker_count_is_the_processes_cpus_whatever_torch_count_a_thread_inherited(model, monkeypatch):
+    import os
+    import threading
+
+    import torch
+
+    from index.embedding.sentence_transformers import cpu_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert cpu_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert cpu_threads() == len(os.sched_getaffinity(0))
+    seen: dict[str, int] = {}
+
+    def in_new_thread() -> None:  # as a bot's archive thread started after a search's pool thread set 1
+        seen["torch"], seen["workers"] = torch.get_num_threads(), model._workers()
+
+    setter = threading.Thread(target=torch.set_num_threads, args=(1,))
+    setter.start()
+    setter.join()
+    thread = threading.Thread(target=in_new_thread)
+    thread.start()
+    thread.join()
+    assert seen == {"torch": 1, "workers": cpu_threads()}

@@ -52,7 +52,7 @@ class SentenceTransformerEmbedder:
         self.tokenizer = self.model.tokenizer
         self.relevance_floor = RELEVANCE_FLOORS.get(name, DEFAULT_RELEVANCE_FLOOR)
         self.query_trace = QueryTrace(self.model, self.eager_queries)
-        self.workers: int | None = None  # threads sharing a large CPU call; None: torch's thread count here
+        self.workers: int | None = None  # threads sharing a large CPU call; None: `cpu_threads()`
         self._pool: ThreadPoolExecutor | None = None
 
     def token_spans(self, texts: list[str]) -> list[list[Span]]:
@@ -73,13 +73,11 @@ class SentenceTransformerEmbedder:
         return vectors
 
     def _workers(self) -> int:
-        """`workers`, else as many threads as torch would use for one call here (OMP_NUM_THREADS, a Ray
-        actor's CPUs); on a CPU only: a GPU takes one large call."""
-        import torch
-
+        """`workers`, else the CPUs this process may use (`cpu_threads`); on a CPU only: a GPU takes one
+        large call."""
         if self.model.device.type != "cpu":
             return 1
-        return self.workers or int(torch.get_num_threads())
+        return self.workers or cpu_threads()
 
     def _encode_alone(self, texts: list[str]) -> Vectors:
         """In a worker thread, on one intra-op torch thread (torch's count is per thread)."""
@@ -118,6 +116,16 @@ class SentenceTransformerEmbedder:
         with torch.inference_mode():
             vectors = torch.nn.functional.normalize(self.model(features)["sentence_embedding"], p=2, dim=1)
         return np.asarray(vectors.float().cpu().numpy(), dtype=np.float32)
+
+
+def cpu_threads() -> int:
+    """OMP_NUM_THREADS where it is set (a Ray actor's CPUs), else the CPUs this process may run on. Not
+    torch's own count: that is per thread, and a thread inherits the count last set anywhere, so a bot's
+    archive thread started after a search (whose pool thread sets 1) would embed on one core."""
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def cpu_shares(texts: list[str], workers: int, batch_size: int) -> list[np.ndarray]:
