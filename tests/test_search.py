@@ -126,6 +126,10 @@ def test_date_phrases():
         "in May": ("2021-05-01", "2021-06-01", True),
         "during 2021": ("2021-01-01", "2022-01-01", False),
         "in the past 3 days": ("2022-03-07", "2022-03-11", True),
+        "How much did prices rise last year?": ("2021-01-01", "2022-01-01", False),
+        "How many books were banned over the last year?": ("2021-03-09", "2022-03-11", False),
+        "How much have gas prices risen over the past year?": ("2021-03-09", "2022-03-11", False),
+        "Who left in the last month?": ("2022-02-07", "2022-03-11", False),
     }
     for question, (since, until, strict) in cases.items():
         window = find_window(question, now)
