@@ -9,11 +9,11 @@ from bot.abstain import AbstainModel
 # Its cross-validated figures: docs/benchmarks.md, "Abstention across archive sizes".
 MODEL = AbstainModel(
     signals=("rare_lede", "rare_article", "time_fit", "log_chunks"),
-    mean=(0.413784, 0.696951, 0.568977, 11.798),
-    scale=(0.303102, 0.240881, 0.449786, 0.84874),
-    weights=(1.49304, 1.29346, 1.72427, -0.240592),
-    bias=0.350478,
-    threshold=0.44012,
+    mean=(0.415084, 0.697096, 0.571666, 11.798),
+    scale=(0.303051, 0.239959, 0.449696, 0.84874),
+    weights=(1.52052, 1.35773, 1.79886, -0.249411),
+    bias=0.316187,
+    threshold=0.463978,
     low=(0, 0.0969933, 0, 10.9493),
     high=(1, 1, 1, 12.6468),
 )
