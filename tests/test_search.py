@@ -127,9 +127,6 @@ def test_date_phrases():
         "during 2021": ("2021-01-01", "2022-01-01", False),
         "in the past 3 days": ("2022-03-07", "2022-03-11", True),
         "How much did prices rise last year?": ("2021-01-01", "2022-01-01", False),
-        "How many books were banned over the last year?": ("2021-03-09", "2022-03-11", False),
-        "How much have gas prices risen over the past year?": ("2021-03-09", "2022-03-11", False),
-        "Who left in the last month?": ("2022-02-07", "2022-03-11", False),
     }
     for question, (since, until, strict) in cases.items():
         window = find_window(question, now)
@@ -140,6 +137,8 @@ def test_date_phrases():
             strict,
         ), question
     assert find_window("Who won the election?", now) is None
+    for rolling in ("How many books were banned over the last year?", "Who left in the past month?"):
+        assert find_window(rolling, now) is None, "the period to now: the recency prior, not last calendar year"
     assert find_window("Which supermarkets plan to merge in 2024?", now) is None, "the future dates no article"
     assert find_window("What will happen in May 2023?", now) is None
 

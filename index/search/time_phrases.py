@@ -73,9 +73,9 @@ RELATIVE = re.compile(
     r"\b(today|yesterday|this week|past week|last week|this month|last month|this year|last year|recently)\b", re.I
 )
 DAYS_AGO = re.compile(r"\b(?:in the )?(?:past|last) (\d{1,3}) days\b", re.I)
-# "over the last year" is the twelve months to now, not the calendar year before ("last year")
-ROLLING = re.compile(r"\bthe (?:past|last) (week|month|year)\b", re.I)
-ROLLING_DAYS = {"week": 7, "month": 31, "year": 366}
+# "over the last year" is the twelve months to now, not the calendar year before ("last year"): a
+# figure for them is reported now, so the recency prior serves, as for "the past year"
+ROLLING = re.compile(r"\bthe (?:past|last) (?:month|year)\b", re.I)
 IN_MONTH = re.compile(rf"\b(?:in|during) {MONTH}(?:,? (\d{{4}}))?\b", re.I)
 IN_YEAR = re.compile(r"\b(?:in|during) ((?:19|20)\d\d)\b", re.I)
 SINCE = re.compile(rf"\bsince {MONTH}(?:,? (\d{{4}}))?\b", re.I)
@@ -119,9 +119,8 @@ def _find(question: str, now: datetime) -> TimeWindow | None:
     if m := DAYS_AGO.search(question):
         days = int(m.group(1))
         return TimeWindow(_day(now) - timedelta(days=days), _day(now) + timedelta(days=1), m.group(0), strict=True)
-    if m := ROLLING.search(question):
-        days = ROLLING_DAYS[m.group(1).lower()]
-        return TimeWindow(_day(now) - timedelta(days=days), _day(now) + timedelta(days=1), m.group(0), strict=False)
+    if ROLLING.search(question):
+        return None
     if m := RELATIVE.search(question):
         return _relative(m.group(1).lower(), now)
     return None
