@@ -9,11 +9,11 @@ from bot.abstain import AbstainModel
 # Its cross-validated figures: docs/benchmarks.md, "Abstention across archive sizes".
 MODEL = AbstainModel(
     signals=("rare_lede", "rare_article", "time_fit", "log_chunks"),
-    mean=(0.415084, 0.697096, 0.571666, 11.798),
-    scale=(0.303051, 0.239959, 0.449696, 0.84874),
-    weights=(1.52052, 1.35773, 1.79886, -0.249411),
-    bias=0.316187,
-    threshold=0.463978,
+    mean=(0.415338, 0.697045, 0.567788, 11.798),
+    scale=(0.303327, 0.239996, 0.448973, 0.84874),
+    weights=(1.50611, 1.31098, 1.71341, -0.227619),
+    bias=0.344316,
+    threshold=0.452915,
     low=(0, 0.0969933, 0, 10.9493),
     high=(1, 1, 1, 12.6468),
 )
