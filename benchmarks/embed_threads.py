@@ -11,7 +11,6 @@ scale is per batch, so its vectors move a little with a batch's neighbours; fp32
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -26,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import command_line, md_table, write_section  # noqa: E402
-from benchmarks.embedders import sample_texts  # noqa: E402
+from benchmarks.embedders import sample_arguments, sample_texts  # noqa: E402
 from index.embedding import DEFAULT_MODEL, load_embedder  # noqa: E402
 
 ENCODERS = (DEFAULT_MODEL + "+int8", DEFAULT_MODEL + "+bf16", DEFAULT_MODEL)
@@ -78,11 +77,7 @@ def rows_for(name: str, texts: list[str], rounds: int) -> list[list[str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sample", type=int, default=512)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args()
+    args = sample_arguments(__doc__.split("\n")[0])
     import torch
 
     texts = sample_texts(args.sample)

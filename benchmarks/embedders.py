@@ -98,6 +98,15 @@ def sample_texts(n: int) -> list[str]:
     return [embedding_text(title, text) for title, text in rows[::step][:n]]
 
 
+def sample_arguments(description: str) -> argparse.Namespace:
+    """The options of the benchmarks that time encoders on `sample_texts`: --sample, --rounds, --no-write."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--sample", type=int, default=512, help="chunks to embed")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per encoder")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    return parser.parse_args()
+
+
 def chunks_per_second(embed, texts: list[str], repeats: int = 1) -> tuple[float, np.ndarray]:
     """Median rate over `repeats` runs (after one warm-up call), and the vectors."""
     embed(texts[:8])

@@ -10,7 +10,6 @@ CPU has it; bf16 is fast only with native bf16 dot products (AVX512_BF16 or AMX)
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -21,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import command_line, md_table, write_section  # noqa: E402
-from benchmarks.embedders import sample_texts  # noqa: E402
+from benchmarks.embedders import sample_arguments, sample_texts  # noqa: E402
 from index.embedding import DEFAULT_MODEL, cpu_has_bf16, load_embedder  # noqa: E402
 
 ENCODERS = (DEFAULT_MODEL, DEFAULT_MODEL + "+int8", DEFAULT_MODEL + "+bf16")
@@ -42,11 +41,7 @@ def rounds(texts: list[str], count: int) -> tuple[dict[str, list[float]], dict[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sample", type=int, default=512)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args()
+    args = sample_arguments(__doc__.split("\n")[0])
     texts = sample_texts(args.sample)
     rates, vectors = rounds(texts, args.rounds)
     base = vectors[DEFAULT_MODEL]
